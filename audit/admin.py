@@ -1,0 +1,32 @@
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from audit.models import AuditEvent, IncidentReport
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Audit records are append-only: admins may read and search, never change."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "action", "outcome", "actor_label", "target_type", "target_id", "ip_address")
+    list_filter = ("outcome", "action")
+    search_fields = ("action", "actor_label", "target_id")
+    date_hierarchy = "occurred_at"
+
+
+@admin.register(IncidentReport)
+class IncidentReportAdmin(ReadOnlyAdmin):
+    list_display = ("day", "event_count", "security_event_count", "chain_intact", "generated_at")

@@ -1,0 +1,272 @@
+"""Settings for the EHR, driven by the environment.
+
+With no variables at all this is the embedded development default: SQLite and the
+kombu filesystem broker under var/, ID.me played by the sandbox mounted in the same
+server. DJANGO_DEBUG=0 is production mode, which refuses to start without its secrets.
+Every variable is listed in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+import environ
+from celery.schedules import crontab
+
+from ehr.envconfig import database_config, fail, is_running_tests, redis_url, require
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+DEBUG: bool = env.bool("DJANGO_DEBUG", default=True)
+TESTING: bool = is_running_tests()
+VAR_DIR = Path(env.str("EHR_VAR_DIR", default=str(BASE_DIR / "var")))
+
+if not DEBUG:
+    require(
+        [
+            "DJANGO_SECRET_KEY",
+            "FIELD_ENCRYPTION_KEY",
+            "DJANGO_ALLOWED_HOSTS",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "IDME_BASE_URL",
+            "IDME_CLIENT_ID",
+            "IDME_CLIENT_SECRET",
+        ]
+    )
+
+_DEV_SECRET = "dev-only-insecure-secret-key-for-the-embedded-default-never-use-in-production"
+SECRET_KEY: str = env.str("DJANGO_SECRET_KEY", default=_DEV_SECRET)
+
+
+def _dev_fernet_key(label: str) -> str:
+    # Deterministic in development so encrypted demo data survives restarts.
+    return base64.urlsafe_b64encode(hashlib.sha256(f"{label}:{SECRET_KEY}".encode()).digest()).decode()
+
+
+# Comma-separated Fernet keys; the first encrypts, all decrypt (rotation).
+FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEY", default=[_dev_fernet_key("field-encryption")])
+ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "audit",
+    "providers",
+    "mfa",
+    "eprescribe",
+    "idme_client",
+    "idme_sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "ehr.middleware.SessionTimeoutMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ehr.middleware.SecurityHeadersMiddleware",
+]
+
+ROOT_URLCONF = "ehr.urls"
+WSGI_APPLICATION = "ehr.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+_sqlite_default = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+DATABASES = {"default": database_config(env, _sqlite_default)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # IMMEDIATE takes the write lock at BEGIN, so concurrent transactions queue
+        # instead of failing half-way ("database is locked").
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file, not memory, so a Celery worker process started by a test sees the same data.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- People and sessions ----------------------------------------------------
+AUTH_USER_MODEL = "providers.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    # Hashing speed only; every rule still runs.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+SESSION_COOKIE_NAME = "ehr_sessionid"
+CSRF_COOKIE_NAME = "ehr_csrftoken"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# NIST-07: sign in again at least every 12 hours and after 30 minutes idle.
+SESSION_COOKIE_AGE = 12 * 60 * 60
+SESSION_IDLE_TIMEOUT_SECONDS = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=30 * 60)
+# Changing MFA settings or approving EPCS needs a sign-in this recent (ASVS-05).
+REAUTHENTICATION_WINDOW_SECONDS = 15 * 60
+
+# --- Static files -----------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+os.makedirs(STATIC_ROOT, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG or TESTING
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="America/New_York")
+USE_I18N = True
+USE_TZ = True
+
+# --- Cache, broker, Celery --------------------------------------------------
+REDIS_URL = redis_url()
+if not DEBUG and REDIS_URL is None:
+    fail("REDIS_URL must be set in production mode")
+
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+else:
+    _celery_dir = VAR_DIR / ("celery-test" if TESTING else "celery")
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / ("cache-test" if TESTING else "cache")),
+        }
+    }
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_celery_dir / "queue"),
+        "data_folder_out": str(_celery_dir / "queue"),
+        "processed_folder": str(_celery_dir / "processed"),
+        "store_processed": False,
+    }
+    CELERY_RESULT_BACKEND = f"file://{_celery_dir / 'results'}"
+    for _folder in ("queue", "processed", "results"):
+        os.makedirs(_celery_dir / _folder, exist_ok=True)
+
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+# A task is acknowledged after it ran, so a worker killed mid-task loses nothing.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_RESULT_EXPIRES = 3600
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- ID.me ------------------------------------------------------------------
+# The sandbox plays ID.me in the embedded default; production points at https://api.id.me.
+IDME_SANDBOX_ENABLED: bool = env.bool("IDME_SANDBOX_ENABLED", default=DEBUG)
+IDME_BASE_URL: str = env.str("IDME_BASE_URL", default="http://127.0.0.1:8000/idme-sandbox").rstrip("/")
+IDME_CLIENT_ID: str = env.str("IDME_CLIENT_ID", default="ehr-demo-client")
+IDME_CLIENT_SECRET: str = env.str("IDME_CLIENT_SECRET", default="ehr-demo-client-secret-change-me")
+IDME_PARTNER_CLIENT_ID: str = env.str("IDME_PARTNER_CLIENT_ID", default=IDME_CLIENT_ID)
+IDME_PARTNER_CLIENT_SECRET: str = env.str("IDME_PARTNER_CLIENT_SECRET", default=IDME_CLIENT_SECRET)
+IDME_SCOPE: str = env.str("IDME_SCOPE", default="openid http://idmanagement.gov/ns/assurance/ial/2/aal/2")
+IDME_TIMEOUT_SECONDS: float = env.float("IDME_TIMEOUT_SECONDS", default=5.0)
+# The sandbox's own signing keys and encrypted secrets live here.
+IDME_SANDBOX_KEY_DIR = Path(env.str("IDME_SANDBOX_KEY_DIR", default=str(VAR_DIR / "idme-sandbox")))
+
+# --- REST API ---------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "ehr.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "EHR Provider Settings API",
+    "DESCRIPTION": "Provider settings, ID.me MFA devices and EPCS signing.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+
+# --- Production hardening (checked by `manage.py check --deploy`) ------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = 31_536_000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+CELERY_BEAT_SCHEDULE = {
+    "daily-incident-report": {
+        "task": "audit.daily_incident_report",
+        "schedule": crontab(hour=0, minute=15),
+    },
+}

@@ -1,0 +1,17 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("ehr.api_urls")),
+    path("", include("providers.urls")),
+    path("mfa/", include("mfa.urls")),
+    path("eprescribe/", include("eprescribe.urls")),
+]
+
+if settings.IDME_SANDBOX_ENABLED:
+    urlpatterns.insert(0, path("idme-sandbox/", include("idme_sandbox.urls")))

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EprescribeConfig(AppConfig):
+    name = "eprescribe"
+    verbose_name = "e-Prescribing"

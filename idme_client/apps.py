@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class IdmeClientConfig(AppConfig):
+    name = "idme_client"
+    verbose_name = "ID.me client"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class IdmeSandboxConfig(AppConfig):
+    name = "idme_sandbox"
+    verbose_name = "ID.me sandbox"

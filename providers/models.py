@@ -1,0 +1,71 @@
+"""People: the sign-in account and the provider profile attached to it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.crypto import salted_hmac
+
+from providers.validators import validate_npi
+
+
+class User(AbstractUser):
+    # Bumped by "Sign out all other sessions": every session signed with the old value ends.
+    session_generation = models.PositiveIntegerField(default=0)
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        return salted_hmac(
+            "providers.User.session_auth_hash",
+            f"{self.password}:{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+
+class IdentityAssurance(models.TextChoices):
+    NONE = "", "Not verified"
+    IAL1 = "ial1", "IAL1"
+    IAL2 = "ial2", "IAL2"
+
+
+class Provider(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="provider")
+    display_name = models.CharField(max_length=150, help_text="How the name appears across the EHR")
+    prescribing_name = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text="The prescribing physician's name displayed in eRx. Leave blank if the same as user's name.",
+    )
+    npi = models.CharField("NPI", max_length=10, blank=True, validators=[validate_npi])
+    phone = models.CharField(max_length=32, blank=True)
+    address_line1 = models.CharField("Address", max_length=200, blank=True)
+    address_line2 = models.CharField("Address line 2", max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=2, blank=True, help_text="Two-letter state code")
+    postal_code = models.CharField("ZIP code", max_length=10, blank=True)
+
+    # Identity proofing through ID.me (DEA-02). Set only by providers.identity services.
+    idme_uuid = models.CharField("ID.me uuid", max_length=64, blank=True, db_index=True)
+    identity_ial = models.CharField(max_length=8, choices=IdentityAssurance.choices, blank=True)
+    identity_aal = models.CharField(max_length=8, blank=True)
+    identity_verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["display_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idme_uuid"], condition=~models.Q(idme_uuid=""), name="unique_linked_idme_uuid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def name_for_erx(self) -> str:
+        return self.prescribing_name or self.display_name
+
+    @property
+    def identity_confirmed(self) -> bool:
+        return self.identity_ial == IdentityAssurance.IAL2 and self.identity_verified_at is not None

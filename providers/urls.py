@@ -1,0 +1,13 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from providers import views
+from providers.auth_views import ThrottledLoginView
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/reauthenticate/", views.reauthenticate, name="reauthenticate"),
+    path("account/provider-settings/<slug:tab>/", views.provider_settings, name="provider-settings"),
+]

@@ -1,0 +1,138 @@
+"""Shared fixtures: named test users, a real Celery worker, requirement traceability."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from providers.models import Provider, User
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIREMENTS_FILE = ROOT.parent / "shared" / "REQUIREMENTS.md"
+TEST_PASSWORD = "Correct-Horse-42"
+
+
+# --- requirement markers -> docs/traceability.md ----------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--traceability", metavar="PATH", help="write the requirement -> tests matrix to PATH")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    target = config.getoption("--traceability")
+    if not target:
+        return
+    from tests.traceability import render_matrix
+
+    Path(target).write_text(render_matrix(items))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Attempt counters live in the cache; each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+# --- people -----------------------------------------------------------------
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    def make(username: str = "dr.house", **fields: Any) -> User:
+        user = User.objects.create_user(username=username, password=TEST_PASSWORD, **fields)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def clinician(make_user: Callable[..., User]) -> User:
+    user = make_user("dr.house", first_name="Gregory", last_name="House", email="house@example.test")
+    Provider.objects.create(user=user, display_name="Dr. Gregory House", npi="1234567893")
+    return user
+
+
+@pytest.fixture
+def clinician_client(clinician: User) -> Client:
+    client = Client()
+    assert client.login(username=clinician.username, password=TEST_PASSWORD)
+    return client
+
+
+def login_through_form(client: Client, username: str, password: str = TEST_PASSWORD) -> Any:
+    """Sign in the way a person does, so sign-in signals (recent-auth time, audit) run."""
+    return client.post("/accounts/login/", {"username": username, "password": password})
+
+
+# --- a real Celery worker process ------------------------------------------
+def _database_url_for_subprocess() -> str:
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or ""
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = settings_dict["HOST"] or "127.0.0.1"
+    return f"postgres://{auth}{host}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+
+
+def worker_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"EHR_TESTING": "1", "DATABASE_URL": _database_url_for_subprocess(), "PYTHONUNBUFFERED": "1"})
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: None, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Start `celery worker` as its own process against the configured broker and test DB."""
+    log = tmp_path / "worker.log"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ehr",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+            "--hostname",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=worker_environment(),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if b"ready." in log.read_bytes():
+            break
+        if process.poll() is not None:
+            raise RuntimeError(f"Celery worker exited early:\n{log.read_text()}")
+        time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError(f"Celery worker did not become ready:\n{log.read_text()}")
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
