@@ -217,8 +217,10 @@ IDME_PARTNER_CLIENT_ID: str = env.str("IDME_PARTNER_CLIENT_ID", default=IDME_CLI
 IDME_PARTNER_CLIENT_SECRET: str = env.str("IDME_PARTNER_CLIENT_SECRET", default=IDME_CLIENT_SECRET)
 IDME_SCOPE: str = env.str("IDME_SCOPE", default="openid http://idmanagement.gov/ns/assurance/ial/2/aal/2")
 IDME_TIMEOUT_SECONDS: float = env.float("IDME_TIMEOUT_SECONDS", default=5.0)
-# The sandbox's own signing keys and encrypted secrets live here.
-IDME_SANDBOX_KEY_DIR = Path(env.str("IDME_SANDBOX_KEY_DIR", default=str(VAR_DIR / "idme-sandbox")))
+# The sandbox encrypts its TOTP secrets and private keys with keys of its own.
+IDME_SANDBOX_ENCRYPTION_KEYS: list[str] = env.list(
+    "IDME_SANDBOX_ENCRYPTION_KEY", default=[_dev_fernet_key("idme-sandbox")]
+)
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -44,6 +44,7 @@ class Provider(models.Model):
     city = models.CharField(max_length=100, blank=True)
     state = models.CharField(max_length=2, blank=True, help_text="Two-letter state code")
     postal_code = models.CharField("ZIP code", max_length=10, blank=True)
+    medicaid_id = models.CharField("Physician Medicaid Provider id", max_length=20, blank=True)
 
     # Identity proofing through ID.me (DEA-02). Set only by providers.identity services.
     idme_uuid = models.CharField("ID.me uuid", max_length=64, blank=True, db_index=True)
@@ -69,3 +70,40 @@ class Provider(models.Model):
     @property
     def identity_confirmed(self) -> bool:
         return self.identity_ial == IdentityAssurance.IAL2 and self.identity_verified_at is not None
+
+
+class DeaRegistration(models.Model):
+    """A DEA registration of a prescriber (DEA-05, DEA-18). One is chosen per prescription."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="dea_registrations")
+    number = models.CharField("DEA number", max_length=9)
+    state = models.CharField(max_length=2, help_text="State of the registered address")
+    schedule_2 = models.BooleanField("Schedule II", default=True)
+    schedule_2n = models.BooleanField("Schedule IIN", default=True)
+    schedule_3 = models.BooleanField("Schedule III", default=True)
+    schedule_3n = models.BooleanField("Schedule IIIN", default=True)
+    schedule_4 = models.BooleanField("Schedule IV", default=True)
+    schedule_5 = models.BooleanField("Schedule V", default=True)
+    expires_on = models.DateField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["provider", "number"]
+        constraints = [models.UniqueConstraint(fields=["number"], name="unique_dea_number")]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.state})"
+
+
+class StateLicense(models.Model):
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="state_licenses")
+    state = models.CharField(max_length=2)
+    number = models.CharField("license number", max_length=40)
+    expires_on = models.DateField()
+
+    class Meta:
+        ordering = ["provider", "state"]
+        constraints = [models.UniqueConstraint(fields=["provider", "state", "number"], name="unique_state_license")]
+
+    def __str__(self) -> str:
+        return f"{self.state} {self.number}"

@@ -1,0 +1,232 @@
+"""The ID.me stand-in's data: accounts, OIDC clients and tokens, MFA devices, pushes.
+
+Nothing here is imported by the EHR; the EHR sees it only over HTTP.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import models
+from django.utils import timezone
+
+from ehr.fields import EncryptedTextField
+
+SANDBOX_KEYS = "IDME_SANDBOX_ENCRYPTION_KEYS"
+
+
+def new_uuid_hex() -> str:
+    return uuid.uuid4().hex
+
+
+class Account(models.Model):
+    """A person's ID.me account."""
+
+    uuid = models.CharField(max_length=32, unique=True, default=new_uuid_hex, editable=False)
+    email = models.EmailField(unique=True)
+    password = models.CharField(max_length=256)
+    fname = models.CharField("first name", max_length=100, blank=True)
+    lname = models.CharField("last name", max_length=100, blank=True)
+    phone = models.CharField(max_length=32, blank=True, help_text="For text message or phone call codes")
+    # Identity assurance: 1 until the (simulated) identity verification succeeds, then 2.
+    ial = models.PositiveSmallIntegerField(default=1)
+    identity_verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def set_password(self, raw: str) -> None:
+        self.password = make_password(raw)
+
+    def check_password(self, raw: str) -> bool:
+        return check_password(raw, self.password)
+
+
+class Client(models.Model):
+    """A relying party / partner registered with ID.me (the EHR is one)."""
+
+    client_id = models.CharField(max_length=100, unique=True)
+    client_secret_hash = models.CharField(max_length=256, blank=True, help_text="Empty for public clients")
+    name = models.CharField(max_length=150, help_text="Shown on the consent screen and next to linked devices")
+    redirect_uris = models.TextField(help_text="One OIDC redirect URI per line")
+    return_uris = models.TextField(
+        blank=True, help_text="Addresses Sign In & Security may return to, one per line (no open redirects)"
+    )
+    scope = models.CharField(max_length=500, default="openid http://idmanagement.gov/ns/assurance/ial/2/aal/2 epcs")
+    is_public = models.BooleanField(default=False, help_text="Public clients must use PKCE (S256)")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_client_secret(self, raw: str) -> None:
+        self.client_secret_hash = make_password(raw)
+
+    def check_client_secret_value(self, raw: str) -> bool:
+        return bool(self.client_secret_hash) and check_password(raw, self.client_secret_hash)
+
+    @property
+    def redirect_uri_list(self) -> list[str]:
+        return [line.strip() for line in self.redirect_uris.splitlines() if line.strip()]
+
+    @property
+    def return_uri_list(self) -> list[str]:
+        return [line.strip() for line in self.return_uris.splitlines() if line.strip()]
+
+
+class SigningKey(models.Model):
+    """RS256 keys for ID tokens; the newest active key signs, all published keys verify."""
+
+    kid = models.CharField(max_length=64, unique=True)
+    private_key_pem = EncryptedTextField(key_setting=SANDBOX_KEYS)
+    created_at = models.DateTimeField(default=timezone.now)
+    active = models.BooleanField(default=True, help_text="Signs new tokens")
+    published = models.BooleanField(default=True, help_text="Listed in the JWKS")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class Consent(models.Model):
+    """An account that completed the consent screen for a client is linked to it."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="consents")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="consents")
+    scope = models.CharField(max_length=500)
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "client"], name="one_consent_per_client")]
+
+
+class AuthorizationCode(models.Model):
+    code = models.CharField(max_length=120, unique=True)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE)
+    redirect_uri = models.TextField()
+    scope = models.CharField(max_length=500)
+    nonce = models.CharField(max_length=255, blank=True)
+    code_challenge = models.CharField(max_length=128, blank=True)
+    code_challenge_method = models.CharField(max_length=10, blank=True)
+    auth_time = models.IntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+
+class Token(models.Model):
+    """Access tokens (300 s) and refresh tokens (7 days, rotated). Stored as SHA-256 digests."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE)
+    access_token_digest = models.CharField(max_length=64, unique=True)
+    refresh_token_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    scope = models.CharField(max_length=500)
+    issued_at = models.DateTimeField(default=timezone.now)
+    access_expires_at = models.DateTimeField()
+    refresh_expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class DeviceKind(models.TextChoices):
+    TOTP = "totp", "Code Generator"
+    PUSH = "push", "Push Notification"
+    SMS = "sms", "Text Message or Phone Call"
+
+
+class Device(models.Model):
+    """A multi-factor method of an account (Sign In & Security)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="devices")
+    device_id = models.CharField(max_length=32, unique=True, default=new_uuid_hex, editable=False)
+    kind = models.CharField(max_length=8, choices=DeviceKind.choices)
+    name = models.CharField(max_length=100, blank=True)
+    # Code Generator: the TOTP seed, encrypted at rest (ASVS-01).
+    totp_secret = EncryptedTextField(key_setting=SANDBOX_KEYS, blank=True)
+    # Push: the authenticator's Ed25519 public key (raw, base64url); the private key never leaves it.
+    public_key = models.CharField(max_length=100, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    added_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    # Replay guard (NIST-01): the last TOTP time step accepted for this device.
+    last_totp_step = models.BigIntegerField(null=True, blank=True)
+    # Throttling (NIST-02): consecutive failures and the lock they caused.
+    failed_attempts = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lockouts = models.PositiveIntegerField(default=0, help_text="Lockouts so far; each one lasts longer")
+
+    class Meta:
+        ordering = ["added_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name or self.get_kind_display()
+
+
+class PushStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    DENIED = "denied", "Denied"
+    EXPIRED = "expired", "Expired"
+
+
+class PushTransaction(models.Model):
+    """One push to the ID.me Authenticator: a sign-in or a partner's request."""
+
+    txid = models.CharField(max_length=32, unique=True, default=new_uuid_hex, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="pushes")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="pushes")
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE, help_text="Empty for sign-in")
+    title = models.CharField(max_length=200)
+    message = models.TextField(blank=True)
+    # Number matching (NIST-03): shown by the requester, typed on the phone, signed in the answer.
+    match_number = models.CharField(max_length=2)
+    status = models.CharField(max_length=10, choices=PushStatus.choices, default=PushStatus.PENDING)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    expires_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @staticmethod
+    def new_match_number() -> str:
+        return f"{secrets.randbelow(90) + 10}"
+
+    def current_status(self) -> str:
+        """The status as of now: a pending push past its expiry reads as expired."""
+        if self.status == PushStatus.PENDING and timezone.now() >= self.expires_at:
+            return PushStatus.EXPIRED
+        return self.status
+
+
+class OutboxMessage(models.Model):
+    """Text messages and calls the sandbox 'sends': shown on the message outbox page."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="outbox")
+    phone = models.CharField(max_length=32)
+    channel = models.CharField(max_length=8, choices=[("sms", "Text message"), ("voice", "Phone call")])
+    body = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class PartnerDecision(models.Model):
+    """Every verify / push decision the partner API took (NIST, ASVS-09)."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE)
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL)
+    kind = models.CharField(max_length=16)  # totp_verify | push_create | push_answer
+    decision = models.CharField(max_length=16)  # allow | deny | locked | replay | rate_limited ...
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
