@@ -92,6 +92,9 @@ class SigningKey(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return self.kid
+
 
 class Consent(models.Model):
     """An account that completed the consent screen for a client is linked to it."""
@@ -103,6 +106,9 @@ class Consent(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "client"], name="one_consent_per_client")]
+
+    def __str__(self) -> str:
+        return f"{self.account} -> {self.client}"
 
 
 class AuthorizationCode(models.Model):
@@ -118,6 +124,9 @@ class AuthorizationCode(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     used_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"code for {self.account} ({self.client})"
+
 
 class Token(models.Model):
     """Access tokens (300 s) and refresh tokens (7 days, rotated). Stored as SHA-256 digests."""
@@ -131,6 +140,9 @@ class Token(models.Model):
     access_expires_at = models.DateTimeField()
     refresh_expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"token for {self.account or 'client credentials'} ({self.client})"
 
 
 class DeviceKind(models.TextChoices):
@@ -193,6 +205,9 @@ class PushTransaction(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"push {self.txid} ({self.status})"
+
     @staticmethod
     def new_match_number() -> str:
         return f"{secrets.randbelow(90) + 10}"
@@ -216,6 +231,9 @@ class OutboxMessage(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.phone}"
+
 
 class PartnerDecision(models.Model):
     """Every verify / push decision the partner API took (NIST, ASVS-09)."""
@@ -230,3 +248,6 @@ class PartnerDecision(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.decision}"
