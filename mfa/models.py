@@ -6,6 +6,8 @@ EHR-only fact of which one is primary.
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
 
@@ -39,3 +41,63 @@ class ProviderDevice(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.get_kind_display()
+
+
+# --- 2FA challenges (owned by mfa/challenges.py) -----------------------------
+class ChallengeMethod(models.TextChoices):
+    CODE = "code", "Enter the 6-digit code"
+    PUSH = "push", "Push Notification"
+
+
+class ChallengeStatus(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    APPROVED = "approved", "Approved"
+    DENIED = "denied", "Denied"
+    EXPIRED = "expired", "Expired"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class VerificationChallenge(models.Model):
+    """One second-factor check of a provider with one ID.me device, for one purpose.
+
+    `subject` names what is being authorised (e.g. "ceremony:<uuid>"); at most one
+    challenge per (purpose, subject) is ever approved. Only mfa.challenges writes these rows.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="challenges")
+    # SET_NULL: a device removed at ID.me (and from the mirror) keeps its challenge history.
+    device = models.ForeignKey(
+        ProviderDevice, null=True, blank=True, on_delete=models.SET_NULL, related_name="challenges"
+    )
+    device_label = models.CharField(max_length=120, help_text="Device name and kind when the challenge started")
+    idme_device_id = models.CharField("ID.me device id", max_length=64)
+    purpose = models.CharField(max_length=32)
+    subject = models.CharField(max_length=120)
+    context = models.JSONField(default=dict, blank=True, help_text="What the purpose's handler needs")
+    method = models.CharField(max_length=8, choices=ChallengeMethod.choices)
+    status = models.CharField(max_length=12, choices=ChallengeStatus.choices, default=ChallengeStatus.PENDING)
+    idme_txid = models.CharField("ID.me transaction id", max_length=64, blank=True, db_index=True)
+    match_number = models.CharField(max_length=4, blank=True)
+    expires_at = models.DateTimeField()
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    # A code being checked with ID.me right now (one check at a time per challenge).
+    verifying_since = models.DateTimeField(null=True, blank=True)
+    status_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["purpose", "subject"]),
+            models.Index(fields=["status", "method"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.subject} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == ChallengeStatus.PENDING

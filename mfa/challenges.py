@@ -1,0 +1,669 @@
+"""Second-factor challenges: a 6-digit code or a push, checked by ID.me, completed once.
+
+The one place for the EHR's 2FA security rules:
+
+- A challenge belongs to one provider, one of their ID.me devices, one *purpose* (what the
+  approval authorises, e.g. "epcs_sign") and one *subject* (e.g. "ceremony:<uuid>"). At most
+  one challenge per (purpose, subject) is ever approved; starting a new one cancels the
+  subject's other pending challenges (Resend, switching from push to code).
+- Codes are checked by ID.me (`idme_client.partner_client().verify_totp`), which refuses a
+  reused code (NIST-01). The EHR limits attempts too (NIST-02, ASVS-02): 5 wrong codes end
+  the challenge and its subject; 10 wrong codes in 15 minutes lock every challenge of the
+  provider for 15 minutes. Failures are counted in the audit trail itself (durable, shared by
+  every process, tamper-evident), so the limiter survives restarts and cache flushes.
+- One code check at a time per challenge: a submission *claims* the challenge in a short
+  transaction, asks ID.me without holding any database lock, then records the answer under
+  `select_for_update`. Concurrent submissions of the same code get "already being checked".
+- Completion runs under `select_for_update`: the status change and the purpose's handler
+  (registered with `register_completion`) happen in one transaction, exactly once, whatever
+  races it (two pollers, two approvals, a push approval and a code). If the handler refuses,
+  nothing it did is kept and the challenge is marked failed.
+
+Push challenges are polled by mfa.tasks (one batch request for all pending pushes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+import audit
+from audit.models import AuditEvent, Outcome
+from idme_client.errors import IdmeError, IdmeNotFound, IdmeRateLimited, IdmeRejected, IdmeUnavailable
+from mfa.models import ChallengeMethod, ChallengeStatus, DeviceKind, ProviderDevice, VerificationChallenge
+from providers.models import Provider
+
+if TYPE_CHECKING:
+    from idme_client.types import PushTransaction, TotpResult
+
+logger = logging.getLogger(__name__)
+
+# --- limits (documented in docs/signing.md) ----------------------------------
+MAX_FAILURES_PER_CHALLENGE = 5
+PROVIDER_FAILURE_LIMIT = 10
+PROVIDER_FAILURE_WINDOW = dt.timedelta(minutes=15)
+PROVIDER_LOCKOUT = dt.timedelta(minutes=15)
+CODE_CHALLENGE_LIFETIME = dt.timedelta(minutes=5)
+PUSH_EXPIRES_IN_SECONDS = 120
+# A claim older than this is abandoned (the process checking the code died).
+CLAIM_TIMEOUT = dt.timedelta(seconds=20)
+# A pending push this far past its expiry is expired by the EHR even if ID.me is silent.
+EXPIRY_GRACE = dt.timedelta(seconds=3)
+
+# Audit actions whose events count as failed code attempts for the provider lockout.
+CODE_FAILURE_ACTIONS = ("mfa.code_failed", "mfa.code_replayed")
+LOCKOUT_ACTION = "mfa.2fa_locked"
+
+CompletionHandler = Callable[[VerificationChallenge], None]
+_HANDLERS: dict[str, CompletionHandler] = {}
+
+
+class ChallengeError(Exception):
+    """A challenge cannot be started or changed; the message is for the person."""
+
+
+class CompletionRefused(Exception):
+    """Raised by a completion handler: the approval is valid but the purpose cannot be
+    fulfilled (e.g. a prescription changed). Nothing is kept; the message is shown."""
+
+
+@dataclass(frozen=True)
+class ChallengeOutcome:
+    """What happened to one code submission."""
+
+    result: str  # approved | invalid_code | code_replayed | challenge_failed | locked | expired
+    #              busy | not_pending | device_locked | unavailable | refused
+    message: str
+    challenge: VerificationChallenge
+    attempts_left: int | None = None
+    locked_until: dt.datetime | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.result == "approved"
+
+
+def register_completion(purpose: str, handler: CompletionHandler) -> None:
+    """Run `handler(challenge)` when a challenge of `purpose` is approved (once, in the
+    transaction that marks it approved). Call from AppConfig.ready()."""
+    _HANDLERS[purpose] = handler
+
+
+def _partner() -> Any:
+    from idme_client import partner_client
+
+    return partner_client()
+
+
+def _actor(provider: Provider) -> Any:
+    return provider.user
+
+
+def _device_label(device: ProviderDevice) -> str:
+    return f"{device.name or device.get_kind_display()} ({device.get_kind_display()})"[:120]
+
+
+# --- the provider lockout ----------------------------------------------------
+def provider_locked_until(provider: Provider, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When the provider's 2FA lockout ends, or None when they are not locked out."""
+    now = now or timezone.now()
+    last_lock = (
+        AuditEvent.objects.filter(
+            actor_id=provider.user_id, action=LOCKOUT_ACTION, occurred_at__gt=now - PROVIDER_LOCKOUT
+        )
+        .order_by("-occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    return last_lock + PROVIDER_LOCKOUT if last_lock else None
+
+
+def _recent_failures(provider: Provider, now: dt.datetime) -> int:
+    return AuditEvent.objects.filter(
+        actor_id=provider.user_id, action__in=CODE_FAILURE_ACTIONS, occurred_at__gt=now - PROVIDER_FAILURE_WINDOW
+    ).count()
+
+
+def _locked_message(until: dt.datetime) -> str:
+    local = timezone.localtime(until)
+    return (
+        "Too many wrong codes: two-factor authentication is locked for your account until "
+        f"{local:%H:%M}. Nothing was signed."
+    )
+
+
+# --- starting ----------------------------------------------------------------
+def _check_can_start(provider: Provider, device: ProviderDevice, kind: str, purpose: str, subject: str) -> None:
+    if device.provider_id != provider.pk:
+        raise ChallengeError("That device does not belong to you.")
+    if device.kind != kind:
+        raise ChallengeError("That device cannot be used this way.")
+    if not provider.idme_uuid:
+        raise ChallengeError("Your ID.me account is not linked. Verify your identity with ID.me on eRx Info.")
+    until = provider_locked_until(provider)
+    if until:
+        raise ChallengeError(_locked_message(until))
+    siblings = VerificationChallenge.objects.filter(purpose=purpose, subject=subject)
+    if siblings.filter(status=ChallengeStatus.APPROVED).exists():
+        raise ChallengeError("This has already been approved.")
+    if siblings.filter(status=ChallengeStatus.FAILED).exists():
+        raise ChallengeError("This signing has ended after too many wrong codes. Nothing was signed. Start again.")
+
+
+def _create(
+    *,
+    provider: Provider,
+    device: ProviderDevice,
+    method: str,
+    purpose: str,
+    subject: str,
+    context: dict[str, Any] | None,
+    expires_at: dt.datetime,
+    txid: str = "",
+    match_number: str = "",
+    request: HttpRequest | None,
+) -> tuple[VerificationChallenge, list[str]]:
+    """Create the challenge, superseding the subject's pending ones. Returns it and the
+    ID.me transaction ids of superseded pushes (to cancel after commit)."""
+    with transaction.atomic():
+        siblings = list(
+            VerificationChallenge.objects.select_for_update().filter(purpose=purpose, subject=subject).order_by("pk")
+        )
+        if any(s.status == ChallengeStatus.APPROVED for s in siblings):
+            raise ChallengeError("This has already been approved.")
+        if any(s.status == ChallengeStatus.FAILED for s in siblings):
+            raise ChallengeError("This signing has ended after too many wrong codes. Nothing was signed. Start again.")
+        # Failures follow the subject: switching device or resending does not reset them.
+        carried = sum(s.failed_attempts for s in siblings)
+        superseded_txids: list[str] = []
+        now = timezone.now()
+        for sibling in siblings:
+            if sibling.status == ChallengeStatus.PENDING:
+                sibling.status = ChallengeStatus.CANCELLED
+                sibling.status_reason = "Replaced by a new request."
+                sibling.completed_at = now
+                sibling.save(update_fields=["status", "status_reason", "completed_at"])
+                if sibling.idme_txid:
+                    superseded_txids.append(sibling.idme_txid)
+        challenge = VerificationChallenge.objects.create(
+            provider=provider,
+            device=device,
+            device_label=_device_label(device),
+            idme_device_id=device.idme_device_id,
+            purpose=purpose,
+            subject=subject,
+            context=context or {},
+            method=method,
+            expires_at=expires_at,
+            idme_txid=txid,
+            match_number=match_number,
+            failed_attempts=carried,
+        )
+        audit.record(
+            "mfa.challenge_started",
+            actor=_actor(provider),
+            target=challenge,
+            request=request,
+            details={"purpose": purpose, "subject": subject, "method": method, "device": challenge.device_label},
+        )
+    return challenge, superseded_txids
+
+
+def _cancel_at_idme(txids: list[str]) -> None:
+    for txid in txids:
+        try:
+            _partner().cancel_push(txid)
+        except IdmeError as exc:  # best effort: the EHR no longer accepts it anyway
+            logger.info("Could not cancel push %s at ID.me: %s", txid, exc)
+
+
+def start_code_challenge(
+    *,
+    provider: Provider,
+    device: ProviderDevice,
+    purpose: str,
+    subject: str,
+    context: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+) -> VerificationChallenge:
+    """A challenge answered by a 6-digit code from the device's code generator."""
+    _check_can_start(provider, device, DeviceKind.TOTP, purpose, subject)
+    challenge, superseded = _create(
+        provider=provider,
+        device=device,
+        method=ChallengeMethod.CODE,
+        purpose=purpose,
+        subject=subject,
+        context=context,
+        expires_at=timezone.now() + CODE_CHALLENGE_LIFETIME,
+        request=request,
+    )
+    _cancel_at_idme(superseded)
+    return challenge
+
+
+def start_push_challenge(
+    *,
+    provider: Provider,
+    device: ProviderDevice,
+    purpose: str,
+    subject: str,
+    title: str,
+    message: str,
+    context: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+) -> VerificationChallenge:
+    """Ask ID.me to push `title`/`message` to the device; a worker polls for the answer."""
+    _check_can_start(provider, device, DeviceKind.PUSH, purpose, subject)
+    try:
+        push: PushTransaction = _partner().create_push(
+            provider.idme_uuid, device.idme_device_id, title, message, expires_in=PUSH_EXPIRES_IN_SECONDS
+        )
+    except IdmeRateLimited as exc:
+        audit.record(
+            "mfa.push_rate_limited",
+            actor=_actor(provider),
+            outcome=Outcome.DENIED,
+            request=request,
+            details={"purpose": purpose, "subject": subject, "retry_after": exc.retry_after},
+        )
+        wait = f" Try again in {int(exc.retry_after)} seconds" if exc.retry_after else " Try again later"
+        raise ChallengeError(f"ID.me is limiting push requests to your phone.{wait}, or use a code.") from exc
+    except IdmeNotFound as exc:
+        raise ChallengeError(
+            "ID.me no longer knows that device. Update your devices on eRx Info and try again."
+        ) from exc
+    except IdmeRejected as exc:
+        raise ChallengeError(f"ID.me refused to send the push: {exc}") from exc
+    except IdmeUnavailable as exc:
+        raise ChallengeError("ID.me cannot be reached right now, so nothing can be signed. Try again soon.") from exc
+    try:
+        challenge, superseded = _create(
+            provider=provider,
+            device=device,
+            method=ChallengeMethod.PUSH,
+            purpose=purpose,
+            subject=subject,
+            context=context,
+            expires_at=push.expires_at,
+            txid=push.txid,
+            match_number=push.match_number or "",
+            request=request,
+        )
+    except ChallengeError:
+        _cancel_at_idme([push.txid])
+        raise
+    _cancel_at_idme(superseded)
+    from mfa.tasks import ensure_push_poller
+
+    transaction.on_commit(ensure_push_poller)
+    return challenge
+
+
+# --- codes -------------------------------------------------------------------
+def _claim(challenge_id: Any, now: dt.datetime) -> tuple[VerificationChallenge, str | None]:
+    """Take the right to check one code for this challenge; the reason when refused."""
+    with transaction.atomic():
+        challenge = VerificationChallenge.objects.select_for_update().select_related("provider").get(pk=challenge_id)
+        if challenge.status != ChallengeStatus.PENDING:
+            return challenge, "not_pending"
+        if challenge.method != ChallengeMethod.CODE:
+            return challenge, "not_pending"
+        if now >= challenge.expires_at:
+            _finish_locked(challenge, ChallengeStatus.EXPIRED, CODE_EXPIRED_MESSAGE)
+            audit.record(
+                "mfa.challenge_expired",
+                actor=_actor(challenge.provider),
+                target=challenge,
+                outcome=Outcome.DENIED,
+                details={"purpose": challenge.purpose, "subject": challenge.subject},
+            )
+            return challenge, "expired"
+        if provider_locked_until(challenge.provider, now):
+            return challenge, "locked"
+        if challenge.verifying_since and now - challenge.verifying_since < CLAIM_TIMEOUT:
+            return challenge, "busy"
+        challenge.verifying_since = now
+        challenge.save(update_fields=["verifying_since"])
+        return challenge, None
+
+
+def submit_code(challenge: VerificationChallenge, code: str, request: HttpRequest | None = None) -> ChallengeOutcome:
+    """Check a 6-digit code with ID.me; approve (and run the handler) or count a failure."""
+    code = (code or "").strip().replace(" ", "")
+    provider = challenge.provider
+    now = timezone.now()
+    challenge, refusal = _claim(challenge.pk, now)
+    if refusal == "locked":
+        until = provider_locked_until(provider, now) or now
+        audit.record(
+            "mfa.code_refused_locked",
+            actor=_actor(provider),
+            target=challenge,
+            outcome=Outcome.DENIED,
+            request=request,
+        )
+        return ChallengeOutcome("locked", _locked_message(until), challenge, locked_until=until)
+    if refusal == "expired":
+        return ChallengeOutcome("expired", challenge.status_reason, challenge)
+    if refusal == "busy":
+        return ChallengeOutcome("busy", "Your code is already being checked. Please wait a moment.", challenge)
+    if refusal == "not_pending":
+        return ChallengeOutcome("not_pending", _status_message(challenge), challenge)
+
+    if not (len(code) == 6 and code.isdigit()):
+        # Malformed input never reaches ID.me, but still counts as a wrong code.
+        result: TotpResult | None = None
+        reason = "invalid_code"
+    else:
+        try:
+            result = _partner().verify_totp(provider.idme_uuid, challenge.idme_device_id, code)
+            reason = "allow" if result.allowed else (result.reason or "invalid_code")
+        except IdmeNotFound:
+            result, reason = None, "device_gone"
+        except IdmeError as exc:
+            logger.warning("ID.me code check failed: %s", exc)
+            result, reason = None, "unavailable"
+    return _record_code_answer(challenge.pk, reason, result, request)
+
+
+def _record_code_answer(
+    challenge_id: Any, reason: str, result: TotpResult | None, request: HttpRequest | None
+) -> ChallengeOutcome:
+    if reason == "allow":
+        completed, refusal = complete_challenge(challenge_id, via="code", request=request)
+        challenge = VerificationChallenge.objects.get(pk=challenge_id)
+        if completed:
+            return ChallengeOutcome("approved", "Approved.", challenge)
+        if refusal:
+            return ChallengeOutcome("refused", refusal, challenge)
+        return ChallengeOutcome("not_pending", _status_message(challenge), challenge)
+
+    now = timezone.now()
+    with transaction.atomic():
+        challenge = VerificationChallenge.objects.select_for_update().select_related("provider").get(pk=challenge_id)
+        challenge.verifying_since = None
+        provider = challenge.provider
+        if challenge.status != ChallengeStatus.PENDING:
+            challenge.save(update_fields=["verifying_since"])
+            return ChallengeOutcome("not_pending", _status_message(challenge), challenge)
+        if reason == "unavailable":
+            challenge.save(update_fields=["verifying_since"])
+            audit.record(
+                "mfa.code_check_unavailable",
+                actor=_actor(provider),
+                target=challenge,
+                outcome=Outcome.ERROR,
+                request=request,
+            )
+            return ChallengeOutcome(
+                "unavailable",
+                "ID.me cannot be reached right now, so the code could not be checked. Nothing was signed.",
+                challenge,
+            )
+        if reason in ("device_locked", "device_gone"):
+            message = (
+                "ID.me has locked this device after too many wrong codes. Nothing was signed."
+                if reason == "device_locked"
+                else "ID.me no longer knows this device. Update your devices on eRx Info. Nothing was signed."
+            )
+            _finish_locked(challenge, ChallengeStatus.FAILED, message)
+            audit.record(
+                "mfa.code_failed",
+                actor=_actor(provider),
+                target=challenge,
+                outcome=Outcome.FAILURE,
+                request=request,
+                details={"reason": reason},
+            )
+            locked_until = result.locked_until if result else None
+            return ChallengeOutcome("device_locked", message, challenge, locked_until=locked_until)
+
+        replayed = reason == "code_replayed"
+        challenge.failed_attempts += 1
+        challenge.save(update_fields=["verifying_since", "failed_attempts"])
+        audit.record(
+            "mfa.code_replayed" if replayed else "mfa.code_failed",
+            actor=_actor(provider),
+            target=challenge,
+            outcome=Outcome.FAILURE,
+            request=request,
+            details={"reason": reason, "failed_attempts": challenge.failed_attempts, "subject": challenge.subject},
+        )
+        attempts_left = MAX_FAILURES_PER_CHALLENGE - challenge.failed_attempts
+        if _recent_failures(provider, now) >= PROVIDER_FAILURE_LIMIT and not provider_locked_until(provider, now):
+            audit.record(
+                LOCKOUT_ACTION,
+                actor=_actor(provider),
+                target=provider,
+                outcome=Outcome.DENIED,
+                request=request,
+                details={"failures": PROVIDER_FAILURE_LIMIT, "minutes": int(PROVIDER_LOCKOUT.total_seconds() // 60)},
+            )
+            until = now + PROVIDER_LOCKOUT
+            message = _locked_message(until)
+            _finish_locked(challenge, ChallengeStatus.FAILED, message)
+            return ChallengeOutcome("locked", message, challenge, attempts_left=0, locked_until=until)
+        if attempts_left <= 0:
+            message = "Too many wrong codes: this signing has ended and nothing was signed. Start again."
+            _finish_locked(challenge, ChallengeStatus.FAILED, message)
+            audit.record(
+                "mfa.challenge_failed",
+                actor=_actor(provider),
+                target=challenge,
+                outcome=Outcome.FAILURE,
+                request=request,
+                details={"failed_attempts": challenge.failed_attempts, "subject": challenge.subject},
+            )
+            return ChallengeOutcome("challenge_failed", message, challenge, attempts_left=0)
+        plural = "attempt" if attempts_left == 1 else "attempts"
+        if replayed:
+            message = (
+                "That code has already been used. Wait for your code generator to show a new code. "
+                f"{attempts_left} {plural} left."
+            )
+            return ChallengeOutcome("code_replayed", message, challenge, attempts_left=attempts_left)
+        message = f"That code is not correct. {attempts_left} {plural} left."
+        return ChallengeOutcome("invalid_code", message, challenge, attempts_left=attempts_left)
+
+
+# --- completion --------------------------------------------------------------
+def _finish_locked(challenge: VerificationChallenge, status: str, reason: str) -> None:
+    """Set a final status on a challenge row the caller holds locked."""
+    challenge.status = status
+    challenge.status_reason = reason[:300]
+    challenge.completed_at = timezone.now()
+    challenge.verifying_since = None
+    challenge.save(update_fields=["status", "status_reason", "completed_at", "verifying_since"])
+
+
+def complete_challenge(challenge_id: Any, *, via: str, request: HttpRequest | None = None) -> tuple[bool, str | None]:
+    """Approve a pending challenge and run its purpose's handler, exactly once.
+
+    Returns (True, None) when this call approved it; (False, None) when it was no longer
+    pending (someone else completed it); (False, message) when the handler refused.
+    """
+    try:
+        with transaction.atomic():
+            challenge = (
+                VerificationChallenge.objects.select_for_update().select_related("provider__user").get(pk=challenge_id)
+            )
+            if challenge.status != ChallengeStatus.PENDING:
+                return False, None
+            # Lock the subject's other challenges too: one approval per subject.
+            siblings = list(
+                VerificationChallenge.objects.select_for_update()
+                .filter(purpose=challenge.purpose, subject=challenge.subject)
+                .exclude(pk=challenge.pk)
+                .order_by("pk")
+            )
+            if any(s.status == ChallengeStatus.APPROVED for s in siblings):
+                _finish_locked(challenge, ChallengeStatus.CANCELLED, "Already approved by another request.")
+                return False, None
+            challenge.status = ChallengeStatus.APPROVED
+            challenge.status_reason = ""
+            challenge.completed_at = timezone.now()
+            challenge.verifying_since = None
+            challenge.save(update_fields=["status", "status_reason", "completed_at", "verifying_since"])
+            if challenge.device_id:
+                ProviderDevice.objects.filter(pk=challenge.device_id).update(last_used_at=challenge.completed_at)
+            audit.record(
+                "mfa.challenge_approved",
+                actor=_actor(challenge.provider),
+                target=challenge,
+                request=request,
+                details={"purpose": challenge.purpose, "subject": challenge.subject, "via": via},
+            )
+            handler = _HANDLERS.get(challenge.purpose)
+            if handler is None:
+                raise CompletionRefused(f"Nothing is registered to complete '{challenge.purpose}'.")
+            handler(challenge)
+            return True, None
+    except CompletionRefused as exc:
+        message = str(exc)
+    except Exception:
+        logger.exception("Completion handler for challenge %s failed", challenge_id)
+        message = "Something went wrong while completing this request, so nothing was signed. Try again."
+    _fail_after_refusal(challenge_id, message, request)
+    return False, message
+
+
+def _fail_after_refusal(challenge_id: Any, message: str, request: HttpRequest | None) -> None:
+    with transaction.atomic():
+        challenge = (
+            VerificationChallenge.objects.select_for_update().select_related("provider__user").get(pk=challenge_id)
+        )
+        if challenge.status != ChallengeStatus.PENDING:
+            return
+        _finish_locked(challenge, ChallengeStatus.FAILED, message)
+        audit.record(
+            "mfa.completion_failed",
+            actor=_actor(challenge.provider),
+            target=challenge,
+            outcome=Outcome.FAILURE,
+            request=request,
+            details={"purpose": challenge.purpose, "subject": challenge.subject, "reason": message},
+        )
+
+
+def _finish(challenge_id: Any, status: str, reason: str, action: str, request: HttpRequest | None = None) -> bool:
+    with transaction.atomic():
+        challenge = (
+            VerificationChallenge.objects.select_for_update().select_related("provider__user").get(pk=challenge_id)
+        )
+        if challenge.status != ChallengeStatus.PENDING:
+            return False
+        _finish_locked(challenge, status, reason)
+        audit.record(
+            action,
+            actor=_actor(challenge.provider),
+            target=challenge,
+            outcome=Outcome.SUCCESS if status == ChallengeStatus.CANCELLED else Outcome.DENIED,
+            request=request,
+            details={"purpose": challenge.purpose, "subject": challenge.subject},
+        )
+        return True
+
+
+# --- push --------------------------------------------------------------------
+PUSH_DENIED_MESSAGE = "The request was denied on your phone. Nothing was signed."
+PUSH_EXPIRED_MESSAGE = "The push request expired before it was approved. Nothing was signed."
+PUSH_CANCELLED_MESSAGE = "The push request was cancelled. Nothing was signed."
+CODE_EXPIRED_MESSAGE = "The time to enter a code ran out. Nothing was signed."
+
+
+def apply_push_status(challenge: VerificationChallenge, push: PushTransaction | None) -> None:
+    """Bring a pending push challenge in step with ID.me's answer (None: ID.me has no answer)."""
+    if challenge.status != ChallengeStatus.PENDING:
+        return
+    status = push.status if push else "pending"
+    if status == "approved":
+        complete_challenge(challenge.pk, via="push")
+    elif status == "denied":
+        _finish(challenge.pk, ChallengeStatus.DENIED, PUSH_DENIED_MESSAGE, "mfa.push_denied")
+    elif status == "expired":
+        _finish(challenge.pk, ChallengeStatus.EXPIRED, PUSH_EXPIRED_MESSAGE, "mfa.push_expired")
+    elif status == "cancelled":
+        _finish(challenge.pk, ChallengeStatus.CANCELLED, PUSH_CANCELLED_MESSAGE, "mfa.push_cancelled")
+    elif timezone.now() > challenge.expires_at + EXPIRY_GRACE:
+        _finish(challenge.pk, ChallengeStatus.EXPIRED, PUSH_EXPIRED_MESSAGE, "mfa.push_expired")
+
+
+def refresh_push(challenge: VerificationChallenge) -> VerificationChallenge:
+    """Ask ID.me about one push challenge now and apply the answer; returns it reloaded."""
+    if challenge.status == ChallengeStatus.PENDING and challenge.method == ChallengeMethod.PUSH:
+        try:
+            push = _partner().push_status(challenge.idme_txid)
+        except IdmeError as exc:
+            logger.info("Push status of %s unavailable: %s", challenge.idme_txid, exc)
+            push = None
+        apply_push_status(challenge, push)
+    challenge.refresh_from_db()
+    return challenge
+
+
+def poll_pending_pushes(batch_size: int = 100) -> int:
+    """One polling round: ask ID.me about every pending push (batched) and apply the
+    answers. Returns how many push challenges are still pending afterwards."""
+    pending = list(
+        VerificationChallenge.objects.filter(status=ChallengeStatus.PENDING, method=ChallengeMethod.PUSH).order_by(
+            "created_at"
+        )
+    )
+    for start in range(0, len(pending), batch_size):
+        chunk = pending[start : start + batch_size]
+        answers: dict[str, PushTransaction] = {}
+        try:
+            for push in _partner().push_statuses([c.idme_txid for c in chunk]):
+                answers[push.txid] = push
+        except IdmeError as exc:
+            logger.warning("Batch push status failed: %s", exc)
+        for challenge in chunk:
+            apply_push_status(challenge, answers.get(challenge.idme_txid))
+    return VerificationChallenge.objects.filter(status=ChallengeStatus.PENDING, method=ChallengeMethod.PUSH).count()
+
+
+# --- cancelling and reading --------------------------------------------------
+def cancel_challenge(challenge: VerificationChallenge, request: HttpRequest | None = None) -> bool:
+    """Cancel a pending challenge (and its push at ID.me). False when it was not pending."""
+    cancelled = _finish(
+        challenge.pk, ChallengeStatus.CANCELLED, "Cancelled. Nothing was signed.", "mfa.challenge_cancelled", request
+    )
+    if cancelled and challenge.idme_txid:
+        _cancel_at_idme([challenge.idme_txid])
+    challenge.refresh_from_db()
+    return cancelled
+
+
+def expire_if_overdue(challenge: VerificationChallenge) -> VerificationChallenge:
+    """Expire a pending challenge whose time is up (used when reading its state)."""
+    if challenge.status == ChallengeStatus.PENDING and timezone.now() > challenge.expires_at + EXPIRY_GRACE:
+        message = PUSH_EXPIRED_MESSAGE if challenge.method == ChallengeMethod.PUSH else CODE_EXPIRED_MESSAGE
+        _finish(challenge.pk, ChallengeStatus.EXPIRED, message, "mfa.challenge_expired")
+        challenge.refresh_from_db()
+    return challenge
+
+
+def _status_message(challenge: VerificationChallenge) -> str:
+    if challenge.status_reason:
+        return challenge.status_reason
+    return {
+        ChallengeStatus.APPROVED: "Already approved.",
+        ChallengeStatus.PENDING: "Waiting for approval.",
+    }.get(ChallengeStatus(challenge.status), f"This request is {challenge.get_status_display().lower()}.")
+
+
+def status_message(challenge: VerificationChallenge) -> str:
+    return _status_message(challenge)
+
+
+def seconds_left(challenge: VerificationChallenge, now: dt.datetime | None = None) -> int:
+    now = now or timezone.now()
+    return max(0, int((challenge.expires_at - now).total_seconds()))
