@@ -241,13 +241,16 @@ class PartnerDecision(models.Model):
     client = models.ForeignKey(Client, on_delete=models.CASCADE)
     account = models.ForeignKey(Account, on_delete=models.CASCADE)
     device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL)
-    kind = models.CharField(max_length=16)  # totp_verify | push_create | push_answer
-    decision = models.CharField(max_length=16)  # allow | deny | locked | replay | rate_limited ...
+    kind = models.CharField(max_length=16)  # totp_verify | push_create | push_cancel | push_answer
+    # totp_verify: allow | deny | replay | locked; push_create: created | rate_limited | deny;
+    # push_cancel: cancelled | no_change; push_answer: approved | denied | refused
+    decision = models.CharField(max_length=16)
     reason = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    txid = models.CharField("push transaction", max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.decision}"

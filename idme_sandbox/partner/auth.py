@@ -1,0 +1,42 @@
+"""Bearer-token authentication for the partner API (tokens come from the OIDC provider)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from idme_sandbox.models import Client
+from idme_sandbox.partner.errors import PartnerError
+
+PARTNER_SCOPE = "epcs"
+_REALM = 'Bearer realm="ID.me"'
+
+
+def partner_client_for(request: HttpRequest) -> Client:
+    """The client whose valid `epcs` token came with the request, or a 401 / 403 PartnerError."""
+    from idme_sandbox.oidc.resource import authenticate_bearer
+
+    token = authenticate_bearer(request, PARTNER_SCOPE)
+    if token is not None:
+        return token.client
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header.lower().startswith("bearer "):
+        raise PartnerError(
+            401,
+            "invalid_token",
+            "An access token is required: Authorization: Bearer <token> (client credentials, scope epcs).",
+            headers={"WWW-Authenticate": _REALM},
+        )
+    # A token that is valid without the scope check lacks the scope; anything else is not valid.
+    if authenticate_bearer(request, "") is not None:
+        raise PartnerError(
+            403,
+            "insufficient_scope",
+            "The access token does not carry the epcs scope.",
+            headers={"WWW-Authenticate": f'{_REALM}, error="insufficient_scope", scope="{PARTNER_SCOPE}"'},
+        )
+    raise PartnerError(
+        401,
+        "invalid_token",
+        "The access token is unknown, expired or revoked.",
+        headers={"WWW-Authenticate": f'{_REALM}, error="invalid_token"'},
+    )
