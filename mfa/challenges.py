@@ -170,8 +170,9 @@ def _create(
     match_number: str = "",
     request: HttpRequest | None,
 ) -> tuple[VerificationChallenge, list[str]]:
-    """Create the challenge, superseding the subject's pending ones. Returns it and the
-    ID.me transaction ids of superseded pushes (to cancel after commit)."""
+    """Create the challenge, superseding the subject's pending ones (a pending code challenge
+    for the same device is returned instead). Returns it and the ID.me transaction ids of
+    superseded pushes (to cancel after commit)."""
     with transaction.atomic():
         siblings = list(
             VerificationChallenge.objects.select_for_update().filter(purpose=purpose, subject=subject).order_by("pk")
@@ -180,10 +181,23 @@ def _create(
             raise ChallengeError("This has already been approved.")
         if any(s.status == ChallengeStatus.FAILED for s in siblings):
             raise ChallengeError("This signing has ended after too many wrong codes. Nothing was signed. Start again.")
-        # Failures follow the subject: switching device or resending does not reset them.
-        carried = sum(s.failed_attempts for s in siblings)
-        superseded_txids: list[str] = []
         now = timezone.now()
+        pending = [s for s in siblings if s.status == ChallengeStatus.PENDING]
+        if method == ChallengeMethod.CODE:
+            # Code challenges are reused: concurrent submissions share one challenge (and its claim).
+            for sibling in pending:
+                if (
+                    sibling.method == ChallengeMethod.CODE
+                    and sibling.device_id == device.pk
+                    and now < sibling.expires_at
+                ):
+                    return sibling, []
+        if any(s.verifying_since and now - s.verifying_since < CLAIM_TIMEOUT for s in pending):
+            raise ChallengeError("Your code is already being checked. Please wait a moment.")
+        # Failures follow the subject: switching device or resending does not reset them
+        # (each new challenge carries the running total, so the latest holds the maximum).
+        carried = max((s.failed_attempts for s in siblings), default=0)
+        superseded_txids: list[str] = []
         for sibling in siblings:
             if sibling.status == ChallengeStatus.PENDING:
                 sibling.status = ChallengeStatus.CANCELLED
