@@ -10,7 +10,7 @@ from idme_sandbox.models import PartnerDecision
 
 # --- partner API decisions (read-only: a record of what the partner API decided) -------
 @admin.register(PartnerDecision)
-class PartnerDecisionAdmin(admin.ModelAdmin[PartnerDecision]):
+class PartnerDecisionAdmin(admin.ModelAdmin):
     list_display = ("created_at", "client", "account", "kind", "decision", "reason", "device", "txid")
     list_filter = ("kind", "decision", "client")
     search_fields = ("account__email", "account__uuid", "txid", "reason")
