@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from idme_sandbox.models import Client
+from idme_sandbox.oidc import tokens
+from idme_sandbox.oidc.resource import authenticate_bearer, bearer_value
 from idme_sandbox.partner.errors import PartnerError
 
 PARTNER_SCOPE = "epcs"
@@ -13,21 +15,20 @@ _REALM = 'Bearer realm="ID.me"'
 
 def partner_client_for(request: HttpRequest) -> Client:
     """The client whose valid `epcs` token came with the request, or a 401 / 403 PartnerError."""
-    from idme_sandbox.oidc.resource import authenticate_bearer
-
     token = authenticate_bearer(request, PARTNER_SCOPE)
     if token is not None:
         return token.client
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if not header.lower().startswith("bearer "):
+    raw = bearer_value(request)
+    if not raw:
         raise PartnerError(
             401,
             "invalid_token",
             "An access token is required: Authorization: Bearer <token> (client credentials, scope epcs).",
             headers={"WWW-Authenticate": _REALM},
         )
-    # A token that is valid without the scope check lacks the scope; anything else is not valid.
-    if authenticate_bearer(request, "") is not None:
+    # A live token that authenticate_bearer refused lacks the scope; anything else is not valid.
+    candidate = tokens.find_access_token(raw)
+    if candidate is not None and candidate.access_is_valid():
         raise PartnerError(
             403,
             "insufficient_scope",

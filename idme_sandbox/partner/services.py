@@ -14,8 +14,16 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from idme_sandbox import authenticators
 from idme_sandbox.models import Account, Client, Device, DeviceKind, PartnerDecision, PushStatus, PushTransaction
-from idme_sandbox.partner.errors import RateLimited, device_not_found, transaction_not_found, user_not_found
+from idme_sandbox.partner.errors import (
+    PartnerError,
+    RateLimited,
+    device_not_found,
+    invalid_request,
+    transaction_not_found,
+    user_not_found,
+)
 from idme_sandbox.partner.payload import looks_like_id
 
 EPCS_DEVICE_KINDS = (DeviceKind.TOTP, DeviceKind.PUSH)
@@ -73,22 +81,28 @@ def _device(account: Account, device_id: str, kind: DeviceKind) -> Device | None
 
 def check_code(client: Client, account: Account, device_id: str, code: str) -> CodeCheck:
     """Verify a TOTP code through the shared authenticator rules; record the decision."""
-    from idme_sandbox import authenticators
-
     with transaction.atomic():
         device = _device(account, device_id, DeviceKind.TOTP)
-        if device is None:
+        outcome: authenticators.TotpDecision | None = None
+        if device is not None:
+            try:
+                outcome = authenticators.verify_totp(device, code.strip())
+            except authenticators.WrongDeviceKind:  # a code generator without a secret
+                outcome = None
+        if outcome is None:
             record(client=client, account=account, kind="totp_verify", decision="deny", reason="device_not_found")
-            raise device_not_found("code generator")
-        outcome = authenticators.verify_totp(device, code.strip())
-        record(
-            client=client,
-            account=account,
-            device=device,
-            kind="totp_verify",
-            decision=_TOTP_DECISIONS.get(outcome.decision, "deny"),
-            reason=outcome.decision,
-        )
+        else:
+            record(
+                client=client,
+                account=account,
+                device=device,
+                kind="totp_verify",
+                decision=_TOTP_DECISIONS.get(outcome.decision, "deny"),
+                reason=outcome.decision,
+            )
+    # Raised after the block, so the decision stays recorded.
+    if outcome is None:
+        raise device_not_found("code generator")
     if outcome.decision == "allow":
         return CodeCheck(allowed=True, reason=None, locked_until=None)
     return CodeCheck(allowed=False, reason=outcome.decision, locked_until=outcome.locked_until)
@@ -98,17 +112,22 @@ def send_push(
     client: Client, account: Account, device_id: str, title: str, message: str, expires_in: int
 ) -> PushTransaction:
     """Create a push through the shared rules (expiry, 3 pending / 10 per 10 minutes); record it."""
-    from idme_sandbox import authenticators
-
+    refusal: PartnerError | None = None
+    push: PushTransaction | None = None
     with transaction.atomic():
         device = _device(account, device_id, DeviceKind.PUSH)
-        if device is None:
-            record(client=client, account=account, kind="push_create", decision="deny", reason="device_not_found")
-            raise device_not_found("push device")
         try:
+            if device is None:
+                raise authenticators.WrongDeviceKind("No such push device.")
             push = authenticators.create_push(account, device, title, message, client=client, expires_in=expires_in)
+        except authenticators.WrongDeviceKind:
+            # Unknown, another kind, or a push device that was never paired with a key.
+            record(client=client, account=account, kind="push_create", decision="deny", reason="device_not_found")
+            refusal = device_not_found("push device")
+        except authenticators.PushRequestInvalid as exc:
+            refusal = invalid_request(exc.message)
         except authenticators.PushRateLimited as exc:
-            retry_after = max(1, int(exc.retry_after + 0.999))
+            retry_after = max(1, int(exc.retry_after))
             record(
                 client=client,
                 account=account,
@@ -117,16 +136,21 @@ def send_push(
                 decision="rate_limited",
                 reason=f"retry after {retry_after} s",
             )
-            raise RateLimited(retry_after) from None
-        record(
-            client=client,
-            account=account,
-            device=device,
-            kind="push_create",
-            decision="created",
-            reason=f"expires in {expires_in} s",
-            txid=push.txid,
-        )
+            refusal = RateLimited(retry_after)
+        else:
+            record(
+                client=client,
+                account=account,
+                device=device,
+                kind="push_create",
+                decision="created",
+                reason=f"expires in {expires_in} s",
+                txid=push.txid,
+            )
+    # Raised after the block, so the refusal stays recorded.
+    if refusal is not None:
+        raise refusal
+    assert push is not None
     return push
 
 
@@ -151,8 +175,6 @@ def own_transactions(client: Client, txids: Sequence[str]) -> tuple[list[PushTra
 
 def cancel(client: Client, txid: str) -> PushTransaction:
     """Cancel the client's pending push; a push already answered or expired keeps its status."""
-    from idme_sandbox import authenticators
-
     push = own_transaction(client, txid)
     with transaction.atomic():
         before = push.current_status()
