@@ -1,0 +1,198 @@
+"""Which prescriptions one signing ceremony covers, and whether they may be signed now.
+
+Business rules of the ceremony (views stay thin): a selection is one patient's READY,
+controlled prescriptions written by the signed-in registrant (DEA-05, DEA-08); signing is
+refused while EPCS is blocked for the prescriber or a required function is off (DEA-16).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import DatabaseError
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from eprescribe.models import Prescription, PrescriptionState
+from providers.models import DeaRegistration, Provider
+
+PURPOSE = "epcs_sign"
+MAX_BATCH = 50
+
+
+class SelectionError(Exception):
+    """The selection cannot be signed; the message is for the clinician."""
+
+    def __init__(self, message: str, *, not_found: bool = False) -> None:
+        super().__init__(message)
+        self.not_found = not_found
+
+
+def parse_ids(raw: Iterable[str]) -> list[int]:
+    ids: list[int] = []
+    for value in raw:
+        value = str(value).strip()
+        if not value.isdigit() or len(value) > 18:
+            raise SelectionError("The selection contains something that is not a prescription.")
+        if int(value) not in ids:
+            ids.append(int(value))
+    if not ids:
+        raise SelectionError("Select at least one prescription to sign.")
+    if len(ids) > MAX_BATCH:
+        raise SelectionError(f"Sign at most {MAX_BATCH} prescriptions at a time.")
+    return ids
+
+
+def load_selection(provider: Provider, ids: list[int], *, for_update: bool = False) -> list[Prescription]:
+    """The provider's prescriptions with these ids, checked for signing; SelectionError if not.
+
+    Another prescriber's prescription is reported as not found (ASVS-06): its existence is
+    not revealed.
+    """
+    queryset = Prescription.objects.filter(pk__in=ids, prescriber=provider).select_related(
+        "patient", "medication", "dea_registration", "pharmacy", "prescriber__user"
+    )
+    if for_update:
+        queryset = queryset.select_for_update()
+    prescriptions = sorted(queryset, key=lambda p: ids.index(p.pk))
+    if len(prescriptions) != len(ids):
+        raise SelectionError("One or more of these prescriptions were not found.", not_found=True)
+    check_selection(provider, prescriptions)
+    return prescriptions
+
+
+def stored_selection(provider: Provider, ids: list[int]) -> list[Prescription]:
+    """The provider's prescriptions with these ids as they are now (e.g. after signing)."""
+    prescriptions = list(
+        Prescription.objects.filter(pk__in=ids, prescriber=provider).select_related(
+            "patient", "medication", "dea_registration", "pharmacy", "prescriber__user"
+        )
+    )
+    return sorted(prescriptions, key=lambda p: ids.index(p.pk))
+
+
+def check_selection(provider: Provider, prescriptions: list[Prescription]) -> None:
+    if len({p.patient_id for p in prescriptions}) > 1:
+        raise SelectionError(
+            "One signing covers one patient's prescriptions. Select prescriptions of a single patient."
+        )
+    for prescription in prescriptions:
+        if not prescription.medication.is_controlled:
+            raise SelectionError(f"{prescription.medication} is not a controlled substance.")
+        if prescription.state != PrescriptionState.READY:
+            raise SelectionError(
+                f"{prescription.medication} is {prescription.get_state_display().lower()}, not ready for signing."
+            )
+        if prescription.dea_registration is None:
+            raise SelectionError(f"{prescription.medication} has no DEA registration chosen.")
+    registrations = {p.dea_registration_id: p.dea_registration for p in prescriptions}
+    for registration in registrations.values():
+        reason = epcs_block_reason(provider, registration)
+        if reason:
+            raise SelectionError(reason)
+
+
+def epcs_block_reason(provider: Provider, registration: DeaRegistration | None) -> str | None:
+    from providers.epcs import epcs_block_reason as block_reason
+
+    return block_reason(provider, registration)
+
+
+def unavailable_reason() -> str | None:
+    """Why signing cannot start because a required function is off (DEA-16), or None.
+
+    The signing key must load and the audit trail must accept a read; ID.me (2FA) is found
+    unreachable when the challenge starts, and sign_prescriptions checks again.
+    """
+    from eprescribe.signing import SigningKeyUnavailable, signing_key
+
+    try:
+        signing_key()
+    except SigningKeyUnavailable:
+        return "The prescription signing key is unavailable, so nothing can be signed now. Tell your administrator."
+    try:
+        AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    except DatabaseError:
+        return "The audit trail is unavailable, so nothing can be signed now. Tell your administrator."
+    return None
+
+
+@dataclass(frozen=True)
+class ReviewLine:
+    """One prescription as the DEA review shows it (DEA-06)."""
+
+    pk: int
+    written_date: dt.date
+    drug_name: str
+    strength: str
+    dosage_form: str
+    schedule: str
+    quantity: str
+    directions: str
+    refills: int
+    earliest_fill: dt.date | None
+    pharmacy: str
+    dea_number: str
+    state: str
+
+
+@dataclass(frozen=True)
+class Review:
+    date: dt.date
+    patient_name: str
+    patient_birth_date: dt.date
+    patient_address: str
+    prescriber_name: str
+    prescriber_address: str
+    dea_numbers: list[str]
+    lines: list[ReviewLine]
+
+
+def _provider_address(provider: Provider) -> str:
+    city = " ".join(
+        x for x in (provider.city + ("," if provider.city else ""), provider.state, provider.postal_code) if x
+    )
+    return ", ".join(x for x in (provider.address_line1, provider.address_line2, city) if x)
+
+
+def build_review(provider: Provider, prescriptions: list[Prescription]) -> Review:
+    first = prescriptions[0]
+    lines = [
+        ReviewLine(
+            pk=p.pk,
+            written_date=p.written_date,
+            drug_name=p.medication.name,
+            strength=p.medication.strength,
+            dosage_form=p.medication.dosage_form,
+            schedule=p.medication.get_dea_schedule_display(),
+            quantity=f"{p.quantity} {p.quantity_unit}".strip(),
+            directions=p.directions,
+            refills=p.refills,
+            earliest_fill=p.earliest_fill_date,
+            pharmacy=str(p.pharmacy),
+            dea_number=p.dea_registration.number if p.dea_registration else "",
+            state=p.get_state_display(),
+        )
+        for p in prescriptions
+    ]
+    return Review(
+        date=timezone.localdate(),
+        patient_name=first.patient.full_name,
+        patient_birth_date=first.patient.date_of_birth,
+        patient_address=", ".join(first.patient.address_lines),
+        prescriber_name=provider.name_for_erx,
+        prescriber_address=_provider_address(provider),
+        dea_numbers=sorted({line.dea_number for line in lines if line.dea_number}),
+        lines=lines,
+    )
+
+
+def push_summary(prescriptions: list[Prescription]) -> tuple[str, str]:
+    """The push's title and message: what is being signed, for the phone's screen."""
+    count = len(prescriptions)
+    title = f"Sign {count} controlled-substance prescription{'s' if count != 1 else ''}"
+    items = "; ".join(f"{p.medication} x {p.quantity} {p.quantity_unit}" for p in prescriptions[:5])
+    more = f"; and {count - 5} more" if count > 5 else ""
+    return title, f"Patient: {prescriptions[0].patient.full_name}. {items}{more}."[:500]
