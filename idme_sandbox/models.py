@@ -184,6 +184,7 @@ class PushStatus(models.TextChoices):
     APPROVED = "approved", "Approved"
     DENIED = "denied", "Denied"
     EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class PushTransaction(models.Model):
@@ -220,11 +221,14 @@ class PushTransaction(models.Model):
 
 
 class OutboxMessage(models.Model):
-    """Text messages and calls the sandbox 'sends': shown on the message outbox page."""
+    """Text messages, calls and emails the sandbox 'sends': shown on the message outbox page."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="outbox")
-    phone = models.CharField(max_length=32)
-    channel = models.CharField(max_length=8, choices=[("sms", "Text message"), ("voice", "Phone call")])
+    # A phone number for texts and calls, an email address for notices (ASVS-03, NIST-06).
+    phone = models.CharField("to", max_length=254)
+    channel = models.CharField(
+        max_length=8, choices=[("sms", "Text message"), ("voice", "Phone call"), ("email", "Email")]
+    )
     body = models.CharField(max_length=300)
     created_at = models.DateTimeField(default=timezone.now)
 
