@@ -1,3 +1,9 @@
 from django.urls import URLPattern, URLResolver
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from mfa.api import DeviceViewSet
+
+router = SimpleRouter()
+router.register("mfa/devices", DeviceViewSet, basename="api-mfa-device")
+
+urlpatterns: list[URLPattern | URLResolver] = [*router.urls]

@@ -42,6 +42,40 @@ class ProviderDevice(models.Model):
     def __str__(self) -> str:
         return self.name or self.get_kind_display()
 
+    @property
+    def label(self) -> str:
+        """The name shown in the device table; unnamed devices read as their kind."""
+        if self.name:
+            return self.name
+        return "Unnamed code generator" if self.kind == DeviceKind.TOTP else "Unnamed push device"
+
+
+class DeviceSyncState(models.Model):
+    """When the provider's mirror was last refreshed from ID.me, and what the clinician must hear.
+
+    One row per provider, written only by mfa.services. `notices` are sentences for the
+    clinician's next page (a background sync has no page to speak on).
+    """
+
+    provider = models.OneToOneField(Provider, on_delete=models.CASCADE, related_name="device_sync")
+    last_synced_at = models.DateTimeField(null=True, blank=True, help_text="Last successful sync with ID.me")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, help_text="Why the last attempt failed, if it did")
+    background_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a background sync was last queued"
+    )
+    notices = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = "device sync state"
+
+    def __str__(self) -> str:
+        return f"device sync of {self.provider}"
+
+    @property
+    def last_attempt_failed(self) -> bool:
+        return bool(self.last_error) and self.last_attempt_at is not None
+
 
 # --- 2FA challenges (owned by mfa/challenges.py) -----------------------------
 class ChallengeMethod(models.TextChoices):

@@ -1,0 +1,193 @@
+"""REST API for the caller's own ID.me devices: list, refresh from ID.me, select the primary.
+
+Object-level access control (ASVS-06): every query starts from the caller's provider, so
+another provider's device id is simply not found (404). Errors are JSON (ehr.api).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+import audit
+from audit.models import Outcome
+from ehr.throttle import LOGIN_LIMITER
+from idme_client import IdmeError
+from mfa import services
+from mfa.models import ProviderDevice
+from providers import services as provider_services
+from providers.models import Provider
+from providers.reauth import mark_authenticated, recently_authenticated
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    option = serializers.CharField(source="get_kind_display", read_only=True, help_text="As eRx Info shows it")
+    label = serializers.CharField(read_only=True, help_text="The name, or a description of an unnamed device")
+
+    class Meta:
+        model = ProviderDevice
+        fields = [
+            "id",
+            "idme_device_id",
+            "name",
+            "label",
+            "kind",
+            "option",
+            "is_primary",
+            "added_at",
+            "last_used_at",
+            "last_synced_at",
+        ]
+        read_only_fields = fields
+
+
+class SelectPrimarySerializer(serializers.Serializer):
+    password = serializers.CharField(
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        max_length=256,
+        help_text="Your EHR password; needed unless this session signed in within the last 15 minutes",
+    )
+
+
+class SyncResultSerializer(serializers.Serializer):
+    linked = serializers.BooleanField()
+    summary = serializers.CharField()
+    added = serializers.ListField(child=serializers.CharField())
+    removed = serializers.ListField(child=serializers.CharField())
+    renamed = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    primary_removed = serializers.BooleanField()
+    synced_at = serializers.DateTimeField(allow_null=True)
+    devices = DeviceSerializer(many=True)
+
+
+class ReauthenticationRequired(exceptions.APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "reauthentication_required"
+    default_detail = "Confirm your password: send it as 'password' (no sign-in in the last 15 minutes)."
+
+
+class TooManyAttempts(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_attempts"
+    default_detail = "Too many failed password attempts. Wait 15 minutes and try again."
+
+
+class IdmeUnreachable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "idme_unavailable"
+    default_detail = "ID.me could not be reached; the devices listed are as of the last sync."
+
+
+class NotLinked(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_linked"
+    default_detail = "Your EHR account is not linked to ID.me yet, so there are no devices to sync."
+
+
+class PrimaryBusy(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "Another change to your primary device is in progress. Try again."
+
+
+def _require_recent_authentication(request: Request, password: str | None) -> None:
+    """ASVS-05: a session signed in within 15 minutes, or the password in the request."""
+    if recently_authenticated(request._request):
+        return
+    user = request.user
+    username = user.get_username()
+    if password is None:
+        raise ReauthenticationRequired()
+    if LOGIN_LIMITER.is_locked(username):
+        raise TooManyAttempts()
+    if not user.check_password(password):
+        LOGIN_LIMITER.failure(username)
+        audit.record("auth.reauthentication_failed", request=request._request, outcome=Outcome.FAILURE)
+        raise ReauthenticationRequired("That password is not correct.")
+    LOGIN_LIMITER.reset(username)
+    mark_authenticated(request._request)
+    audit.record("auth.reauthenticated", request=request._request, details={"via": "api"})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List my ID.me devices", description="The mirror of the caller's ID.me devices."),
+    retrieve=extend_schema(summary="One of my ID.me devices", responses={200: DeviceSerializer, 404: None}),
+)
+class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
+    """The caller's ID.me devices as the EHR mirrors them."""
+
+    serializer_class = DeviceSerializer
+    pagination_class = None
+
+    def provider(self) -> Provider:
+        return provider_services.provider_for(provider_services.signed_in_user(self.request))
+
+    def get_queryset(self) -> Any:
+        return ProviderDevice.objects.filter(provider=self.provider()).order_by("added_at", "id")
+
+    @extend_schema(
+        summary="Select as the primary device",
+        request=SelectPrimarySerializer,
+        responses={
+            200: DeviceSerializer,
+            403: OpenApiResponse(description="reauthentication_required: send your password"),
+            404: OpenApiResponse(description="Not one of your devices"),
+            409: OpenApiResponse(description="A concurrent change collided; try again"),
+            429: OpenApiResponse(description="Too many failed password attempts"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def primary(self, request: Request, pk: str | None = None) -> Response:
+        body = SelectPrimarySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        provider = self.provider()
+        try:
+            device = services.device_of(provider, int(pk or ""))
+        except (ValueError, ProviderDevice.DoesNotExist) as exc:
+            raise Http404("No such device among your ID.me devices.") from exc
+        _require_recent_authentication(request, body.validated_data.get("password"))
+        try:
+            device = services.select_primary_device(provider, device.pk, request=request._request)
+        except ProviderDevice.DoesNotExist as exc:  # removed by a sync meanwhile
+            raise Http404("No such device among your ID.me devices.") from exc
+        except services.PrimaryDeviceBusy as exc:
+            raise PrimaryBusy() from exc
+        return Response(DeviceSerializer(device).data)
+
+    @extend_schema(
+        summary="Refresh devices from ID.me",
+        request=None,
+        responses={
+            200: SyncResultSerializer,
+            409: OpenApiResponse(description="not_linked: no ID.me account linked"),
+            503: OpenApiResponse(description="idme_unavailable: ID.me could not be reached"),
+        },
+    )
+    @action(detail=False, methods=["post"])
+    def refresh(self, request: Request) -> Response:
+        provider = self.provider()
+        try:
+            result = services.sync_devices(provider, request=request._request)
+        except IdmeError as exc:
+            raise IdmeUnreachable() from exc
+        if not result.linked:
+            raise NotLinked()
+        data = {
+            "linked": result.linked,
+            "summary": result.summary(),
+            "added": list(result.added),
+            "removed": list(result.removed),
+            "renamed": [list(pair) for pair in result.renamed],
+            "primary_removed": result.primary_removed,
+            "synced_at": result.synced_at,
+            "devices": DeviceSerializer(services.devices_for(provider), many=True).data,
+        }
+        return Response(SyncResultSerializer(data).data)
