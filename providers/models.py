@@ -107,3 +107,116 @@ class StateLicense(models.Model):
 
     def __str__(self) -> str:
         return f"{self.state} {self.number}"
+
+
+# --- EPCS permissions (owned by providers/epcs.py and providers/permissions_services.py) ---
+class EpcsPermissionState(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    GRANTED = "granted", "Granted"
+    REVOKED = "revoked", "Revoked"
+
+
+class EpcsPermission(models.Model):
+    """Whether a prescriber may sign controlled substance prescriptions (DEA-02, DEA-03, DEA-04).
+
+    One row per prescriber: its current state. Every change goes through a two-person
+    EpcsPermissionRequest (or the immediate "lost or stolen device" revocation) and is audited.
+    """
+
+    provider = models.OneToOneField(Provider, on_delete=models.PROTECT, related_name="epcs_permission")
+    state = models.CharField(max_length=12, choices=EpcsPermissionState.choices, default=EpcsPermissionState.REQUESTED)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(null=True, blank=True)
+    granted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "EPCS permission"
+        permissions = [("manage_epcs_access", "Can enter EPCS permission grants and revocations")]
+
+    def __str__(self) -> str:
+        return f"EPCS permission of {self.provider} ({self.get_state_display()})"
+
+    @property
+    def is_granted(self) -> bool:
+        return self.state == EpcsPermissionState.GRANTED
+
+
+class EpcsRequestAction(models.TextChoices):
+    GRANT = "grant", "Grant"
+    REVOKE = "revoke", "Revoke"
+
+
+class EpcsRequestStatus(models.TextChoices):
+    PENDING = "pending", "Pending approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class EpcsPermissionRequest(models.Model):
+    """A grant or revocation entered by one person and approved by a second (DEA-03).
+
+    The approver is a DEA registrant other than the person who entered it and other than the
+    prescriber, and approves with a 2FA challenge on their own ID.me device (recorded here).
+    """
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="epcs_requests")
+    action = models.CharField(max_length=8, choices=EpcsRequestAction.choices)
+    status = models.CharField(max_length=12, choices=EpcsRequestStatus.choices, default=EpcsRequestStatus.PENDING)
+    note = models.CharField(max_length=300, blank=True)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    entered_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The mfa VerificationChallenge the approver completed (kept as an id: history outlives rows).
+    approval_challenge_id = models.UUIDField(null=True, blank=True)
+    approval_device_label = models.CharField(max_length=120, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "EPCS permission request"
+        ordering = ["-entered_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider"], condition=models.Q(status="pending"), name="one_pending_epcs_request"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} EPCS for {self.provider} ({self.get_status_display()})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == EpcsRequestStatus.PENDING
+
+
+class EpcsAccessNotice(models.Model):
+    """An in-app notice for the access managers on the EPCS Permissions page (e.g. a lost device)."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="epcs_notices")
+    message = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "EPCS access notice"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.message[:60]
