@@ -5,6 +5,7 @@ Nothing here is imported by the EHR; the EHR sees it only over HTTP.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 
@@ -79,6 +80,39 @@ class Client(models.Model):
     def return_uri_list(self) -> list[str]:
         return [line.strip() for line in self.return_uris.splitlines() if line.strip()]
 
+    # --- authlib ClientMixin (idme_sandbox.oidc.server) ---------------------------
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        # ID.me requires an explicit redirect_uri when several are registered.
+        uris = self.redirect_uri_list
+        return uris[0] if len(uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        allowed = set(self.scope.split())
+        return " ".join(s for s in (scope or "").split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uri_list
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self.check_client_secret_value(client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.is_public:
+            return method == "none"
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        if grant_type in ("authorization_code", "refresh_token"):
+            return True
+        # The EPCS partner API: confidential clients allowed the `epcs` scope only.
+        return grant_type == "client_credentials" and not self.is_public and "epcs" in self.scope.split()
+
 
 class SigningKey(models.Model):
     """RS256 keys for ID tokens; the newest active key signs, all published keys verify."""
@@ -94,6 +128,34 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return self.kid
+
+    @classmethod
+    def generate(cls) -> SigningKey:
+        """A new RSA-2048 key that signs from now on (older keys stay published)."""
+        from joserfc.jwk import RSAKey
+
+        key = RSAKey.generate_key(2048, private=True)
+        pem = key.as_pem(private=True)
+        return cls.objects.create(kid=secrets.token_urlsafe(12), private_key_pem=pem.decode())
+
+    @classmethod
+    def current(cls) -> SigningKey:
+        """The newest active key; one is generated on first use."""
+        key = cls.objects.filter(active=True).order_by("-created_at", "-id").first()
+        return key or cls.generate()
+
+    def private_jwk(self) -> object:
+        from joserfc.jwk import RSAKey
+
+        return RSAKey.import_key(self.private_key_pem, parameters={"kid": self.kid, "use": "sig", "alg": "RS256"})
+
+    def public_jwk(self) -> dict[str, object]:
+        from joserfc.jwk import RSAKey
+
+        key = RSAKey.import_key(self.private_key_pem)
+        public = dict(key.as_dict(private=False))
+        public.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
+        return public
 
 
 class Consent(models.Model):
@@ -127,6 +189,35 @@ class AuthorizationCode(models.Model):
     def __str__(self) -> str:
         return f"code for {self.account} ({self.client})"
 
+    LIFETIME_SECONDS = 5 * 60
+
+    @staticmethod
+    def digest(code: str) -> str:
+        """Codes are stored as SHA-256 digests, like tokens."""
+        return hashlib.sha256(code.encode()).hexdigest()
+
+    def is_expired(self) -> bool:
+        return (timezone.now() - self.created_at).total_seconds() > self.LIFETIME_SECONDS
+
+    # --- authlib AuthorizationCodeMixin -----------------------------------------
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce or None
+
+    def get_auth_time(self) -> int:
+        return self.auth_time
+
+    def get_acr(self) -> str | None:
+        return None
+
+    def get_amr(self) -> list[str] | None:
+        return None
+
 
 class Token(models.Model):
     """Access tokens (300 s) and refresh tokens (7 days, rotated). Stored as SHA-256 digests."""
@@ -143,6 +234,35 @@ class Token(models.Model):
 
     def __str__(self) -> str:
         return f"token for {self.account or 'client credentials'} ({self.client})"
+
+    ACCESS_LIFETIME_SECONDS = 300
+    REFRESH_LIFETIME_SECONDS = 7 * 24 * 60 * 60
+
+    @staticmethod
+    def digest(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scope.split()
+
+    def access_is_valid(self) -> bool:
+        return self.revoked_at is None and timezone.now() < self.access_expires_at
+
+    # --- authlib TokenMixin (the refresh token grant) ---------------------------
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.pk
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return self.ACCESS_LIFETIME_SECONDS
+
+    def is_expired(self) -> bool:
+        return self.refresh_expires_at is None or timezone.now() >= self.refresh_expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
 
 
 class DeviceKind(models.TextChoices):

@@ -2,6 +2,8 @@ from django.urls import URLPattern, URLResolver, include, path
 
 app_name = "idme_sandbox"
 urlpatterns: list[URLPattern | URLResolver] = [
+    # OpenID Connect: discovery, JWKS, authorize, token, userinfo (docs/idme-oidc.md)
+    path("", include("idme_sandbox.oidc.urls")),
     # The EPCS partner API (docs/idme-api.md)
     path("api/public/v3/epcs/", include("idme_sandbox.partner.urls")),
 ]

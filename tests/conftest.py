@@ -16,6 +16,9 @@ from django.test import Client
 
 from providers.models import Provider, User
 
+# Shared fixtures of the ID.me sandbox (`idme_sandbox_live`).
+pytest_plugins = ["tests.idme_fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS_FILE = ROOT.parent / "shared" / "REQUIREMENTS.md"
 TEST_PASSWORD = "Correct-Horse-42"
