@@ -222,6 +222,20 @@ IDME_SANDBOX_ENCRYPTION_KEYS: list[str] = env.list(
     "IDME_SANDBOX_ENCRYPTION_KEY", default=[_dev_fernet_key("idme-sandbox")]
 )
 
+# --- EPCS signing and pharmacy transmission (owned by eprescribe; docs/eprescribe.md) ---
+# Ed25519 private key (PEM). Empty: a key file under EHR_VAR_DIR, created on first use (0600).
+EPCS_SIGNING_KEY: str = env.str("EPCS_SIGNING_KEY", default="")
+EPCS_SIGNING_KEY_FILE = Path(env.str("EPCS_SIGNING_KEY_FILE", default=str(VAR_DIR / "epcs-signing-key.pem")))
+# Public keys (PEM blocks) of retired signing keys, so older signatures still verify.
+EPCS_RETIRED_PUBLIC_KEYS: str = env.str("EPCS_RETIRED_PUBLIC_KEYS", default="")
+# Where NewRx messages go; by default the sandbox's pharmacy-network simulator.
+PHARMACY_GATEWAY_URL: str = env.str("PHARMACY_GATEWAY_URL", default=f"{IDME_BASE_URL}/pharmacy-network/newrx")
+PHARMACY_GATEWAY_TIMEOUT_SECONDS: float = env.float("PHARMACY_GATEWAY_TIMEOUT_SECONDS", default=10.0)
+EPCS_TRANSMISSION_MAX_RETRIES: int = env.int("EPCS_TRANSMISSION_MAX_RETRIES", default=5)
+EPCS_TRANSMISSION_BACKOFF_SECONDS: int = env.int("EPCS_TRANSMISSION_BACKOFF_SECONDS", default=2)
+EPCS_TRANSMISSION_BACKOFF_MAX_SECONDS: int = env.int("EPCS_TRANSMISSION_BACKOFF_MAX_SECONDS", default=300)
+# --- end of the eprescribe block ----------------------------------------------------
+
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

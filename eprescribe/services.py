@@ -1,0 +1,471 @@
+"""Business rules for prescriptions: the only module that changes them.
+
+States: draft -> ready -> signed -> transmitted | transmission_failed, and cancelled.
+- DEA-05: staff may prepare (create, edit, mark ready); only the registrant signs.
+- DEA-07: a prescription is marked ready; a change to a DEA-required field clears the mark.
+- DEA-08/DEA-11: one signing covers one patient's ready controlled prescriptions, signed in
+  one transaction with the challenge that approved it.
+- DEA-12: a signed prescription is never altered (cancel and re-prescribe); a PostgreSQL
+  trigger refuses UPDATEs of its signed content as well.
+- DEA-16: signing is refused when the audit trail, the 2FA proof or the signing key is not
+  available.
+- DEA-18: C-II carries no refills, C-III..V at most 5.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+import audit
+from audit.models import Outcome
+from eprescribe import signing
+from eprescribe.models import (
+    DEA_REQUIRED_FIELDS,
+    DeaSchedule,
+    Medication,
+    Pharmacy,
+    Prescription,
+    PrescriptionState,
+)
+from providers.models import DeaRegistration, Provider, User
+
+logger = logging.getLogger(__name__)
+
+MAX_REFILLS_C3_TO_C5 = 5
+SIGN_PURPOSE = "epcs_sign"
+EDITABLE_FIELDS = (*DEA_REQUIRED_FIELDS,)
+
+
+class PrescriptionError(ValueError):
+    """A request the rules refuse; the message is for the person."""
+
+
+class SigningRefused(PrescriptionError):
+    """Nothing was signed; the message says why (shown on the ceremony page)."""
+
+
+# --- who sees what (ASVS-06) --------------------------------------------------
+def prescriptions_for(user: User) -> QuerySet[Prescription]:
+    """The prescriptions a user may see: their own as prescriber, and those they prepared."""
+    return (
+        Prescription.objects.filter(Q(prescriber__user=user) | Q(created_by=user))
+        .select_related("patient", "prescriber__user", "medication", "pharmacy", "dea_registration", "created_by")
+        .distinct()
+    )
+
+
+def is_prescriber(user: User, rx: Prescription) -> bool:
+    return rx.prescriber.user_id == user.pk
+
+
+def may_prepare_for(user: User, prescriber: Provider) -> bool:
+    """DEA-05: a prescriber prepares their own; staff (agents) may prepare for any prescriber."""
+    return prescriber.user_id == user.pk or user.is_staff
+
+
+# --- rules ----------------------------------------------------------------------
+def refill_error(medication: Medication, refills: int | None) -> str | None:
+    """DEA-18 in one sentence, or None when the refills are allowed."""
+    if refills is None:
+        return None
+    if medication.dea_schedule == DeaSchedule.CII and refills > 0:
+        return "Schedule II prescriptions cannot have refills."
+    if medication.is_controlled and refills > MAX_REFILLS_C3_TO_C5:
+        return f"Schedule III to V prescriptions allow at most {MAX_REFILLS_C3_TO_C5} refills."
+    return None
+
+
+def _schedule_allowed(registration: DeaRegistration, schedule: str) -> bool:
+    return {
+        DeaSchedule.CII: registration.schedule_2,
+        DeaSchedule.CIII: registration.schedule_3,
+        DeaSchedule.CIV: registration.schedule_4,
+        DeaSchedule.CV: registration.schedule_5,
+    }.get(DeaSchedule(schedule), True)
+
+
+def validate_content(rx: Prescription) -> None:
+    """Field and business checks of a draft; raises ValidationError keyed by field."""
+    errors: dict[str, list[str]] = {}
+    try:
+        rx.full_clean(exclude=["created_by", "prescriber"], validate_unique=False)
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    medication = rx.medication if rx.medication_id else None
+    if medication is not None:
+        message = refill_error(medication, rx.refills)
+        if message and "refills" not in errors:
+            errors.setdefault("refills", []).append(message)
+    registration = rx.dea_registration if rx.dea_registration_id else None
+    if registration is not None and registration.provider_id != rx.prescriber_id:
+        errors.setdefault("dea_registration", []).append("Choose one of the prescriber's own DEA registrations.")
+    if (
+        medication is not None
+        and medication.is_controlled
+        and registration is not None
+        and not _schedule_allowed(registration, medication.dea_schedule)
+    ):
+        errors.setdefault("dea_registration", []).append(
+            f"This DEA registration does not cover Schedule {medication.schedule_roman}."
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+def readiness_errors(rx: Prescription) -> list[str]:
+    """What stops a draft from being marked ready (complete DEA-required data)."""
+    problems: list[str] = []
+    try:
+        validate_content(rx)
+    except ValidationError as exc:
+        problems.extend(m for messages in exc.message_dict.values() for m in messages)
+    if rx.medication.is_controlled:
+        if rx.dea_registration_id is None:
+            problems.append("Choose the DEA registration to prescribe this controlled substance under.")
+        if not rx.pharmacy.accepts_epcs:
+            problems.append("This pharmacy does not accept electronic prescriptions for controlled substances.")
+    prescriber = rx.prescriber
+    if not (prescriber.address_line1 and prescriber.city and prescriber.state and prescriber.postal_code):
+        problems.append("The prescriber's address is missing; add it in Provider Settings > Profile.")
+    return problems
+
+
+# --- create, edit, ready, cancel -------------------------------------------------
+def create_prescription(
+    *, actor: User, prescriber: Provider, fields: dict[str, Any], request: HttpRequest | None = None
+) -> Prescription:
+    if not may_prepare_for(actor, prescriber):
+        raise PrescriptionError("You may prepare prescriptions only for yourself.")
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown or "prescriber" in fields:
+        raise PrescriptionError(
+            f"These fields cannot be set: {', '.join(sorted(unknown | ({'prescriber'} & set(fields))))}"
+        )
+    rx = Prescription(prescriber=prescriber, created_by=actor, **fields)
+    if not rx.written_date:
+        rx.written_date = timezone.localdate()
+    validate_content(rx)
+    with transaction.atomic():
+        rx.save()
+        audit.record(
+            "eprescribe.prescription_created",
+            actor=actor,
+            target=rx,
+            request=request,
+            details={"patient_id": rx.patient_id, "medication_id": rx.medication_id, "prescriber_id": prescriber.pk},
+        )
+    return rx
+
+
+def _lock(rx: Prescription) -> Prescription:
+    return (
+        Prescription.objects.select_for_update()
+        .select_related("patient", "prescriber__user", "medication", "pharmacy", "dea_registration")
+        .get(pk=rx.pk)
+    )
+
+
+def _check_may_change(actor: User, rx: Prescription) -> None:
+    if not (is_prescriber(actor, rx) or rx.created_by_id == actor.pk):
+        raise PrescriptionError("You cannot change this prescription.")
+
+
+def update_prescription(
+    prescription: Prescription, *, actor: User, changes: dict[str, Any], request: HttpRequest | None = None
+) -> Prescription:
+    """Change a draft or ready prescription; a changed DEA-required field clears "ready"."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown or "prescriber" in changes:
+        raise PrescriptionError(
+            f"These fields cannot be changed: {', '.join(sorted(unknown | ({'prescriber'} & set(changes))))}"
+        )
+    with transaction.atomic():
+        rx = _lock(prescription)
+        _check_may_change(actor, rx)
+        if rx.is_signed or rx.state not in (PrescriptionState.DRAFT, PrescriptionState.READY):
+            audit.record(
+                "eprescribe.alter_refused",
+                actor=actor,
+                target=rx,
+                outcome=Outcome.DENIED,
+                request=request,
+                details={"state": rx.state, "fields": sorted(changes)},
+            )
+            raise PrescriptionError(
+                "A signed or cancelled prescription cannot be changed. Cancel it and write a new one."
+            )
+        changed = [name for name, value in changes.items() if _field_value(rx, name) != _value_key(value)]
+        if not changed:
+            return rx
+        for name in changed:
+            setattr(rx, name, changes[name])
+        validate_content(rx)
+        was_ready = rx.state == PrescriptionState.READY
+        if was_ready:
+            rx.state = PrescriptionState.DRAFT
+            rx.ready_at = None
+            rx.ready_by = None
+        rx.save()
+        audit.record(
+            "eprescribe.prescription_altered", actor=actor, target=rx, request=request, details={"fields": changed}
+        )
+        if was_ready:
+            audit.record(
+                "eprescribe.ready_cleared",
+                actor=actor,
+                target=rx,
+                request=request,
+                details={"fields": changed, "reason": "DEA-required field changed"},
+            )
+    return rx
+
+
+def _value_key(value: Any) -> Any:
+    return value.pk if hasattr(value, "_meta") else value
+
+
+def _field_value(rx: Prescription, name: str) -> Any:
+    field = Prescription._meta.get_field(name)
+    if field.is_relation:
+        return getattr(rx, f"{name}_id")
+    return getattr(rx, name)
+
+
+def mark_ready(prescription: Prescription, actor: User, request: HttpRequest | None = None) -> Prescription:
+    """DEA-07: the prescriber or the agent who prepared it marks it ready for signing."""
+    with transaction.atomic():
+        rx = _lock(prescription)
+        _check_may_change(actor, rx)
+        if rx.state == PrescriptionState.READY:
+            return rx
+        if rx.state != PrescriptionState.DRAFT:
+            raise PrescriptionError(f"Only a draft can be marked ready; this one is {rx.get_state_display().lower()}.")
+        problems = readiness_errors(rx)
+        if problems:
+            raise PrescriptionError(" ".join(problems))
+        rx.state = PrescriptionState.READY
+        rx.ready_at = timezone.now()
+        rx.ready_by = actor
+        rx.save(update_fields=["state", "ready_at", "ready_by", "updated_at"])
+        audit.record("eprescribe.marked_ready", actor=actor, target=rx, request=request)
+    return rx
+
+
+def cancel_prescription(
+    prescription: Prescription, *, actor: User, reason: str = "", request: HttpRequest | None = None
+) -> Prescription:
+    """Cancel: unsigned ones by whoever may change them; signed ones by the prescriber only."""
+    with transaction.atomic():
+        rx = _lock(prescription)
+        _check_may_change(actor, rx)
+        if rx.state == PrescriptionState.CANCELLED:
+            return rx
+        if rx.is_signed and not is_prescriber(actor, rx):
+            raise PrescriptionError("Only the prescriber can cancel a signed prescription.")
+        previous = rx.state
+        rx.state = PrescriptionState.CANCELLED
+        rx.cancelled_at = timezone.now()
+        rx.cancel_reason = reason.strip()[:300]
+        rx.save(update_fields=["state", "cancelled_at", "cancel_reason", "updated_at"])
+        audit.record(
+            "eprescribe.cancelled",
+            actor=actor,
+            target=rx,
+            request=request,
+            details={"previous_state": previous, "reason": rx.cancel_reason, "was_signed": rx.is_signed},
+        )
+    return rx
+
+
+# --- signing (DEA-08, DEA-11, DEA-16) ------------------------------------------------
+def _epcs_block_reason(provider: Provider, registration: DeaRegistration) -> str | None:
+    try:
+        from providers.epcs import epcs_block_reason
+    except ImportError:  # providers.epcs not installed: refuse rather than sign unchecked
+        return "EPCS permissions cannot be checked right now, so nothing was signed."
+    return epcs_block_reason(provider, registration)
+
+
+def _check_two_factor(provider: Provider, challenge_id: str) -> None:
+    from mfa.models import ChallengeStatus, VerificationChallenge
+
+    try:
+        challenge = VerificationChallenge.objects.get(pk=challenge_id)
+    except (VerificationChallenge.DoesNotExist, ValidationError, ValueError):
+        raise SigningRefused("Two-factor authentication was not completed, so nothing was signed.") from None
+    if (
+        challenge.provider_id != provider.pk
+        or challenge.purpose != SIGN_PURPOSE
+        or challenge.status != ChallengeStatus.APPROVED
+    ):
+        raise SigningRefused("Two-factor authentication was not completed, so nothing was signed.")
+
+
+def _check_audit_writable(provider: Provider, count: int) -> None:
+    """DEA-16: write the signing's first audit event; if the trail refuses, sign nothing."""
+    try:
+        with transaction.atomic():
+            audit.record("eprescribe.signing_started", actor=provider.user, details={"prescriptions": count})
+    except DatabaseError as exc:
+        logger.error("Audit trail unavailable, signing refused: %s", exc)
+        raise SigningRefused("The audit trail is unavailable, so nothing was signed. Try again later.") from exc
+
+
+@dataclass(frozen=True)
+class SignedItem:
+    prescription_id: int
+    digest_sha256: str
+    signing_key_id: str
+
+
+def sign_prescriptions(
+    *,
+    provider: Provider,
+    prescriptions: Sequence[Prescription] | Iterable[Prescription],
+    device_label: str,
+    challenge_id: str | uuid.UUID,
+) -> list[Prescription]:
+    """Sign one patient's ready controlled prescriptions in one transaction (DEA-11).
+
+    Refuses (SigningRefused, nothing signed) unless every prescription is ready, controlled,
+    of one patient, written by this provider under one of their DEA registrations, and EPCS
+    is allowed for that registration; and unless the audit trail, the approved 2FA challenge
+    and the signing key are available (DEA-16). Transmission is queued after commit.
+    """
+    ids = sorted({rx.pk for rx in prescriptions})
+    if not ids:
+        raise SigningRefused("Select at least one prescription to sign.")
+    try:
+        key = signing.signing_key()
+    except signing.SigningKeyUnavailable as exc:
+        logger.error("%s", exc)
+        raise SigningRefused("The signing key is unavailable, so nothing was signed.") from exc
+    with transaction.atomic():
+        locked = list(
+            Prescription.objects.select_for_update()
+            .select_related("patient", "prescriber__user", "medication", "pharmacy", "dea_registration")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        )
+        if len(locked) != len(ids):
+            raise SigningRefused("A selected prescription no longer exists, so nothing was signed.")
+        _check_batch(provider, locked)
+        _check_two_factor(provider, str(challenge_id))
+        _check_audit_writable(provider, len(locked))
+        signed_at = timezone.now()
+        for rx in locked:
+            data = signing.canonical_data(rx, signed_at)
+            payload = signing.canonical_bytes(data)
+            rx.signed_at = signed_at
+            rx.canonical_payload = payload.decode()
+            rx.digest_sha256 = signing.digest(payload)
+            rx.signature = key.sign(payload)
+            rx.signing_key_id = key.key_id
+            rx.device_label = device_label[:120]
+            rx.challenge_id = str(challenge_id)[:64]
+            rx.state = PrescriptionState.SIGNED
+            rx.save(
+                update_fields=[
+                    "signed_at",
+                    "canonical_payload",
+                    "digest_sha256",
+                    "signature",
+                    "signing_key_id",
+                    "device_label",
+                    "challenge_id",
+                    "state",
+                    "updated_at",
+                ]
+            )
+            audit.record(
+                "eprescribe.signed",
+                actor=provider.user,
+                target=rx,
+                details={
+                    "digest_sha256": rx.digest_sha256,
+                    "signing_key_id": key.key_id,
+                    "device": rx.device_label,
+                    "challenge_id": rx.challenge_id,
+                    "patient_id": rx.patient_id,
+                },
+            )
+        for rx in locked:
+            transaction.on_commit(_queue_callback(rx.pk), robust=True)
+    return locked
+
+
+def _check_batch(provider: Provider, batch: list[Prescription]) -> None:
+    if any(rx.prescriber_id != provider.pk for rx in batch):
+        raise SigningRefused("Only the prescriber named on a prescription can sign it, so nothing was signed.")
+    not_ready = [rx for rx in batch if rx.state != PrescriptionState.READY or rx.is_signed]
+    if not_ready:
+        raise SigningRefused(
+            "Every prescription must be ready for signing; "
+            f"{len(not_ready)} of them changed since you opened the review, so nothing was signed."
+        )
+    if any(not rx.medication.is_controlled for rx in batch):
+        raise SigningRefused("Only controlled-substance prescriptions are signed here, so nothing was signed.")
+    if len({rx.patient_id for rx in batch}) != 1:
+        raise SigningRefused("One signing covers one patient's prescriptions; select prescriptions of one patient.")
+    for rx in batch:
+        registration = rx.dea_registration
+        if registration is None or registration.provider_id != provider.pk:
+            raise SigningRefused("Each prescription needs one of your own DEA registrations, so nothing was signed.")
+        message = refill_error(rx.medication, rx.refills)
+        if message:
+            raise SigningRefused(message)
+    for registration in {rx.dea_registration for rx in batch if rx.dea_registration}:
+        reason = _epcs_block_reason(provider, registration)
+        if reason:
+            raise SigningRefused(reason)
+
+
+def _queue_callback(prescription_id: int) -> Any:
+    def queue() -> None:
+        queue_transmission(prescription_id)
+
+    return queue
+
+
+def queue_transmission(prescription_id: int) -> None:
+    """Hand a signed prescription to the transmission worker (DEA-15)."""
+    from eprescribe.tasks import transmit_prescription
+
+    try:
+        transmit_prescription.delay(prescription_id)
+    except Exception as exc:  # broker down: show a failed transmission with Retry
+        logger.exception("Could not queue transmission of prescription %s", prescription_id)
+        from eprescribe.transmission import record_final_failure
+
+        record_final_failure(prescription_id, f"Could not queue the transmission: {type(exc).__name__}")
+
+
+def retry_transmission(prescription: Prescription, *, actor: User, request: HttpRequest | None = None) -> Prescription:
+    """Retry a failed transmission (the prescriber's Retry button)."""
+    with transaction.atomic():
+        rx = _lock(prescription)
+        if not is_prescriber(actor, rx):
+            raise PrescriptionError("Only the prescriber can retry sending this prescription.")
+        if rx.state != PrescriptionState.TRANSMISSION_FAILED or not rx.is_signed:
+            raise PrescriptionError("Only a prescription whose transmission failed can be sent again.")
+        rx.state = PrescriptionState.SIGNED
+        rx.transmission_error = ""
+        rx.save(update_fields=["state", "transmission_error", "updated_at"])
+        audit.record("eprescribe.transmission_retry_requested", actor=actor, target=rx, request=request)
+        transaction.on_commit(_queue_callback(rx.pk), robust=True)
+    return rx
+
+
+def pharmacies_for_controlled() -> QuerySet[Pharmacy]:
+    return Pharmacy.objects.filter(accepts_epcs=True)

@@ -1,0 +1,33 @@
+"""Celery task: transmit a signed prescription, retrying with exponential backoff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task, shared_task
+from django.conf import settings
+
+from eprescribe.transmission import TransmissionRetryable, record_final_failure, transmit
+
+
+class TransmitTask(Task):
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        # Retries are exhausted (or something unexpected broke): show it to the prescriber.
+        prescription_id = args[0] if args else kwargs.get("prescription_id")
+        if prescription_id is not None:
+            record_final_failure(int(prescription_id), str(exc)[:300] or "The transmission failed.")
+
+
+@shared_task(
+    name="eprescribe.transmit_prescription",
+    bind=True,
+    base=TransmitTask,
+    autoretry_for=(TransmissionRetryable,),
+    max_retries=settings.EPCS_TRANSMISSION_MAX_RETRIES,
+    retry_backoff=settings.EPCS_TRANSMISSION_BACKOFF_SECONDS,
+    retry_backoff_max=settings.EPCS_TRANSMISSION_BACKOFF_MAX_SECONDS,
+    retry_jitter=True,
+    acks_late=True,
+)
+def transmit_prescription(self: Task, prescription_id: int) -> str:
+    return transmit(int(prescription_id), attempt=self.request.retries + 1)
