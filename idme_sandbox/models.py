@@ -378,3 +378,41 @@ class PartnerDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.decision}"
+
+
+# --- pharmacy-network simulator (idme_sandbox/pharmacy/, owned by "prescriptions") ---
+class PharmacyMessage(models.Model):
+    """A NewRx message the simulated pharmacy network received."""
+
+    ack_id = models.CharField("acknowledgement id", max_length=40, unique=True)
+    message_id = models.CharField("sender's MessageID", max_length=100, unique=True)
+    pharmacy_ncpdp_id = models.CharField("NCPDP id", max_length=7)
+    patient_name = models.CharField(max_length=200)
+    prescriber_dea_number = models.CharField(max_length=9, blank=True)
+    drug_description = models.CharField(max_length=300)
+    dea_schedule_code = models.CharField(max_length=10, blank=True)
+    digitally_signed = models.BooleanField(default=False)
+    body = models.TextField()
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"NewRx {self.message_id} to {self.pharmacy_ncpdp_id}"
+
+
+class PharmacyNetworkMode(models.Model):
+    """One row: whether the simulator refuses messages (to exercise retries)."""
+
+    failing = models.BooleanField(default=False, help_text="Answer every NewRx with an error status")
+    failure_status = models.PositiveSmallIntegerField(default=503)
+    # How many more messages to refuse; 0 means until switched off.
+    failures_left = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "pharmacy network failure mode"
+
+    def __str__(self) -> str:
+        return f"failing ({self.failure_status})" if self.failing else "accepting"

@@ -6,4 +6,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("idme_sandbox.oidc.urls")),
     # The EPCS partner API (docs/idme-api.md)
     path("api/public/v3/epcs/", include("idme_sandbox.partner.urls")),
+    # The pharmacy-network simulator that receives NewRx messages (docs/eprescribe.md)
+    path("pharmacy-network/", include("idme_sandbox.pharmacy.urls")),
 ]
