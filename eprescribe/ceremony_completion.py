@@ -13,7 +13,7 @@ from mfa.models import VerificationChallenge
 
 
 def complete_signing(challenge: VerificationChallenge) -> None:
-    from eprescribe.services import sign_prescriptions
+    from eprescribe.services import PrescriptionError, sign_prescriptions
 
     provider = challenge.provider
     ids = [int(i) for i in challenge.context.get("prescription_ids", [])]
@@ -33,10 +33,11 @@ def complete_signing(challenge: VerificationChallenge) -> None:
             device_label=challenge.device_label,
             challenge_id=challenge.pk,
         )
-    except CompletionRefused:
-        raise
-    except (ValueError, PermissionError, RuntimeError) as exc:
-        raise CompletionRefused(f"Signing was refused: {exc} Nothing was signed.") from exc
+    except PrescriptionError as exc:
+        message = str(exc)
+        raise CompletionRefused(
+            message if "nothing was signed" in message.lower() else f"{message} Nothing was signed."
+        ) from exc
 
 
 def register() -> None:
