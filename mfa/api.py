@@ -28,7 +28,9 @@ from providers.reauth import mark_authenticated, recently_authenticated
 
 class DeviceSerializer(serializers.ModelSerializer):
     option = serializers.CharField(source="get_kind_display", read_only=True, help_text="As eRx Info shows it")
-    label = serializers.CharField(read_only=True, help_text="The name, or a description of an unnamed device")
+    display_name = serializers.CharField(
+        source="label", read_only=True, help_text="The name, or a description of an unnamed device"
+    )
 
     class Meta:
         model = ProviderDevice
@@ -36,7 +38,7 @@ class DeviceSerializer(serializers.ModelSerializer):
             "id",
             "idme_device_id",
             "name",
-            "label",
+            "display_name",
             "kind",
             "option",
             "is_primary",

@@ -286,7 +286,7 @@ def _enqueue_sync(provider_id: int) -> None:
     from mfa.device_tasks import sync_provider_devices
 
     try:
-        sync_provider_devices.apply_async(args=[provider_id], retry=False)
+        sync_provider_devices.apply_async(args=(provider_id,), retry=False)
     except Exception:  # the page must render even when the broker is down
         logger.warning("Could not queue a device sync for provider %s", provider_id, exc_info=True)
 
