@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from idme_sandbox.models import Client, Device, PushTransaction
 from idme_sandbox.partner import payload, services
 from idme_sandbox.partner.auth import partner_client_for
-from idme_sandbox.partner.errors import PartnerError, error_response
+from idme_sandbox.partner.errors import PartnerError, error_response, invalid_request
 
 MAX_BATCH = 100
 PUSH_EXPIRES_DEFAULT = 120
@@ -89,6 +89,9 @@ def totp_verify(request: HttpRequest, client: Client, user_uuid: str) -> HttpRes
     body = payload.json_object(request)
     device_id = payload.text(body, "device_id", max_length=200)
     code = payload.text(body, "code", max_length=16)
+    if not code.isascii():
+        # Codes are ASCII digits; other scripts' digits can never match (and are refused, not checked).
+        raise invalid_request("The field 'code' must hold ASCII digits.")
     account = services.linked_account(client, user_uuid)
     check = services.check_code(client, account, device_id, code)
     if check.allowed:

@@ -332,6 +332,8 @@ def test_wrong_types_and_ranges_are_400_and_change_nothing(call: Callable[..., A
         {"device_id": totp_id, "code": "1" * 17},
         {"device_id": totp_id, "code": "12345\u0000"},
         {"device_id": totp_id, "code": "\ud800\ud800"},
+        {"device_id": totp_id, "code": "\u0661\u0662\u0663\u0664\u0665\u0666"},  # Arabic-Indic digits
+        {"device_id": totp_id, "code": "\uff11\uff12\uff13\uff14\uff15\uff16"},  # full-width digits
     ]
     for body in verify_bodies:
         assert_json_error(call("POST", f"/users/{uuid}/totp/verify", body), 400, "invalid_request")
