@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError
 
 
@@ -28,10 +30,14 @@ def validate_npi(value: str) -> None:
 # First letters the DEA assigns to registrants who may prescribe (A/B/F/G practitioners,
 # M mid-level practitioners).
 DEA_PRESCRIBER_PREFIXES = "ABFGM"
+# Two letters (the second may be 9) and seven digits.
+DEA_FORMAT = re.compile(r"[A-Z][A-Z0-9][0-9]{7}")
 
 
 def dea_check_digit_valid(number: str) -> bool:
     """(d1 + d3 + d5) + 2 * (d2 + d4 + d6); its last digit is d7."""
+    if not DEA_FORMAT.fullmatch(number):
+        return False
     digits = [int(c) for c in number[2:]]
     total = digits[0] + digits[2] + digits[4] + 2 * (digits[1] + digits[3] + digits[5])
     return total % 10 == digits[6]
@@ -40,7 +46,8 @@ def dea_check_digit_valid(number: str) -> bool:
 def validate_dea_number(number: str, last_name: str) -> None:
     """DEA-18: format, registrant type, second letter against the last name, check digit."""
     number = number.strip().upper()
-    if len(number) != 9 or not number[:2].isalnum() or not number[2:].isdigit() or not number[0].isalpha():
+    # ASCII only: str.isdigit() also accepts digits such as "²" that int() cannot read.
+    if not DEA_FORMAT.fullmatch(number):
         raise ValidationError("A DEA number is 2 letters followed by 7 digits, such as AS1234563.", code="dea_format")
     if number[0] not in DEA_PRESCRIBER_PREFIXES:
         raise ValidationError(
