@@ -485,3 +485,24 @@ def test_push_create_answers_201_with_the_transaction(call: Callable[..., Any], 
     assert before + dt.timedelta(seconds=299) <= expires <= timezone.now() + dt.timedelta(seconds=301)
     status = call("GET", f"/push/{body['txid']}")
     assert status.status_code == 200 and status.json() == body
+
+
+@pytest.mark.req("ASVS-09")
+def test_admins_read_decisions_but_cannot_add_or_change_them(
+    call: Callable[..., Any], linked: Linked, django_user_model: Any
+) -> None:
+    bad = {"device_id": linked.totp.device_id, "code": wrong_code(linked.totp)}
+    call("POST", f"/users/{linked.account.uuid}/totp/verify", bad)
+    decision = PartnerDecision.objects.get()
+    admin = django_user_model.objects.create_superuser("root", "root@example.test", "Root-Pass-2026")
+    browser = HttpClient()
+    browser.force_login(admin)
+    listing = browser.get("/admin/idme_sandbox/partnerdecision/")
+    assert listing.status_code == 200
+    assert b"totp_verify" in listing.content
+    assert browser.get("/admin/idme_sandbox/partnerdecision/add/").status_code == 403
+    change_url = f"/admin/idme_sandbox/partnerdecision/{decision.pk}/change/"
+    assert browser.get(change_url).status_code == 200  # view only
+    browser.post(change_url, {"decision": "allow"})
+    decision.refresh_from_db()
+    assert decision.decision == "deny"
