@@ -81,8 +81,8 @@ def _provider() -> _Provider:
 def _fetch_keys(provider: _Provider) -> KeySet:
     document = request_json("GET", provider.discovery["jwks_uri"])
     try:
-        keys = KeySet.import_key_set(document)
-    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        keys = KeySet([]) if document.get("keys") == [] else KeySet.import_key_set(document)
+    except (JoseError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise IdmeUnavailable("ID.me's key set (JWKS) could not be read.") from exc
     provider.keys = keys
     return keys

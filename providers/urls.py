@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from providers import views
+from providers import identity, views
 from providers.auth_views import ThrottledLoginView
 
 urlpatterns = [
@@ -10,4 +10,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/reauthenticate/", views.reauthenticate, name="reauthenticate"),
     path("account/provider-settings/<slug:tab>/", views.provider_settings, name="provider-settings"),
+    # Identity proofing with ID.me (providers/identity.py)
+    path("account/idme/verify/", identity.verify_with_idme, name="idme-verify"),
+    path("account/idme/callback/", identity.idme_callback, name="idme-callback"),
 ]

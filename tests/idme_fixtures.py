@@ -7,6 +7,7 @@ server's callback and return addresses, and hands back helpers to make accounts 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 
 import pyotp
 import pytest
+import requests
 from django.conf import settings as django_settings
 from django.http import HttpResponse
 from django.utils import timezone
@@ -88,6 +90,28 @@ class IdmeSandboxHandle:
         now = time.time()
         write_session(response, account, password_at=now, mfa_at=now if mfa else None)
         return {COOKIE_NAME: response.cookies[COOKIE_NAME].value}
+
+    def answer_consent(self, account: Account, authorize_url: str, decision: str = "allow") -> str:
+        """Play the person at ID.me: signed in as `account`, open `authorize_url` (an
+        /oauth/authorize URL) and press Allow or Deny. Returns where ID.me redirects to."""
+        http = requests.Session()
+        for name, value in self.session_cookie(account).items():
+            http.cookies.set(name, value)
+        page = http.get(authorize_url, allow_redirects=False, timeout=10)
+        if page.status_code != 200:
+            raise AssertionError(f"ID.me did not show the consent screen ({page.status_code}): {page.text[:300]}")
+        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert match, "the consent screen has no CSRF token"
+        answer = http.post(
+            authorize_url,
+            data={"decision": decision, "csrfmiddlewaretoken": match.group(1)},
+            headers={"Referer": authorize_url},
+            allow_redirects=False,
+            timeout=10,
+        )
+        if answer.status_code != 302:
+            raise AssertionError(f"ID.me did not redirect after consent ({answer.status_code}): {answer.text[:300]}")
+        return str(answer.headers["Location"])
 
 
 @pytest.fixture
