@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import json
 import re
 import secrets
 from typing import Any
@@ -416,3 +417,66 @@ def test_userinfo_needs_a_valid_bearer_token(idme_sandbox_live: IdmeSandboxHandl
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
         response = requests.get(url, headers=headers, timeout=10)
         assert response.status_code == 401 and response.json()["error"] == "invalid_token"
+
+
+# --- an ordinary OIDC client ----------------------------------------------------------------
+@pytest.mark.req("ASVS-07")
+def test_an_ordinary_oidc_client_completes_the_flow_from_discovery(
+    idme_sandbox_live: IdmeSandboxHandle, alice: Any
+) -> None:
+    """Plain requests + JOSE (not idme_client): discovery, code flow with PKCE, ID token checks."""
+    config = requests.get(f"{idme_sandbox_live.base_url}/oidc/.well-known/openid-configuration", timeout=10).json()
+    state, nonce, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(16), secrets.token_urlsafe(48)
+    authorize_url = (
+        config["authorization_endpoint"]
+        + "?"
+        + urlencode(
+            {
+                "response_type": "code",
+                "client_id": "ehr-demo-client",
+                "redirect_uri": idme_sandbox_live.callback_url,
+                "scope": IAL2_SCOPE,
+                "state": state,
+                "nonce": nonce,
+                "code_challenge": s256(verifier),
+                "code_challenge_method": "S256",
+            }
+        )
+    )
+    query = parse_qs(urlparse(idme_sandbox_live.answer_consent(alice, authorize_url)).query)
+    assert query["state"] == [state]
+    response = requests.post(
+        config["token_endpoint"],
+        data={
+            "grant_type": "authorization_code",
+            "code": query["code"][0],
+            "redirect_uri": idme_sandbox_live.callback_url,
+            "code_verifier": verifier,
+            "client_id": "ehr-demo-client",
+            "client_secret": "ehr-demo-client-secret-change-me",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert "no-store" in response.headers["Cache-Control"]
+    id_token = response.json()["id_token"]
+    header = json.loads(base64.urlsafe_b64decode(id_token.split(".")[0] + "=="))
+    assert header["alg"] == "RS256" and header["kid"]
+    keys = KeySet.import_key_set(requests.get(config["jwks_uri"], timeout=10).json())
+    token = jwt.decode(id_token, keys, algorithms=["RS256"])
+    registry = jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": config["issuer"]},
+        aud={"essential": True, "value": "ehr-demo-client"},
+        nonce={"essential": True, "value": nonce},
+        exp={"essential": True},
+        iat={"essential": True},
+        sub={"essential": True},
+    )
+    registry.validate(token.claims)
+    assert token.claims["credential_ial"] == 2
+    userinfo = requests.get(
+        config["userinfo_endpoint"],
+        headers={"Authorization": f"Bearer {response.json()['access_token']}"},
+        timeout=10,
+    ).json()
+    assert userinfo["sub"] == token.claims["sub"] == alice.uuid
