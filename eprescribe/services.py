@@ -135,9 +135,6 @@ def readiness_errors(rx: Prescription) -> list[str]:
             problems.append("Choose the DEA registration to prescribe this controlled substance under.")
         if not rx.pharmacy.accepts_epcs:
             problems.append("This pharmacy does not accept electronic prescriptions for controlled substances.")
-    prescriber = rx.prescriber
-    if not (prescriber.address_line1 and prescriber.city and prescriber.state and prescriber.postal_code):
-        problems.append("The prescriber's address is missing; add it in Provider Settings > Profile.")
     return problems
 
 

@@ -1,9 +1,18 @@
 from django.urls import URLPattern, URLResolver, path
 
-from eprescribe import ceremony
+from eprescribe import ceremony, views
 
 app_name = "eprescribe"
 urlpatterns: list[URLPattern | URLResolver] = [
+    # Prescriptions (eprescribe/views.py)
+    path("", views.prescription_list, name="prescriptions"),
+    path("new/", views.prescription_new, name="new"),
+    path("<int:pk>/", views.prescription_detail, name="detail"),
+    path("<int:pk>/edit/", views.prescription_edit, name="edit"),
+    path("<int:pk>/ready/", views.prescription_ready, name="ready"),
+    path("<int:pk>/cancel/", views.prescription_cancel, name="cancel"),
+    path("<int:pk>/retry/", views.prescription_retry, name="retry"),
+    path("<int:pk>/print/", views.prescription_print, name="print"),
     # The EPCS signing ceremony (eprescribe/ceremony.py).
     path("sign/", ceremony.ceremony_start, name="ceremony-start"),
     path("sign/<uuid:ceremony_id>/", ceremony.ceremony_page, name="ceremony"),

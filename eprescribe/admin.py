@@ -1,0 +1,68 @@
+"""Django admin: patients, pharmacies, medications; prescriptions (signed ones read-only)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from eprescribe.models import DEA_REQUIRED_FIELDS, SIGNATURE_FIELDS, Medication, Patient, Pharmacy, Prescription
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    list_display = ("last_name", "first_name", "date_of_birth", "city", "state")
+    search_fields = ("last_name", "first_name")
+
+
+@admin.register(Pharmacy)
+class PharmacyAdmin(admin.ModelAdmin):
+    list_display = ("name", "ncpdp_id", "city", "state", "phone", "accepts_epcs")
+    list_filter = ("accepts_epcs", "state")
+    search_fields = ("name", "ncpdp_id")
+
+
+@admin.register(Medication)
+class MedicationAdmin(admin.ModelAdmin):
+    list_display = ("name", "strength", "dosage_form", "dea_schedule")
+    list_filter = ("dea_schedule",)
+    search_fields = ("name",)
+
+
+@admin.register(Prescription)
+class PrescriptionAdmin(admin.ModelAdmin):
+    """Prescriptions change only through eprescribe.services; the admin reads them.
+
+    Admin writes would skip the ready-mark, refill and lock rules, so every field is
+    read-only here and nothing is ever deleted (DEA-12, DEA-17).
+    """
+
+    list_display = ("id", "patient", "medication", "prescriber", "state", "written_date", "signed_at")
+    list_filter = ("state", "medication__dea_schedule")
+    search_fields = ("patient__last_name", "medication__name", "prescriber__display_name", "uuid")
+    list_select_related = ("patient", "medication", "prescriber")
+    readonly_fields = (
+        "uuid",
+        *DEA_REQUIRED_FIELDS,
+        "created_by",
+        "created_at",
+        "updated_at",
+        "state",
+        "ready_at",
+        "ready_by",
+        *SIGNATURE_FIELDS,
+        "transmission_attempts",
+        "transmission_error",
+        "transmitted_at",
+        "pharmacy_message_id",
+        "cancelled_at",
+        "cancel_reason",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Prescription | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Prescription | None = None) -> bool:
+        return False

@@ -1,0 +1,84 @@
+"""Forms for preparing prescriptions. The rules themselves live in eprescribe.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from eprescribe.models import Medication, Patient, Pharmacy, Prescription
+from providers.models import DeaRegistration, Provider, User
+
+
+class PrescriptionForm(forms.Form):
+    prescriber = forms.ModelChoiceField(
+        queryset=Provider.objects.none(), help_text="The DEA registrant who will sign this prescription"
+    )
+    patient = forms.ModelChoiceField(queryset=Patient.objects.all())
+    medication = forms.ModelChoiceField(queryset=Medication.objects.all(), label="Drug")
+    dea_registration = forms.ModelChoiceField(
+        queryset=DeaRegistration.objects.none(),
+        required=False,
+        label="DEA registration",
+        help_text="Required for a controlled substance; choose one if the prescriber has several",
+    )
+    quantity = forms.IntegerField(min_value=1, max_value=9999)
+    quantity_unit = forms.CharField(label="Unit", max_length=30, initial="tablets")
+    directions = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+    refills = forms.IntegerField(
+        min_value=0, max_value=99, initial=0, help_text="Schedule II: no refills. Schedule III to V: at most 5."
+    )
+    earliest_fill_date = forms.DateField(
+        required=False, label="Earliest fill date", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    pharmacy = forms.ModelChoiceField(queryset=Pharmacy.objects.all())
+
+    CONTENT_FIELDS = (
+        "patient",
+        "medication",
+        "dea_registration",
+        "quantity",
+        "quantity_unit",
+        "directions",
+        "refills",
+        "earliest_fill_date",
+        "pharmacy",
+    )
+
+    def __init__(
+        self, *args: Any, user: User, own_provider: Provider | None, instance: Prescription | None = None, **kw: Any
+    ) -> None:
+        if instance is not None:
+            kw.setdefault("initial", {name: getattr(instance, name) for name in self.CONTENT_FIELDS})
+        super().__init__(*args, **kw)
+        self.user = user
+        self.instance = instance
+        prescriber_field: forms.ModelChoiceField = self.fields["prescriber"]  # type: ignore[assignment]
+        registration_field: forms.ModelChoiceField = self.fields["dea_registration"]  # type: ignore[assignment]
+        if instance is not None or not user.is_staff:
+            # The prescriber of an existing prescription never changes; a prescriber
+            # prepares only their own (DEA-05).
+            del self.fields["prescriber"]
+            prescriber = instance.prescriber if instance is not None else own_provider
+            registration_field.queryset = DeaRegistration.objects.filter(provider=prescriber, revoked_at__isnull=True)
+        else:
+            prescriber_field.queryset = Provider.objects.filter(dea_registrations__isnull=False).distinct()
+            registration_field.queryset = DeaRegistration.objects.filter(revoked_at__isnull=True).select_related(
+                "provider"
+            )
+            registration_field.label_from_instance = lambda r: f"{r.number} ({r.state}), {r.provider}"  # type: ignore[method-assign,assignment]
+
+    def content(self) -> dict[str, Any]:
+        return {name: self.cleaned_data.get(name) for name in self.CONTENT_FIELDS}
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        if hasattr(error, "error_dict"):
+            for field, messages in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages)
+        else:
+            self.add_error(None, error.messages)
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=300, required=False, label="Reason", help_text="Recorded in the audit trail")
