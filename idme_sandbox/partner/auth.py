@@ -17,6 +17,15 @@ def partner_client_for(request: HttpRequest) -> Client:
     """The client whose valid `epcs` token came with the request, or a 401 / 403 PartnerError."""
     token = authenticate_bearer(request, PARTNER_SCOPE)
     if token is not None:
+        if token.account_id is not None or token.client.is_public:
+            # Partner calls act for the client itself: a token a person granted (or one held by
+            # a public client) does not reach other people's devices, whatever its scope.
+            raise PartnerError(
+                403,
+                "insufficient_scope",
+                "The partner API needs a client-credentials token of a confidential client.",
+                headers={"WWW-Authenticate": f'{_REALM}, error="insufficient_scope", scope="{PARTNER_SCOPE}"'},
+            )
         return token.client
     raw = bearer_value(request)
     if not raw:

@@ -203,6 +203,26 @@ def test_a_token_without_the_epcs_scope_is_403(call: Callable[..., Any], linked:
     nothing_changed()
 
 
+@pytest.mark.req("ASVS-06")
+def test_only_client_credentials_tokens_of_confidential_clients_are_partner_tokens(
+    call: Callable[..., Any], linked: Linked, partner: Partner
+) -> None:
+    # A token a person granted in the code flow, even with the epcs scope, acts for that person only.
+    user_raw = new_secret_value()
+    store_token(
+        client=partner.client, account=linked.account, scope="openid epcs", access_token=user_raw, refresh_token=None
+    )
+    public, _ = register_client(
+        client_id="mobile-app", name="Mobile app", redirect_uris=["https://app.example.test/cb"], public=True
+    )
+    public_raw = issue_token(Partner(client=public, secret=""))
+    Consent.objects.create(account=linked.account, client=public, scope="openid epcs")
+    for bearer in (user_raw, public_raw):
+        for method, path, body in endpoints(linked):
+            assert_json_error(call(method, path, body, bearer=bearer), 403, "insufficient_scope")
+    nothing_changed()
+
+
 def test_basic_authentication_is_not_a_bearer_token(http: HttpClient, linked: Linked) -> None:
     response = http.get(
         f"{API}/users/{linked.account.uuid}/devices", HTTP_AUTHORIZATION="Basic ZWhyLXBhcnRuZXI6c2VjcmV0"
