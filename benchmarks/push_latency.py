@@ -1,0 +1,353 @@
+"""Push approval -> "signed" latency, and the load the EHR puts on ID.me while it polls.
+
+    .venv/bin/python benchmarks/push_latency.py [--pending 200] [--single-runs 20]
+
+What it does (everything real except the person holding the phone):
+- a fresh SQLite database and filesystem broker under var/bench-push/ (or EHR_VAR_DIR);
+- the ID.me sandbox served over HTTP by a threaded WSGI server in this process, wrapped in a
+  counter of every request the EHR sends to ID.me (partner API and token endpoint);
+- a real `celery worker` of 2 processes (prefork) that runs the EHR's push poller;
+- N prescribers, each with an ID.me account, a paired phone, EPCS permission and one READY
+  C-II prescription; each starts a push ceremony through mfa.challenges (as the page does);
+- the phone (the sandbox's own answer function, with the key made at pairing) approves with the
+  matched number; latency = the prescription's signed_at minus the moment the approval returned.
+
+Figures are printed, never asserted. Scenario 1: one pending ceremony at a time (repeated).
+Scenario 2: N pending at once, then all approved one after another as fast as the phone can.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+VAR = Path(os.environ.get("EHR_VAR_DIR", ROOT / "var" / "bench-push"))
+
+
+def prepare_environment(port: int) -> dict[str, str]:
+    if VAR.exists():
+        shutil.rmtree(VAR)
+    VAR.mkdir(parents=True)
+    env = {
+        "EHR_VAR_DIR": str(VAR),
+        "DJANGO_SETTINGS_MODULE": "ehr.settings",
+        "IDME_BASE_URL": f"http://127.0.0.1:{port}/idme-sandbox",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    return env
+
+
+class RequestCounter:
+    """WSGI wrapper counting requests to ID.me's API (not the pharmacy network)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self.hits: list[tuple[float, str]] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(("/idme-sandbox/api/", "/idme-sandbox/oauth/")):
+            with self.lock:
+                self.hits.append((time.monotonic(), path))
+        return self.app(environ, start_response)
+
+    def between(self, start: float, end: float) -> int:
+        with self.lock:
+            return sum(1 for t, _ in self.hits if start <= t <= end)
+
+
+def serve(port: int) -> RequestCounter:
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    counter = RequestCounter(WSGIHandler())
+    server = ThreadedWSGIServer(("127.0.0.1", port), QuietHandler, allow_reuse_address=True)
+    server.daemon_threads = True
+    server.set_app(counter)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return counter
+
+
+WORKER_COMMAND = [sys.executable, "-m", "celery", "-A", "ehr", "worker", "--pool", "prefork", "--concurrency", "2"]
+WORKER_COMMAND += ["--loglevel", "INFO", "--without-mingle", "--without-gossip"]
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = VAR / "worker.log"
+    process = subprocess.Popen(
+        [*WORKER_COMMAND, "--hostname", "bench@%h"],
+        cwd=ROOT,
+        env={**os.environ, **env, "DATABASE_URL": f"sqlite:///{VAR / 'db.sqlite3'}"},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if b"ready." in log.read_bytes():
+            return process
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise SystemExit(f"the worker did not start:\n{log.read_text()}")
+
+
+class Prescriber:
+    def __init__(self, index: int) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+        from django.utils import timezone
+
+        from eprescribe import services as rx_services
+        from eprescribe.models import Medication, Patient, Pharmacy
+        from idme_sandbox import authenticators
+        from idme_sandbox.models import Account, Client, Consent, Device, DeviceKind
+        from mfa.models import DeviceKind as MirrorKind
+        from mfa.models import ProviderDevice
+        from providers.models import (
+            DeaRegistration,
+            EpcsPermission,
+            EpcsPermissionState,
+            IdentityAssurance,
+            Provider,
+            User,
+        )
+
+        client = Client.objects.get()
+        account = Account(email=f"bench{index}@example.test", fname="Bench", lname=f"Doctor{index}", ial=2)
+        account.identity_verified_at = timezone.now()
+        account.set_password("Bench-Password-2026")
+        account.save()
+        Consent.objects.create(account=account, client=client, scope=client.scope)
+        self.key = Ed25519PrivateKey.generate()
+        raw = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        phone = Device.objects.create(
+            account=account, kind=DeviceKind.PUSH, name="Phone", public_key=authenticators.encode_b64url(raw)
+        )
+        user = User.objects.create_user(f"bench{index}", password="Bench-Password-2026", last_name="Doctor")
+        self.provider = Provider.objects.create(
+            user=user,
+            display_name=f"Dr. Bench {index}",
+            idme_uuid=account.uuid,
+            identity_ial=IdentityAssurance.IAL2,
+            identity_verified_at=timezone.now(),
+            address_line1="1 Main Street",
+            city="Princeton",
+            state="NJ",
+            postal_code="08540",
+        )
+        # The mirror as the EHR's device sync would write it.
+        self.device = ProviderDevice.objects.create(
+            provider=self.provider,
+            idme_device_id=phone.device_id,
+            name="Phone",
+            kind=MirrorKind.PUSH,
+            added_at=phone.added_at,
+            is_primary=True,
+        )
+        registration = DeaRegistration.objects.create(
+            provider=self.provider,
+            number=f"AD{1000000 + index:07d}"[:9],
+            state="NJ",
+            expires_on=timezone.localdate() + dt.timedelta(days=365),
+        )
+        EpcsPermission.objects.create(
+            provider=self.provider, state=EpcsPermissionState.GRANTED, granted_at=timezone.now()
+        )
+        patient = Patient.objects.create(
+            first_name="Pat",
+            last_name=f"Doe{index}",
+            date_of_birth=dt.date(1970, 1, 1),
+            address_line1="2 Elm Street",
+            city="Trenton",
+            state="NJ",
+            postal_code="08608",
+        )
+        self.user = user
+        self.registration = registration
+        self.patient = patient
+        self.pharmacy = Pharmacy.objects.get()
+        self.medication = Medication.objects.get()
+        self.rx_services = rx_services
+
+    def new_prescription(self) -> Any:
+        rx = self.rx_services.create_prescription(
+            actor=self.user,
+            prescriber=self.provider,
+            fields={
+                "patient": self.patient,
+                "dea_registration": self.registration,
+                "medication": self.medication,
+                "quantity": 10,
+                "directions": "Take 1 tablet every 6 hours as needed",
+                "refills": 0,
+                "pharmacy": self.pharmacy,
+            },
+        )
+        return self.rx_services.mark_ready(rx, self.user)
+
+    def start_push(self, rx: Any) -> Any:
+        import uuid
+
+        from mfa import challenges
+
+        return challenges.start_push_challenge(
+            provider=self.provider,
+            device=self.device,
+            purpose="epcs_sign",
+            subject=f"ceremony:{uuid.uuid4()}",
+            title="Sign 1 controlled-substance prescription",
+            message=f"Patient: {self.patient.full_name}. Oxycodone 5 mg tablet x 10.",
+            context={"prescription_ids": [rx.pk]},
+        )
+
+    def approve(self, challenge: Any) -> float:
+        from idme_sandbox import authenticators
+        from idme_sandbox.models import PushTransaction
+
+        push = PushTransaction.objects.get(txid=challenge.idme_txid)
+        message = authenticators.answer_message(push.txid, "approve", push.match_number)
+        authenticators.answer_push(
+            push.txid, "approve", push.match_number, authenticators.encode_b64url(self.key.sign(message))
+        )
+        return time.time()
+
+
+def seed_shared() -> None:
+    from django.conf import settings
+
+    from eprescribe.models import Medication, Pharmacy
+    from idme_sandbox.oidc.clients import register_client
+
+    register_client(
+        client_id=str(settings.IDME_CLIENT_ID),
+        secret=str(settings.IDME_CLIENT_SECRET),
+        name="EHR Benchmark",
+        redirect_uris=["http://127.0.0.1:8000/account/idme/callback/"],
+        return_uris=["http://127.0.0.1:8000/mfa/devices/returned/"],
+    )
+    Pharmacy.objects.create(
+        ncpdp_id="1234567",
+        name="Bench Pharmacy",
+        address_line1="10 Main Street",
+        city="Princeton",
+        state="NJ",
+        postal_code="08540",
+        phone="609-555-0100",
+        accepts_epcs=True,
+    )
+    Medication.objects.create(name="Oxycodone", strength="5 mg", dosage_form="tablet", dea_schedule="2")
+
+
+def signed_at(rx: Any, timeout: float = 120.0) -> float | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rx.refresh_from_db(fields=["signed_at"])
+        if rx.signed_at:
+            return float(rx.signed_at.timestamp())
+        time.sleep(0.02)
+    return None
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def report(name: str, latencies: list[float]) -> None:
+    print(
+        f"{name}: n={len(latencies)} p50={statistics.median(latencies):.3f}s "
+        f"p95={percentile(latencies, 0.95):.3f}s max={max(latencies):.3f}s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pending", type=int, default=200, help="ceremonies pending at once (scenario 2)")
+    parser.add_argument("--single-runs", type=int, default=20, help="repetitions of scenario 1")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+
+    env = prepare_environment(args.port)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    counter = serve(args.port)
+    seed_shared()
+    prescribers = [Prescriber(i) for i in range(max(args.pending, 1))]
+    print(f"seeded {len(prescribers)} prescribers; starting a worker of 2 processes")
+    worker = start_worker(env)
+    try:
+        # Scenario 1: one pending ceremony at a time.
+        single: list[float] = []
+        for run in range(args.single_runs):
+            one = prescribers[run % len(prescribers)]  # ID.me allows 10 pushes per 10 minutes each
+            rx = one.new_prescription()
+            challenge = one.start_push(rx)
+            time.sleep(0.7)  # the clinician reads the number, the phone buzzes
+            approved = one.approve(challenge)
+            done = signed_at(rx)
+            if done is None:
+                raise SystemExit("a ceremony was not signed within 120 s; see var/bench-push/worker.log")
+            single.append(done - approved)
+        report("1 pending", single)
+
+        # Scenario 2: N pending at once.
+        n = args.pending
+        rxs = [p.new_prescription() for p in prescribers[:n]]
+        start_all = time.monotonic()
+        pending = [p.start_push(rx) for p, rx in zip(prescribers[:n], rxs, strict=True)]
+        created = time.monotonic()
+        print(f"{n} pushes started in {created - start_all:.1f}s")
+        time.sleep(5.0)
+        idle_start, idle_end = created + 0.5, time.monotonic()
+        idle_rate = counter.between(idle_start, idle_end) / (idle_end - idle_start)
+        print(f"while {n} wait: {idle_rate:.1f} requests/s to ID.me")
+        approve_start = time.monotonic()
+        approvals = [p.approve(ch) for p, ch in zip(prescribers[:n], pending, strict=True)]
+        approve_end = time.monotonic()
+        print(f"the phone approved {n} in {approve_end - approve_start:.1f}s")
+        latencies: list[float] = []
+        for rx, approved in zip(rxs, approvals, strict=True):
+            done = signed_at(rx)
+            if done is None:
+                raise SystemExit("a ceremony was not signed within 120 s; see var/bench-push/worker.log")
+            latencies.append(done - approved)
+        all_done = time.monotonic()
+        report(f"{n} pending", latencies)
+        busy_rate = counter.between(approve_start, all_done) / max(all_done - approve_start, 1e-6)
+        overall = counter.between(start_all, all_done) / max(all_done - start_all, 1e-6)
+        print(f"while approving and signing: {busy_rate:.1f} requests/s to ID.me")
+        print(f"whole scenario (incl. {n} push creations): {overall:.1f} requests/s to ID.me")
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    main()
