@@ -12,6 +12,7 @@ import uuid
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
 from django.utils import timezone
+from joserfc.jwk import RSAKey
 
 from ehr.fields import EncryptedTextField
 
@@ -132,8 +133,6 @@ class SigningKey(models.Model):
     @classmethod
     def generate(cls) -> SigningKey:
         """A new RSA-2048 key that signs from now on (older keys stay published)."""
-        from joserfc.jwk import RSAKey
-
         key = RSAKey.generate_key(2048, private=True)
         pem = key.as_pem(private=True)
         return cls.objects.create(kid=secrets.token_urlsafe(12), private_key_pem=pem.decode())
@@ -144,16 +143,12 @@ class SigningKey(models.Model):
         key = cls.objects.filter(active=True).order_by("-created_at", "-id").first()
         return key or cls.generate()
 
-    def private_jwk(self) -> object:
-        from joserfc.jwk import RSAKey
-
+    def private_jwk(self) -> RSAKey:
         return RSAKey.import_key(self.private_key_pem, parameters={"kid": self.kid, "use": "sig", "alg": "RS256"})
 
     def public_jwk(self) -> dict[str, object]:
-        from joserfc.jwk import RSAKey
-
         key = RSAKey.import_key(self.private_key_pem)
-        public = dict(key.as_dict(private=False))
+        public: dict[str, object] = dict(key.as_dict(private=False))
         public.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
         return public
 

@@ -180,7 +180,7 @@ class OpenIDCode(oidc_grants.OpenIDCode):
     def encode_id_token(self, token: dict[str, Any], request: OAuth2Request) -> str:
         key = SigningKey.current()
         code: AuthorizationCode = request.authorization_code
-        django_request: HttpRequest = request.django_request  # type: ignore[attr-defined]
+        django_request: HttpRequest = request.django_request
         now = int(time.time())
         payload: dict[str, Any] = {
             "iss": claims.issuer(django_request),

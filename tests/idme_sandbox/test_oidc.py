@@ -350,6 +350,7 @@ def test_refresh_token_rotation_retires_the_old_refresh_token(idme_sandbox_live:
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     assert refresh(new["refresh_token"]).status_code == 200
     stored = Token.objects.get(refresh_token_digest=Token.digest(tokens["refresh_token"]))
+    assert stored.refresh_expires_at is not None
     assert (stored.refresh_expires_at - stored.issued_at) == dt.timedelta(days=7)
 
 
