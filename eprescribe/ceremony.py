@@ -13,7 +13,6 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
@@ -287,7 +286,6 @@ def ceremony_code(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
         return _render_page(request, provider, ceremony_id, error=str(exc), chosen_device=device.pk, status=409)
     outcome = challenges.submit_code(challenge, request.POST.get("code", ""), request=request)
     if outcome.approved:
-        messages.success(request, "Signed. The prescriptions are being sent to the pharmacy.")
         return redirect("eprescribe:ceremony", ceremony_id=ceremony_id)
     status = {"busy": 409, "locked": 423, "unavailable": 503}.get(outcome.result, 400)
     return _render_page(request, provider, ceremony_id, error=outcome.message, chosen_device=device.pk, status=status)
