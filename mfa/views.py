@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -61,11 +61,18 @@ def refresh_devices(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @reauthentication_required
-def select_primary(request: HttpRequest, device_id: int) -> HttpResponse:
-    """ "Select as the primary device": this provider's synced devices only (ASVS-06, ASVS-05)."""
+def select_primary(request: HttpRequest) -> HttpResponse:
+    """ "Select as the primary device" (one form, one button per device, `device_id` names it).
+
+    Only this provider's synced devices (ASVS-06): any other id is 404. Needs a password
+    entry in the last 15 minutes (ASVS-05).
+    """
     provider = provider_services.provider_for(provider_services.signed_in_user(request))
+    raw_id = request.POST.get("device_id", "")
+    if not raw_id.isdigit() or len(raw_id) > 18:
+        return HttpResponseBadRequest("Choose one of your devices with its Select as the primary device button.")
     try:
-        device = services.select_primary_device(provider, device_id, request=request)
+        device = services.select_primary_device(provider, int(raw_id), request=request)
     except ProviderDevice.DoesNotExist as exc:
         raise Http404("No such device among your ID.me devices.") from exc
     except services.PrimaryDeviceBusy as exc:

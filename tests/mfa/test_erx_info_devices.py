@@ -23,6 +23,8 @@ from providers.models import Provider, User
 from tests.conftest import TEST_PASSWORD
 from tests.mfa.conftest import ERX_INFO, make_stale, page
 
+SELECT = "/mfa/devices/primary/"
+
 MakeDevice = Callable[..., ProviderDevice]
 
 
@@ -49,7 +51,7 @@ def rows(html: str) -> list[list[str]]:
 def test_section_reads_like_the_seed(
     clinician_client: Client, provider: Provider, make_mirror_device: MakeDevice
 ) -> None:
-    make_mirror_device(provider, "test for generator", "totp")
+    generator = make_mirror_device(provider, "test for generator", "totp")
     make_mirror_device(provider, "I Phone Xs Max", "push", primary=True)
     fresh_sync(provider)
 
@@ -66,7 +68,11 @@ def test_section_reads_like_the_seed(
     ]
     assert table[0][0].startswith("test for generator Added ")
     # The visible text is the seed's; the accessible name adds the device's name.
-    assert 'Select as the primary device<span class="visually-hidden"> (test for generator)</span></button>' in html
+    assert (
+        f'<button type="submit" name="device_id" value="{generator.pk}" class="button">'
+        'Select as the primary device<span class="visually-hidden"> (test for generator)</span></button>'
+    ) in html
+    assert 'action="/mfa/devices/primary/"' in html
     assert "Refresh devices" in html
 
 
@@ -139,9 +145,7 @@ def test_select_primary_is_audited_and_idempotent(
 ) -> None:
     old = make_mirror_device(provider, "android", primary=True)
     new = make_mirror_device(provider, "MyiPhone")
-    url = f"/mfa/devices/{new.pk}/primary/"
-
-    response = clinician_client.post(url, follow=True)
+    response = clinician_client.post(SELECT, {"device_id": new.pk}, follow=True)
 
     html = response.content.decode()
     assert "MyiPhone is now your primary device." in html
@@ -151,7 +155,7 @@ def test_select_primary_is_audited_and_idempotent(
     event = AuditEvent.objects.get(action="mfa.primary_device_selected")
     assert event.target_id == str(new.pk) and event.details["previous"] == "android"
     assert event.actor_id == provider.user_id
-    clinician_client.post(url)
+    clinician_client.post(SELECT, {"device_id": new.pk})
     assert AuditEvent.objects.filter(action="mfa.primary_device_selected").count() == 1
     assert list(ProviderDevice.objects.filter(is_primary=True)) == [new]
 
@@ -163,14 +167,18 @@ def test_another_providers_device_is_404_and_changes_nothing(
     theirs = make_mirror_device(other_provider, "Cuddy's phone")
     mine = make_mirror_device(provider, "MyiPhone", primary=True)
 
-    response = clinician_client.post(f"/mfa/devices/{theirs.pk}/primary/")
+    response = clinician_client.post(SELECT, {"device_id": theirs.pk})
 
     assert response.status_code == 404
     theirs.refresh_from_db()
     mine.refresh_from_db()
     assert not theirs.is_primary and mine.is_primary
     assert "Cuddy" not in device_section(page(clinician_client))
-    assert clinician_client.post("/mfa/devices/999999/primary/").status_code == 404
+    assert clinician_client.post(SELECT, {"device_id": "999999"}).status_code == 404
+    for bad in ({}, {"device_id": "one"}, {"device_id": "-1"}, {"device_id": "9" * 40}):
+        assert clinician_client.post(SELECT, bad).status_code == 400
+    mine.refresh_from_db()
+    assert mine.is_primary
 
 
 @pytest.mark.req("ASVS-05")
@@ -179,9 +187,9 @@ def test_select_primary_without_recent_sign_in_asks_for_the_password_then_contin
 ) -> None:
     device = make_mirror_device(provider, "MyiPhone")
     make_stale(clinician_client)
-    url = f"/mfa/devices/{device.pk}/primary/"
+    url = SELECT
 
-    response = clinician_client.post(url)
+    response = clinician_client.post(url, {"device_id": device.pk})
 
     assert response.status_code == 302 and response["Location"].startswith("/account/reauthenticate/")
     device.refresh_from_db()
@@ -193,8 +201,9 @@ def test_select_primary_without_recent_sign_in_asks_for_the_password_then_contin
     prompt = clinician_client.post(response["Location"], {"password": TEST_PASSWORD, "next": url})
     html = prompt.content.decode()
     assert f'action="{url}"' in html and ">Continue</button>" in html
+    assert f'<input type="hidden" name="device_id" value="{device.pk}">' in html
     assert not ProviderDevice.objects.get(pk=device.pk).is_primary  # nothing happens before Continue
-    clinician_client.post(url)
+    clinician_client.post(url, {"device_id": device.pk})
     device.refresh_from_db()
     assert device.is_primary
 
@@ -206,9 +215,9 @@ def test_select_primary_needs_a_csrf_token_and_a_post(
     device = make_mirror_device(provider, "MyiPhone")
     browser = Client(enforce_csrf_checks=True)
     browser.login(username=clinician.username, password=TEST_PASSWORD)
-    url = f"/mfa/devices/{device.pk}/primary/"
+    url = SELECT
 
-    assert browser.post(url).status_code == 403
+    assert browser.post(url, {"device_id": device.pk}).status_code == 403
     assert browser.get(url).status_code == 405
     assert browser.post("/mfa/devices/refresh/").status_code == 403
     device.refresh_from_db()
@@ -216,7 +225,7 @@ def test_select_primary_needs_a_csrf_token_and_a_post(
     html = browser.get(ERX_INFO).content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
     assert token is not None
-    assert browser.post(url, {"csrfmiddlewaretoken": token.group(1)}).status_code == 302
+    assert browser.post(url, {"csrfmiddlewaretoken": token.group(1), "device_id": device.pk}).status_code == 302
     device.refresh_from_db()
     assert device.is_primary
 
@@ -227,7 +236,7 @@ def test_device_pages_need_sign_in(provider: Provider, make_mirror_device: MakeD
     for method, url in [
         ("get", "/mfa/devices/returned/"),
         ("post", "/mfa/devices/refresh/"),
-        ("post", f"/mfa/devices/{device.pk}/primary/"),
+        ("post", SELECT),
         ("get", "/mfa/help/change-phone/"),
     ]:
         response = getattr(anonymous, method)(url)

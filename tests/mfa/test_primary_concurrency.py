@@ -50,7 +50,7 @@ def test_two_tabs_choosing_different_devices_end_with_exactly_one_primary(
         tabs.append(tab)
 
     def choose(tab: Client, device: ProviderDevice) -> Callable[[], object]:
-        return lambda: tab.post(f"/mfa/devices/{device.pk}/primary/").status_code
+        return lambda: tab.post("/mfa/devices/primary/", {"device_id": device.pk}).status_code
 
     for _round in range(3):
         results = run_together([choose(tab, device) for tab, device in zip(tabs, devices, strict=True)])
