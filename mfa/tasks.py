@@ -46,7 +46,7 @@ def ensure_push_poller(force: bool = False) -> bool:
     token = uuid.uuid4().hex
     cache.set(TOKEN_KEY, token, timeout=None)
     _beat()
-    poll_push_challenges.apply_async(args=[token])
+    poll_push_challenges.apply_async(args=(token,))
     return True
 
 
@@ -68,7 +68,7 @@ def poll_push_challenges(token: str) -> str:
                 return "idle"
             _beat()
         if time.monotonic() >= deadline:
-            poll_push_challenges.apply_async(args=[token])
+            poll_push_challenges.apply_async(args=(token,))
             return "continued"
         time.sleep(POLL_INTERVAL)
 
