@@ -1,4 +1,5 @@
-"""eRx Info: the prescriber credentials section (DEA numbers, state licenses, Medicaid id)."""
+"""eRx Info: the prescriber credentials section (DEA numbers, state licenses, Medicaid id,
+prescribing name) and the EPCS status with "Report lost or stolen device"."""
 
 from __future__ import annotations
 
@@ -6,8 +7,52 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from providers.credentials import expires_soon
+from providers.credentials_forms import PrescriberDetailsForm
+from providers.epcs import epcs_block_reason, registration_block_reason, today
 from providers.models import Provider
+from providers.permissions_services import pending_request_for, permission_for
 
 
 def credentials_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
-    return {"provider": provider}
+    on = today()
+    registrations = [
+        {
+            "registration": registration,
+            "problem": registration_block_reason(registration, on),
+            "expires_soon": expires_soon(registration.expires_on, on),
+            "schedules": ", ".join(
+                label
+                for name, label in (
+                    ("schedule_2", "II"),
+                    ("schedule_2n", "IIN"),
+                    ("schedule_3", "III"),
+                    ("schedule_3n", "IIIN"),
+                    ("schedule_4", "IV"),
+                    ("schedule_5", "V"),
+                )
+                if getattr(registration, name)
+            ),
+        }
+        for registration in provider.dea_registrations.all()
+    ]
+    licenses = [
+        {
+            "license": license_,
+            "expired": license_.expires_on <= on,
+            "expires_soon": expires_soon(license_.expires_on, on),
+        }
+        for license_ in provider.state_licenses.all()
+    ]
+    details_form = PrescriberDetailsForm(
+        initial={"medicaid_id": provider.medicaid_id, "prescribing_name": provider.prescribing_name}
+    )
+    return {
+        "provider": provider,
+        "registrations": registrations,
+        "licenses": licenses,
+        "details_form": details_form,
+        "permission": permission_for(provider),
+        "pending_request": pending_request_for(provider),
+        "epcs_block_reason": epcs_block_reason(provider, on=on),
+    }

@@ -147,6 +147,20 @@ def visible_requests(user: Any) -> QuerySet[EpcsPermissionRequest]:
     return base.filter(Q(provider__user_id=user.pk) | Q(entered_by_id=user.pk) | Q(pk__in=awaiting))
 
 
+def record_refusal(
+    actor: Any,
+    target: Any,
+    message: str,
+    request: HttpRequest | None = None,
+    *,
+    action: str = "epcs.permission_approval_refused",
+) -> None:
+    """Record a refused attempt (DEA-13) without raising."""
+    audit.record(
+        action, actor=actor, target=target, outcome=Outcome.DENIED, request=request, details={"reason": message}
+    )
+
+
 def _refuse(action: str, message: str, *, actor: Any, target: Any, request: HttpRequest | None, code: str) -> None:
     audit.record(
         action, actor=actor, target=target, outcome=Outcome.DENIED, request=request, details={"reason": message}

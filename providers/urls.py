@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from providers import identity, views
 from providers.auth_views import ThrottledLoginView
@@ -13,4 +13,6 @@ urlpatterns = [
     # Identity proofing with ID.me (providers/identity.py)
     path("account/idme/verify/", identity.verify_with_idme, name="idme-verify"),
     path("account/idme/callback/", identity.idme_callback, name="idme-callback"),
+    # Prescriber credentials and the EPCS Permissions Page (providers/permissions_urls.py)
+    path("", include("providers.permissions_urls")),
 ]

@@ -1,0 +1,199 @@
+"""Views for the prescriber credentials on eRx Info (thin: providers.credentials decides)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from providers import credentials, services
+from providers.credentials_forms import DeaRegistrationForm, PrescriberDetailsForm, StateLicenseForm
+from providers.models import DeaRegistration, Provider, StateLicense
+from providers.permissions_services import report_lost_device
+from providers.reauth import reauthentication_required
+
+FORM_TEMPLATE = "providers/erx/credentials_form.html"
+
+
+def erx_info_url() -> str:
+    return reverse("provider-settings", kwargs={"tab": "erx-info"}) + "#credentials-heading"
+
+
+def _provider(request: HttpRequest) -> Provider:
+    return services.provider_for(services.signed_in_user(request))
+
+
+def _render_form(request: HttpRequest, form: Any, title: str, status: int = 200) -> HttpResponse:
+    from providers.views import render_tab
+
+    response = render_tab(
+        request, "erx-info", FORM_TEMPLATE, {"form": form, "title": title, "cancel_url": erx_info_url()}
+    )
+    response.status_code = status
+    return response
+
+
+def _apply_validation_error(form: Any, error: ValidationError) -> None:
+    for message in error.messages:
+        form.add_error(None, message)
+
+
+# --- DEA registrations -----------------------------------------------------------
+@login_required
+@require_http_methods(["GET", "POST"])
+def dea_add(request: HttpRequest) -> HttpResponse:
+    provider = _provider(request)
+    form = DeaRegistrationForm(request.POST or None, provider=provider)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                registration = credentials.add_dea_registration(request, provider, form.cleaned_data)
+            except ValidationError as error:
+                _apply_validation_error(form, error)
+            else:
+                messages.success(request, f"DEA registration {registration.number} has been added.")
+                return redirect(erx_info_url())
+        return _render_form(request, form, "Add DEA registration", status=400)
+    return _render_form(request, form, "Add DEA registration")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dea_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    provider = _provider(request)
+    registration = get_object_or_404(DeaRegistration, pk=pk, provider=provider)
+    title = f"Edit DEA registration {registration.number}"
+    form = DeaRegistrationForm(request.POST or None, provider=provider, instance=registration)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                credentials.update_dea_registration(request, registration, form.cleaned_data)
+            except ValidationError as error:
+                _apply_validation_error(form, error)
+            else:
+                messages.success(request, "The DEA registration has been saved.")
+                return redirect(erx_info_url())
+        return _render_form(request, form, title, status=400)
+    return _render_form(request, form, title)
+
+
+@login_required
+@require_POST
+def dea_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    registration = get_object_or_404(DeaRegistration, pk=pk, provider=_provider(request))
+    try:
+        credentials.remove_dea_registration(request, registration)
+    except credentials.CredentialError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"DEA registration {registration.number} has been removed.")
+    return redirect(erx_info_url())
+
+
+@login_required
+@require_POST
+def dea_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    registration = get_object_or_404(DeaRegistration, pk=pk, provider=_provider(request))
+    credentials.revoke_dea_registration(request, registration)
+    messages.success(
+        request, f"DEA registration {registration.number} is marked revoked. It can no longer be used to sign."
+    )
+    return redirect(erx_info_url())
+
+
+# --- state licenses ---------------------------------------------------------------
+@login_required
+@require_http_methods(["GET", "POST"])
+def license_add(request: HttpRequest) -> HttpResponse:
+    provider = _provider(request)
+    form = StateLicenseForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                credentials.add_state_license(request, provider, form.cleaned_data)
+            except ValidationError as error:
+                _apply_validation_error(form, error)
+            else:
+                messages.success(request, "The state license has been added.")
+                return redirect(erx_info_url())
+        return _render_form(request, form, "Add state license", status=400)
+    return _render_form(request, form, "Add state license")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def license_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    provider = _provider(request)
+    license_ = get_object_or_404(StateLicense, pk=pk, provider=provider)
+    initial = {"state": license_.state, "number": license_.number, "expires_on": license_.expires_on}
+    form = StateLicenseForm(request.POST or None, initial=initial)
+    title = f"Edit state license {license_.state} {license_.number}"
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                credentials.update_state_license(request, license_, form.cleaned_data)
+            except ValidationError as error:
+                _apply_validation_error(form, error)
+            else:
+                messages.success(request, "The state license has been saved.")
+                return redirect(erx_info_url())
+        return _render_form(request, form, title, status=400)
+    return _render_form(request, form, title)
+
+
+@login_required
+@require_POST
+def license_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    license_ = get_object_or_404(StateLicense, pk=pk, provider=_provider(request))
+    credentials.remove_state_license(request, license_)
+    messages.success(request, f"State license {license_.state} {license_.number} has been removed.")
+    return redirect(erx_info_url())
+
+
+# --- Medicaid id and prescribing name ---------------------------------------------
+@login_required
+@require_POST
+def prescriber_details(request: HttpRequest) -> HttpResponse:
+    provider = _provider(request)
+    form = PrescriberDetailsForm(request.POST)
+    if not form.is_valid():
+        return _render_form(request, form, "Prescriber details", status=400)
+    changed = credentials.update_prescriber_details(
+        request,
+        provider,
+        medicaid_id=form.cleaned_data["medicaid_id"],
+        prescribing_name=form.cleaned_data["prescribing_name"],
+    )
+    messages.success(request, "Your prescriber details have been saved." if changed else "Nothing changed.")
+    return redirect(erx_info_url())
+
+
+# --- Report lost or stolen device (DEA-04, NIST-05) --------------------------------
+@login_required
+@require_POST
+@reauthentication_required
+def lost_device(request: HttpRequest) -> HttpResponse:
+    provider = _provider(request)
+    report = report_lost_device(
+        provider=provider, description=str(request.POST.get("description", ""))[:200], request=request
+    )
+    if report.revoked:
+        messages.warning(
+            request,
+            "Your EPCS permission has been revoked at once and your access managers have been told. "
+            "Remove the lost device at ID.me with Update MFA Device. "
+            "EPCS must be granted again on the EPCS Permissions Page before you can sign.",
+        )
+    else:
+        messages.warning(
+            request,
+            "Your report has been recorded and your access managers have been told. "
+            "Remove the lost device at ID.me with Update MFA Device.",
+        )
+    return redirect(erx_info_url())
