@@ -111,6 +111,21 @@ class Medication(models.Model):
         schedule = f" (C-{self.schedule_roman})" if self.is_controlled else ""
         return f"{self.name} {self.strength} {self.dosage_form}{schedule}"
 
+    def clean_fields(self, exclude: Any = None) -> None:
+        # Say "Schedule I cannot be prescribed" rather than the generic invalid-choice error.
+        try:
+            validate_prescribable_schedule(str(self.dea_schedule))
+        except ValidationError as exc:
+            if exc.code != "schedule_1":
+                raise
+            errors: dict[str, Any] = {"dea_schedule": exc.messages}
+            try:
+                super().clean_fields(exclude={*(exclude or ()), "dea_schedule"})
+            except ValidationError as others:
+                errors.update(others.message_dict)
+            raise ValidationError(errors) from None
+        super().clean_fields(exclude=exclude)
+
     @property
     def is_controlled(self) -> bool:
         return self.dea_schedule != DeaSchedule.NOT_CONTROLLED

@@ -190,41 +190,45 @@ def update_prescription(
     with transaction.atomic():
         rx = _lock(prescription)
         _check_may_change(actor, rx)
-        if rx.is_signed or rx.state not in (PrescriptionState.DRAFT, PrescriptionState.READY):
-            audit.record(
-                "eprescribe.alter_refused",
-                actor=actor,
-                target=rx,
-                outcome=Outcome.DENIED,
-                request=request,
-                details={"state": rx.state, "fields": sorted(changes)},
-            )
-            raise PrescriptionError(
-                "A signed or cancelled prescription cannot be changed. Cancel it and write a new one."
-            )
-        changed = [name for name, value in changes.items() if _field_value(rx, name) != _value_key(value)]
-        if not changed:
-            return rx
-        for name in changed:
-            setattr(rx, name, changes[name])
-        validate_content(rx)
-        was_ready = rx.state == PrescriptionState.READY
-        if was_ready:
-            rx.state = PrescriptionState.DRAFT
-            rx.ready_at = None
-            rx.ready_by = None
-        rx.save()
+        locked_state = rx.is_signed or rx.state not in (PrescriptionState.DRAFT, PrescriptionState.READY)
+        if not locked_state:
+            return _apply_changes(rx, actor, changes, request)
+    # Refused: recorded outside the (rolled back) transaction so the refusal is kept.
+    audit.record(
+        "eprescribe.alter_refused",
+        actor=actor,
+        target=rx,
+        outcome=Outcome.DENIED,
+        request=request,
+        details={"state": rx.state, "fields": sorted(changes)},
+    )
+    raise PrescriptionError("A signed or cancelled prescription cannot be changed. Cancel it and write a new one.")
+
+
+def _apply_changes(rx: Prescription, actor: User, changes: dict[str, Any], request: HttpRequest | None) -> Prescription:
+    changed = [name for name, value in changes.items() if _field_value(rx, name) != _value_key(value)]
+    if not changed:
+        return rx
+    for name in changed:
+        setattr(rx, name, changes[name])
+    validate_content(rx)
+    was_ready = rx.state == PrescriptionState.READY
+    if was_ready:
+        rx.state = PrescriptionState.DRAFT
+        rx.ready_at = None
+        rx.ready_by = None
+    rx.save()
+    audit.record(
+        "eprescribe.prescription_altered", actor=actor, target=rx, request=request, details={"fields": changed}
+    )
+    if was_ready:
         audit.record(
-            "eprescribe.prescription_altered", actor=actor, target=rx, request=request, details={"fields": changed}
+            "eprescribe.ready_cleared",
+            actor=actor,
+            target=rx,
+            request=request,
+            details={"fields": changed, "reason": "DEA-required field changed"},
         )
-        if was_ready:
-            audit.record(
-                "eprescribe.ready_cleared",
-                actor=actor,
-                target=rx,
-                request=request,
-                details={"fields": changed, "reason": "DEA-required field changed"},
-            )
     return rx
 
 
