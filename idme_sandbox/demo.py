@@ -39,8 +39,12 @@ class DemoAccount:
 
 
 DEMO_ACCOUNTS = [
-    DemoAccount(DEMO_ALICE_UUID, "alice.smith@example.test", "Alice", "Smith", 2, DEMO_ALICE_TOTP_SECRET, "(555) 201-0801"),
-    DemoAccount(DEMO_BRIAN_UUID, "brian.jones@example.test", "Brian", "Jones", 2, DEMO_BRIAN_TOTP_SECRET, "(555) 201-0802"),
+    DemoAccount(
+        DEMO_ALICE_UUID, "alice.smith@example.test", "Alice", "Smith", 2, DEMO_ALICE_TOTP_SECRET, "(555) 201-0801"
+    ),
+    DemoAccount(
+        DEMO_BRIAN_UUID, "brian.jones@example.test", "Brian", "Jones", 2, DEMO_BRIAN_TOTP_SECRET, "(555) 201-0802"
+    ),
     DemoAccount(DEMO_IAL1_UUID, "ial1.only@example.test", "Ian", "Lowe", 1, None, None),
 ]
 
@@ -60,7 +64,9 @@ def _seed_one(demo: DemoAccount, client: Client | None) -> Account:
     account.set_password(DEMO_IDME_PASSWORD)
     account.save()
     if demo.totp_secret and not account.devices.filter(kind=DeviceKind.TOTP, name=DEMO_DEVICE_NAME).exists():
-        Device.objects.create(account=account, kind=DeviceKind.TOTP, name=DEMO_DEVICE_NAME, totp_secret=demo.totp_secret)
+        Device.objects.create(
+            account=account, kind=DeviceKind.TOTP, name=DEMO_DEVICE_NAME, totp_secret=demo.totp_secret
+        )
     if demo.phone and not account.devices.filter(kind=DeviceKind.SMS, phone=demo.phone).exists():
         Device.objects.create(account=account, kind=DeviceKind.SMS, name="Mobile phone", phone=demo.phone)
     if client is not None and demo.ial >= 2:
