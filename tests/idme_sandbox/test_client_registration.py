@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -138,3 +139,29 @@ def test_seed_registers_the_ehr_client_idempotently(db: None, settings: object) 
     ]
     assert client.check_client_secret("ehr-demo-client-secret-change-me")
     assert Client.objects.count() == 1
+
+
+@pytest.mark.req("ASVS-10")
+def test_token_endpoint_works_on_a_plain_http_host_and_bad_requests_get_json(db: None, settings: Any) -> None:
+    """The sandbox also runs as its own service on an internal http address (not localhost)."""
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "idme"]
+    call_command("seed_idme_sandbox", stdout=StringIO())
+    browser = HttpClient(HTTP_HOST="idme:8001")
+    response = browser.post(
+        "/idme-sandbox/oauth/token",
+        {"grant_type": "client_credentials", "scope": "epcs"},
+        HTTP_AUTHORIZATION="Basic ZWhyLWRlbW8tY2xpZW50OmVoci1kZW1vLWNsaWVudC1zZWNyZXQtY2hhbmdlLW1l",
+    )
+    assert response.status_code == 200, response.content
+    for query in (
+        "",
+        "?client_id=ehr-demo-client",
+        "?client_id=a&client_id=b&response_type=code",
+        "?client_id=ehr-demo-client&response_type=code&redirect_uri=https://evil.example/cb",
+    ):
+        response = browser.get("/idme-sandbox/oauth/authorize" + query)
+        assert response.status_code == 400, query
+        assert response.json()["error"] and response.json()["error_description"]
+    for headers in ({"HTTP_AUTHORIZATION": "Basic !!!"}, {"HTTP_AUTHORIZATION": "Basic Zm9v"}):
+        response = browser.post("/idme-sandbox/oauth/token", {"grant_type": "client_credentials"}, **headers)
+        assert response.status_code == 401 and response.json()["error"] == "invalid_client"
