@@ -162,6 +162,8 @@ def test_token_endpoint_works_on_a_plain_http_host_and_bad_requests_get_json(db:
         response = browser.get("/idme-sandbox/oauth/authorize" + query)
         assert response.status_code == 400, query
         assert response.json()["error"] and response.json()["error_description"]
-    for headers in ({"HTTP_AUTHORIZATION": "Basic !!!"}, {"HTTP_AUTHORIZATION": "Basic Zm9v"}):
-        response = browser.post("/idme-sandbox/oauth/token", {"grant_type": "client_credentials"}, **headers)
+    for authorization in ("Basic !!!", "Basic Zm9v"):
+        response = browser.post(
+            "/idme-sandbox/oauth/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=authorization
+        )
         assert response.status_code == 401 and response.json()["error"] == "invalid_client"
