@@ -5,15 +5,18 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import html as html_lib
 import json
 import re
 import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
+import pyotp
 import pytest
 import requests
 from django.core.management import call_command
+from django.test import Client as BrowserClient
 from django.utils import timezone
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -481,3 +484,29 @@ def test_an_ordinary_oidc_client_completes_the_flow_from_discovery(
         timeout=10,
     ).json()
     assert userinfo["sub"] == token.claims["sub"] == alice.uuid
+
+
+def test_sign_in_with_mfa_from_authorize_comes_back_to_the_consent_screen(
+    idme_sandbox_live: IdmeSandboxHandle,
+) -> None:
+    """The whole browser path: authorize -> sandbox sign-in (password, code) -> consent."""
+    account = idme_sandbox_live.create_account(
+        "zoe@example.test", "Zoe-Password-2026", fname="Zoe", lname="Young", linked=False
+    )
+    device, secret = idme_sandbox_live.add_totp_device(account, "Zoe's phone")
+    browser = BrowserClient()
+    flow = Flow(idme_sandbox_live)
+    sign_in = browser.get(f"/idme-sandbox/oauth/authorize?{urlencode(flow.authorize_params())}")
+    assert sign_in.status_code == 302
+    page = browser.get(sign_in["Location"]).content.decode()
+    match = re.search(r'name="next" value="([^"]*)"', page)
+    assert match
+    next_url = html_lib.unescape(match.group(1))
+    assert next_url.startswith("/idme-sandbox/oauth/authorize?")
+    browser.post(sign_in["Location"], {"email": account.email, "password": "Zoe-Password-2026", "next": next_url})
+    code_page = f"/idme-sandbox/sign-in/mfa/{device.device_id}/code/?{urlencode({'next': next_url})}"
+    consent = browser.post(code_page, {"code": pyotp.TOTP(secret).now(), "next": next_url}, follow=True)
+    assert consent.redirect_chain[-1][0] == next_url
+    text = consent.content.decode()
+    assert "Allow EHR Demo Practice to access your ID.me account?" in text
+    assert 'value="allow"' in text and 'value="deny"' in text
