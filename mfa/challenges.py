@@ -140,6 +140,12 @@ def _locked_message(until: dt.datetime) -> str:
 
 
 # --- starting ----------------------------------------------------------------
+def _ended_message(failed: VerificationChallenge) -> str:
+    if "ended" in failed.status_reason:
+        return failed.status_reason
+    return f"This has ended and cannot be retried. {failed.status_reason}".strip()
+
+
 def _check_can_start(provider: Provider, device: ProviderDevice, kind: str, purpose: str, subject: str) -> None:
     if device.provider_id != provider.pk:
         raise ChallengeError("That device does not belong to you.")
@@ -153,8 +159,9 @@ def _check_can_start(provider: Provider, device: ProviderDevice, kind: str, purp
     siblings = VerificationChallenge.objects.filter(purpose=purpose, subject=subject)
     if siblings.filter(status=ChallengeStatus.APPROVED).exists():
         raise ChallengeError("This has already been approved.")
-    if siblings.filter(status=ChallengeStatus.FAILED).exists():
-        raise ChallengeError("This signing has ended after too many wrong codes. Nothing was signed. Start again.")
+    failed = siblings.filter(status=ChallengeStatus.FAILED).first()
+    if failed is not None:
+        raise ChallengeError(_ended_message(failed))
 
 
 def _create(
@@ -179,8 +186,9 @@ def _create(
         )
         if any(s.status == ChallengeStatus.APPROVED for s in siblings):
             raise ChallengeError("This has already been approved.")
-        if any(s.status == ChallengeStatus.FAILED for s in siblings):
-            raise ChallengeError("This signing has ended after too many wrong codes. Nothing was signed. Start again.")
+        failed = next((s for s in siblings if s.status == ChallengeStatus.FAILED), None)
+        if failed is not None:
+            raise ChallengeError(_ended_message(failed))
         now = timezone.now()
         pending = [s for s in siblings if s.status == ChallengeStatus.PENDING]
         if method == ChallengeMethod.CODE:
