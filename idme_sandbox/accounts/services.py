@@ -68,6 +68,8 @@ def check_password_sign_in(email: str, password: str, ip: str) -> Account | None
         logger.warning("sign-in locked email=%s", _digest(email)[:12])
         raise SignInLocked
     account = Account.objects.filter(email=email).first()
+    if account is None:
+        Account().set_password(password)  # same hashing time whether or not the email exists
     if account is None or not account.check_password(password):
         SIGN_IN_LIMITER.failure(email)
         SIGN_IN_IP_LIMITER.failure(ip)
@@ -132,11 +134,14 @@ def check_phone_code(account: Account, code: str, purpose: str) -> bool:
     key = _phone_code_key(account, purpose)
     entry = cache.get(key)
     if not entry or time.time() > entry["expires"]:
+        logger.warning("phone code refused account=%s purpose=%s (none pending)", account.uuid, purpose)
         return False
     entry["attempts"] += 1
     if hmac.compare_digest(entry["digest"], _digest(authenticators.normalize_code(code))):
         cache.delete(key)
+        logger.info("phone code accepted account=%s purpose=%s", account.uuid, purpose)
         return True
+    logger.warning("phone code refused account=%s purpose=%s attempt=%s", account.uuid, purpose, entry["attempts"])
     if entry["attempts"] >= PHONE_CODE_MAX_ATTEMPTS:
         cache.delete(key)
     else:

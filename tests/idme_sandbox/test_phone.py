@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from idme_sandbox import authenticators
 from idme_sandbox.accounts import services
-from idme_sandbox.models import Account, Device, DeviceKind, PushStatus, PushTransaction
+from idme_sandbox.models import Account, Device, DeviceKind, OutboxMessage, PushStatus, PushTransaction
 from idme_sandbox.phone import client as phone
 from idme_sandbox.phone.__main__ import main
 
@@ -56,6 +56,7 @@ def test_cli_pairs_with_a_one_time_code_and_keeps_the_private_key(
     assert Device.objects.filter(account=sandbox_account).count() == 1
 
 
+@pytest.mark.req("ASVS-10")
 def test_pairing_refuses_a_wrong_code_and_a_bad_key(base_url: str, sandbox_account: Account) -> None:
     url = f"{base_url}/authenticator/api/pair"
     wrong = requests.post(url, json={"pairing_code": "AAAA-BBBB", "public_key": "A" * 43, "name": "x"}, timeout=10)
@@ -145,6 +146,7 @@ def test_an_expired_request_is_refused(base_url: str, sandbox_account: Account, 
     assert push.status == PushStatus.EXPIRED
 
 
+@pytest.mark.req("ASVS-10")
 def test_unknown_transaction_and_stale_listing(base_url: str, sandbox_account: Account, tmp_path: Path) -> None:
     key = paired(base_url, sandbox_account, tmp_path)
     with pytest.raises(phone.PhoneError) as missing:
@@ -163,6 +165,7 @@ def test_unknown_transaction_and_stale_listing(base_url: str, sandbox_account: A
     assert bad_types.status_code == 400
 
 
+@pytest.mark.req("NIST-05")
 def test_deleted_device_can_no_longer_answer(base_url: str, sandbox_account: Account, tmp_path: Path) -> None:
     key = paired(base_url, sandbox_account, tmp_path)
     device = Device.objects.get(device_id=key.device_id)
@@ -187,3 +190,13 @@ def test_set_up_page_shows_a_pairing_code_that_pairs(base_url: str, sandbox_acco
     assert len(code) == 9 and code[4] == "-"
     key = phone.pair(base_url, tmp_path / "k", code.lower(), "Kitchen iPad")
     assert Device.objects.get(device_id=key.device_id).name == "Kitchen iPad"
+
+
+@pytest.mark.req("NIST-06")
+def test_pairing_is_recorded_and_the_holder_notified(base_url: str, sandbox_account: Account, tmp_path: Path) -> None:
+    before = timezone.now()
+    key = paired(base_url, sandbox_account, tmp_path, name="Night phone")
+    device = Device.objects.get(device_id=key.device_id)
+    assert before <= device.added_at <= timezone.now()
+    notice = OutboxMessage.objects.get(account=sandbox_account, channel="email")
+    assert notice.phone == sandbox_account.email and "Night phone" in notice.body

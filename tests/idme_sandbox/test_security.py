@@ -116,6 +116,7 @@ def test_changes_need_a_sign_in_within_15_minutes(sandbox_totp_device: Device) -
     assert sandbox_totp_device.name == "Office iPad"
 
 
+@pytest.mark.req("NIST-06")
 def test_code_generator_set_up_with_the_qr_code(sandbox_account: Account) -> None:
     client = signed_in_client(sandbox_account)
     page = client.get(SETUP_TOTP)
@@ -180,6 +181,7 @@ def test_rename(sandbox_totp_device: Device) -> None:
     assert sandbox_totp_device.name == "Personal iPhone"
 
 
+@pytest.mark.req("NIST-05")
 def test_delete_asks_for_confirmation(sandbox_totp_device: Device) -> None:
     account = sandbox_totp_device.account
     phone = Device.objects.create(account=account, kind=DeviceKind.SMS, phone="(555) 201-0999", name="Mobile")
@@ -271,3 +273,17 @@ def test_all_tabs_render(sandbox_account: Account) -> None:
     for tab in ["overview", "profile", "security", "wallet"]:
         assert client.get(f"/idme-sandbox/account/{tab}/").status_code == 200
     assert client.get("/idme-sandbox/account/nope/").status_code == 404
+
+
+@pytest.mark.req("ASVS-08")
+def test_changes_need_the_csrf_token(sandbox_totp_device: Device) -> None:
+    account = sandbox_totp_device.account
+    Device.objects.create(account=account, kind=DeviceKind.SMS, phone="(555) 201-0999", name="Mobile")
+    client = Client(enforce_csrf_checks=True)
+    client.cookies[COOKIE_NAME] = signed_in_client(account).cookies[COOKIE_NAME].value
+    base = f"/idme-sandbox/account/security/devices/{sandbox_totp_device.device_id}"
+    assert client.post(f"{base}/rename/", {"name": "Forged"}).status_code == 403
+    assert client.post(f"{base}/delete/").status_code == 403
+    assert client.post("/idme-sandbox/sign-out/").status_code == 403
+    sandbox_totp_device.refresh_from_db()
+    assert sandbox_totp_device.name == "Office iPhone"
