@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from eprescribe import services
 from eprescribe.models import Medication, Patient, Pharmacy, Prescription
 from providers.models import DeaRegistration, Provider, User
 
@@ -68,6 +69,16 @@ class PrescriptionForm(forms.Form):
                 "provider"
             )
             registration_field.label_from_instance = lambda r: f"{r.number} ({r.state}), {r.provider}"  # type: ignore[method-assign,assignment]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        medication = cleaned.get("medication")
+        if medication is not None and "refills" in cleaned:
+            # Shown together with any other error; the service checks again when saving.
+            message = services.refill_error(medication, cleaned["refills"])
+            if message:
+                self.add_error("refills", message)
+        return cleaned
 
     def content(self) -> dict[str, Any]:
         return {name: self.cleaned_data.get(name) for name in self.CONTENT_FIELDS}

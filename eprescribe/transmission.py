@@ -81,8 +81,9 @@ def transmit(prescription_id: int, attempt: int = 1) -> str:
             timeout=float(settings.PHARMACY_GATEWAY_TIMEOUT_SECONDS),
         )
     except requests.RequestException as exc:
-        _attempt_failed(rx, attempt, f"The pharmacy network could not be reached ({type(exc).__name__}).")
-        raise TransmissionRetryable(str(exc)) from exc
+        reason = f"The pharmacy network could not be reached ({type(exc).__name__})."
+        _attempt_failed(rx, attempt, reason)
+        raise TransmissionRetryable(reason) from exc
     if response.status_code in (200, 201, 202):
         _record_sent(rx, _message_id(response) or ncpdp.message_id_for(rx), attempt)
         return "sent"
