@@ -128,7 +128,7 @@ class PermissionListView(APIView):
         else:
             own = svc.provider_of(user)
             providers = [own] if own else []
-        return Response(PermissionStatusSerializer(providers, many=True).data)
+        return Response([PermissionStatusSerializer(provider).data for provider in providers])
 
 
 class RequestListView(APIView):
@@ -253,7 +253,7 @@ class ApprovalCodeView(APIView):
             permission_request.refresh_from_db()
             payload["request"] = PermissionRequestSerializer(permission_request).data
             return Response(payload)
-        http_status = status.HTTP_400_BAD_REQUEST
+        http_status: int = status.HTTP_400_BAD_REQUEST
         if outcome.result in ("locked", "device_locked"):
             http_status = status.HTTP_429_TOO_MANY_REQUESTS
         elif outcome.result in ("unavailable",):

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -74,6 +75,20 @@ def is_access_manager(user: Any) -> bool:
         and user.is_staff
         and user.has_perm(ACCESS_MANAGER_PERMISSION)
     )
+
+
+def ensure_access_manager_group() -> Group:
+    """The "EPCS access manager" group with its permission (a data migration creates it too;
+    this recreates it after a database flush, e.g. for the demo seed)."""
+    content_type = ContentType.objects.get_for_model(EpcsPermission)
+    permission, _ = Permission.objects.get_or_create(
+        codename=ACCESS_MANAGER_PERMISSION.split(".")[1],
+        content_type=content_type,
+        defaults={"name": "Can enter EPCS permission grants and revocations"},
+    )
+    group, _ = Group.objects.get_or_create(name=ACCESS_MANAGER_GROUP)
+    group.permissions.add(permission)
+    return group
 
 
 def access_managers() -> list[User]:
@@ -399,13 +414,8 @@ def complete_permission_challenge(challenge: VerificationChallenge) -> None:
     if refusal is None and permission_request.action == EpcsRequestAction.GRANT:
         refusal = grant_refusal(provider)
     if refusal is not None:
-        audit.record(
-            "epcs.permission_approval_refused",
-            actor=approver,
-            target=permission_request,
-            outcome=Outcome.DENIED,
-            details={"reason": refusal, "challenge": str(challenge.pk)},
-        )
+        # Everything in this transaction is undone; mfa.challenges records "mfa.completion_failed"
+        # with this reason.
         raise CompletionRefused(refusal)
     permission, _ = EpcsPermission.objects.get_or_create(provider=provider)
     permission = EpcsPermission.objects.select_for_update().get(pk=permission.pk)

@@ -87,7 +87,7 @@ def enter_request(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect(page_url())
     try:
         svc.enter_request(
@@ -209,8 +209,9 @@ def approve_request(request: HttpRequest, pk: int) -> HttpResponse:
     step = request.POST.get("step", "")
     if step == "start":
         own = svc.provider_of(user)
+        device_pk = _int(request.POST.get("device"))
         device = (
-            ProviderDevice.objects.filter(provider=own, pk=_int(request.POST.get("device"))).first() if own else None
+            ProviderDevice.objects.filter(provider=own, pk=device_pk).first() if own and device_pk is not None else None
         )
         if device is None:
             # Not one of the approver's own devices: refuse (and record) rather than 404.

@@ -189,7 +189,9 @@ def test_nobody_edits_or_removes_another_prescribers_registration(
     registration = DeaRegistration.objects.create(
         provider=other, number="AH1234563", state="NY", expires_on=timezone.localdate() + dt.timedelta(days=30)
     )
-    license_ = StateLicense.objects.create(provider=other, state="NY", number="12345", expires_on=registration.expires_on)
+    license_ = StateLicense.objects.create(
+        provider=other, state="NY", number="12345", expires_on=registration.expires_on
+    )
     for url in (
         f"/account/credentials/dea/{registration.pk}/edit/",
         f"/account/credentials/dea/{registration.pk}/remove/",
