@@ -45,9 +45,13 @@ class ProviderDevice(models.Model):
     @property
     def label(self) -> str:
         """The name shown in the device table; unnamed devices read as their kind."""
-        if self.name:
-            return self.name
-        return "Unnamed code generator" if self.kind == DeviceKind.TOTP else "Unnamed push device"
+        return label_for(self.name, self.kind)
+
+
+def label_for(name: str, kind: str) -> str:
+    if name:
+        return name
+    return "Unnamed code generator" if kind == DeviceKind.TOTP else "Unnamed push device"
 
 
 class DeviceSyncState(models.Model):
