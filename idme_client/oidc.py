@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.conf import settings
@@ -149,7 +149,8 @@ def complete_authorization(
             "redirect_uri": redirect_uri,
             "code_verifier": pending.code_verifier,
         },
-        auth=(settings.IDME_CLIENT_ID, settings.IDME_CLIENT_SECRET),
+        # client_secret_basic: both parts form-urlencoded first (RFC 6749 section 2.3.1).
+        auth=(quote(str(settings.IDME_CLIENT_ID), safe=""), quote(str(settings.IDME_CLIENT_SECRET), safe="")),
         headers={"Accept": "application/json"},
     )
     id_token = body.get("id_token") if isinstance(body, dict) else None

@@ -7,6 +7,7 @@ import time
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -149,10 +150,23 @@ def token(request: HttpRequest) -> HttpResponse:
         return _method_not_allowed("POST")
     try:
         with transaction.atomic():
-            return authorization_server.create_token_response(request)
+            response = authorization_server.create_token_response(request)
     except Exception:  # never a 500 for a token request: log it and answer in JSON
         logger.exception("token endpoint failed")
         return json_error(400, "invalid_request", "The token request could not be processed.")
+    # Every decision is logged (ASVS-09); never the code, tokens or secrets.
+    logger.info(
+        "token grant=%s client=%s status=%s",
+        str(request.POST.get("grant_type", ""))[:40],
+        str(request.POST.get("client_id", "") or _basic_client_id(request))[:100],
+        response.status_code,
+    )
+    return response
+
+
+def _basic_client_id(request: HttpRequest) -> str:
+    client_id, _secret = extract_basic_authorization(request.headers)
+    return str(client_id or "")
 
 
 @never_cache

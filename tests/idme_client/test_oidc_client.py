@@ -19,6 +19,7 @@ from idme_client import oidc as idme_oidc
 from idme_client.oidc import IdentityNotProofed, StateMismatch
 from idme_client.types import AuthorizationRequest
 from idme_sandbox.models import SigningKey
+from idme_sandbox.oidc.clients import register_client
 from tests.idme_fixtures import IdmeSandboxHandle, clear_idme_client_caches
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -106,6 +107,27 @@ def test_complete_authorization_returns_verified_claims(idme_sandbox_live: IdmeS
             pending=pending,
         )
     assert refused.value.code == "invalid_grant"
+
+
+def test_a_secret_with_reserved_characters_authenticates(
+    idme_sandbox_live: IdmeSandboxHandle, alice: Any, settings: Any
+) -> None:
+    settings.IDME_CLIENT_SECRET = "p%a+s:s w/ord&=é"
+    register_client(
+        client_id=settings.IDME_CLIENT_ID,
+        secret=settings.IDME_CLIENT_SECRET,
+        name="EHR Demo Practice",
+        redirect_uris=[idme_sandbox_live.callback_url],
+    )
+    pending = idme_oidc.build_authorization_request(idme_sandbox_live.callback_url)
+    query = parse_qs(urlparse(idme_sandbox_live.answer_consent(alice, pending.url)).query)
+    claims = idme_oidc.complete_authorization(
+        redirect_uri=idme_sandbox_live.callback_url,
+        code=query["code"][0],
+        returned_state=pending.state,
+        pending=pending,
+    )
+    assert claims.uuid == alice.uuid
 
 
 @pytest.mark.req("ASVS-07")
