@@ -58,4 +58,96 @@ def seed_people() -> list[User]:
                 },
             )
         users.append(user)
+    seed_prescribers()
     return users
+
+
+# --- prescriber credentials, ID.me links and EPCS (permissions helper) -----------------------
+# These uuids match DEMO_ALICE_UUID / DEMO_BRIAN_UUID in idme_sandbox/demo.py (the demo ID.me
+# accounts alice.smith@example.test and brian.jones@example.test). EHR code may not import the
+# sandbox, so the constants are repeated here; keep them in step.
+DEMO_IDME_UUIDS = {
+    "dr.smith": "5e0d1c2b3a4f4e5d8c7b6a5f4e3d2c1b",
+    "dr.jones": "6f1e2d3c4b5a4f6e9d8c7b6a5f4e3d2c",
+}
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    username: str
+    dea_number: str
+    dea_state: str
+    license_state: str
+    license_number: str
+    medicaid_id: str
+
+
+DEMO_CREDENTIALS = (
+    DemoCredentials("dr.smith", "AS1234563", "NY", "NY", "312456", "NY10004521"),
+    DemoCredentials("dr.jones", "BJ1234563", "NY", "NY", "298731", "NY10007788"),
+)
+
+
+def seed_credentials() -> None:
+    """DEA registrations (all schedules, two years ahead), state licenses, Medicaid ids and the
+    ID.me links (IAL2) of dr.smith and dr.jones; manager.lee becomes an EPCS access manager."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from providers.models import DeaRegistration, IdentityAssurance, StateLicense
+    from providers.permissions_services import ensure_access_manager_group
+
+    today = timezone.localdate()
+    two_years = today + dt.timedelta(days=730)
+    for item in DEMO_CREDENTIALS:
+        provider = Provider.objects.get(user__username=item.username)
+        registration, created = DeaRegistration.objects.get_or_create(
+            number=item.dea_number, defaults={"provider": provider, "state": item.dea_state, "expires_on": two_years}
+        )
+        if not created and registration.expires_on <= today + dt.timedelta(days=30):
+            registration.expires_on = two_years
+            registration.save(update_fields=["expires_on"])
+        StateLicense.objects.get_or_create(
+            provider=provider,
+            state=item.license_state,
+            number=item.license_number,
+            defaults={"expires_on": two_years},
+        )
+        changed = []
+        if provider.medicaid_id != item.medicaid_id:
+            provider.medicaid_id = item.medicaid_id
+            changed.append("medicaid_id")
+        uuid = DEMO_IDME_UUIDS[item.username]
+        if provider.idme_uuid != uuid or not provider.identity_confirmed:
+            provider.idme_uuid = uuid
+            provider.identity_ial = IdentityAssurance.IAL2
+            provider.identity_aal = "2"
+            provider.identity_verified_at = timezone.now()
+            changed += ["idme_uuid", "identity_ial", "identity_aal", "identity_verified_at"]
+        if changed:
+            provider.save(update_fields=changed)
+    manager = User.objects.get(username="manager.lee")
+    manager.groups.add(ensure_access_manager_group())
+
+
+def seed_epcs_permission() -> None:
+    """dr.smith may sign EPCS: entered by manager.lee, approved by dr.jones, recorded as seeded
+    demo data ({"seeded": true} in the audit trail; no 2FA is claimed). Left alone once the
+    permission exists, so a demo revocation is not undone by seeding again."""
+    from providers.models import EpcsPermission
+    from providers.permissions_services import seed_granted_permission
+
+    smith = Provider.objects.get(user__username="dr.smith")
+    if EpcsPermission.objects.filter(provider=smith).exists():
+        return
+    seed_granted_permission(
+        provider=smith,
+        entered_by=User.objects.get(username="manager.lee"),
+        approved_by=User.objects.get(username="dr.jones"),
+    )
+
+
+def seed_prescribers() -> None:
+    seed_credentials()
+    seed_epcs_permission()

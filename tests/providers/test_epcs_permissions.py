@@ -573,3 +573,49 @@ def test_rules_are_checked_again_when_the_2fa_completes(live: LiveApproval) -> N
     failed = AuditEvent.objects.get(action="mfa.completion_failed")
     assert "identity is not confirmed at IAL2" in failed.details["reason"]
     assert not AuditEvent.objects.filter(action="epcs.permission_granted").exists()
+
+
+# --- demo data and admin -------------------------------------------------------------------
+@pytest.mark.req("DEA-13")
+@pytest.mark.req("DEA-02")
+def test_the_demo_seed_gives_dr_smith_epcs_as_seeded_data_twice_the_same(db: None) -> None:
+    from providers.demo import seed_people
+    from providers.permissions_services import is_access_manager
+
+    seed_people()
+    seed_people()
+    smith = Provider.objects.get(user__username="dr.smith")
+    jones = Provider.objects.get(user__username="dr.jones")
+    assert smith.idme_uuid == "5e0d1c2b3a4f4e5d8c7b6a5f4e3d2c1b" and smith.identity_confirmed
+    assert jones.idme_uuid == "6f1e2d3c4b5a4f6e9d8c7b6a5f4e3d2c" and jones.identity_confirmed
+    assert [r.number for r in smith.dea_registrations.all()] == ["AS1234563"]
+    assert [r.number for r in jones.dea_registrations.all()] == ["BJ1234563"]
+    assert smith.state_licenses.count() == 1 and smith.medicaid_id
+    assert is_access_manager(User.objects.get(username="manager.lee"))
+    assert epcs_block_reason(smith) is None
+    assert epcs_block_reason(jones) is not None  # dr.jones has no EPCS permission in the demo
+    permission = EpcsPermission.objects.get(provider=smith)
+    assert (permission.entered_by.username, permission.approved_by.username) == ("manager.lee", "dr.jones")
+    granted = AuditEvent.objects.filter(action="epcs.permission_granted")
+    assert granted.count() == 1 and granted.get().details["seeded"] is True
+
+
+def test_the_admin_lists_credentials_and_permissions_read_only(people: People) -> None:
+    grant_directly(people)
+    admin_user = User.objects.create_superuser("root", "root@example.test", TEST_PASSWORD)
+    client = Client()
+    client.force_login(admin_user)
+    for url in (
+        "/admin/providers/dearegistration/",
+        "/admin/providers/statelicense/",
+        "/admin/providers/epcspermission/",
+        "/admin/providers/epcspermissionrequest/",
+        "/admin/providers/epcsaccessnotice/",
+    ):
+        assert client.get(url).status_code == 200
+    permission = EpcsPermission.objects.get()
+    assert (
+        client.post(f"/admin/providers/epcspermission/{permission.pk}/change/", {"state": "revoked"}).status_code == 403
+    )
+    permission.refresh_from_db()
+    assert permission.state == "granted"
