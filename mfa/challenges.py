@@ -631,24 +631,39 @@ def refresh_push(challenge: VerificationChallenge) -> VerificationChallenge:
     return challenge
 
 
-def poll_pending_pushes(batch_size: int = 100) -> int:
-    """One polling round: ask ID.me about every pending push (batched) and apply the
-    answers. Returns how many push challenges are still pending afterwards."""
+def poll_pending_pushes(complete_elsewhere: Callable[[list[Any]], None] | None = None, inline_limit: int = 2) -> int:
+    """One polling round: ask ID.me about every pending push (batch requests of 100) and
+    apply the answers. Returns how many push challenges are still pending afterwards.
+
+    Approvals are completed here, up to `inline_limit` per round; when more arrive at once and
+    `complete_elsewhere` is given, the rest are handed to it (other worker processes), so a burst
+    of approvals is signed in parallel. Completion is idempotent either way.
+    """
     pending = list(
         VerificationChallenge.objects.filter(status=ChallengeStatus.PENDING, method=ChallengeMethod.PUSH).order_by(
             "created_at"
         )
     )
-    for start in range(0, len(pending), batch_size):
-        chunk = pending[start : start + batch_size]
-        answers: dict[str, PushTransaction] = {}
-        try:
-            for push in _partner().push_statuses([c.idme_txid for c in chunk]):
-                answers[push.txid] = push
-        except IdmeError as exc:
-            logger.warning("Batch push status failed: %s", exc)
-        for challenge in chunk:
-            apply_push_status(challenge, answers.get(challenge.idme_txid))
+    if not pending:
+        return 0
+    answers: dict[str, PushTransaction] = {}
+    try:
+        for push in _partner().push_statuses([c.idme_txid for c in pending]):
+            answers[push.txid] = push
+    except IdmeError as exc:
+        logger.warning("Batch push status failed: %s", exc)
+    approved: list[VerificationChallenge] = []
+    for challenge in pending:
+        answer = answers.get(challenge.idme_txid)
+        if answer is not None and answer.status == "approved":
+            approved.append(challenge)
+        else:
+            apply_push_status(challenge, answer)
+    if complete_elsewhere is not None and len(approved) > inline_limit:
+        complete_elsewhere([c.pk for c in approved[inline_limit:]])
+        approved = approved[:inline_limit]
+    for challenge in approved:
+        complete_challenge(challenge.pk, via="push")
     return VerificationChallenge.objects.filter(status=ChallengeStatus.PENDING, method=ChallengeMethod.PUSH).count()
 
 
