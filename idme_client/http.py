@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -53,6 +55,23 @@ def request_json(method: str, path_or_url: str, **kwargs: Any) -> Any:
     return decode_response(response)
 
 
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
 def decode_response(response: requests.Response) -> Any:
     if response.status_code >= 500:
         raise IdmeUnavailable(f"ID.me answered with a server error ({response.status_code}).")
@@ -66,8 +85,7 @@ def decode_response(response: requests.Response) -> Any:
     description = str(body.get("error_description", "")) if isinstance(body, dict) else ""
     message = f"ID.me refused the request: {code}" + (f" ({description})" if description else "")
     if response.status_code == 429:
-        retry_after = response.headers.get("Retry-After")
-        raise IdmeRateLimited(message, retry_after=float(retry_after) if retry_after else None)
+        raise IdmeRateLimited(message, retry_after=_retry_after_seconds(response.headers.get("Retry-After")))
     if response.status_code == 404:
         raise IdmeNotFound(message, code=code, status=404)
     raise IdmeRejected(message, code=code, status=response.status_code)
