@@ -7,6 +7,7 @@ with a clear message only when none is installed. Every browser test should use
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -45,7 +46,9 @@ def find_chromium() -> str | None:
 def chromium_path() -> str:
     path = find_chromium()
     if path is None:
-        pytest.skip("No Chromium found (install Debian's `chromium` package or set CHROMIUM_PATH); browser tests skipped")
+        pytest.skip(
+            "No Chromium found (install Debian's `chromium` package or set CHROMIUM_PATH); browser tests skipped"
+        )
     return path
 
 
@@ -69,10 +72,9 @@ def browser_page(playwright_browser: Any, request: pytest.FixtureRequest) -> Ite
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        try:
+        # A failed screenshot must not hide the test's own failure.
+        with contextlib.suppress(Exception):
             page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-        except Exception:  # noqa: S110 - a failed screenshot must not hide the test's failure
-            pass
     context.close()
 
 
