@@ -50,7 +50,7 @@ class BadRequest(Exception):
 def _body(request: HttpRequest) -> dict[str, Any]:
     try:
         data = json.loads(request.body or b"{}")
-    except (RequestDataTooBig, ValueError, UnicodeDecodeError) as exc:
+    except (RequestDataTooBig, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest("The body must be a JSON object.") from exc
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")

@@ -200,3 +200,13 @@ def test_pairing_is_recorded_and_the_holder_notified(base_url: str, sandbox_acco
     assert before <= device.added_at <= timezone.now()
     notice = OutboxMessage.objects.get(account=sandbox_account, channel="email")
     assert notice.phone == sandbox_account.email and "Night phone" in notice.body
+
+
+@pytest.mark.req("ASVS-10")
+def test_oversized_or_deeply_nested_bodies_are_400(base_url: str) -> None:
+    for path in ["pair", "pending", "answer"]:
+        url = f"{base_url}/authenticator/api/{path}"
+        nested = requests.post(url, data=b"[" * 100_000, headers={"Content-Type": "application/json"}, timeout=10)
+        assert nested.status_code == 400 and nested.json()["error"] == "invalid_request"
+        huge = requests.post(url, data=b" " * 300_000 + b"{}", headers={"Content-Type": "application/json"}, timeout=10)
+        assert huge.status_code == 400

@@ -66,7 +66,9 @@ def test_code_generator_sign_in(sandbox_totp_device: Device) -> None:
     page = client.get(choose)
     text = page.content.decode()
     assert "COMPLETE YOUR SIGN IN" in text.upper()
-    assert "You have the following multi-factor authentication methods enabled. Choose one to finish signing in." in text
+    assert (
+        "You have the following multi-factor authentication methods enabled. Choose one to finish signing in." in text
+    )
     assert "Code Generator Application" in text and "Select" in text
     # Not signed in yet: the account pages send the browser back to sign-in.
     assert client.get(SECURITY).status_code == 302
@@ -75,7 +77,9 @@ def test_code_generator_sign_in(sandbox_totp_device: Device) -> None:
     assert b"Enter the 6-digit code" in code_page.content and b"Go back" in code_page.content
     wrong = client.post(method["Location"], {"code": "000000", "next": SECURITY})
     assert wrong.status_code == 400 and b"not correct" in wrong.content
-    done = client.post(method["Location"], {"code": pyotp.TOTP(sandbox_totp_device.totp_secret).now(), "next": SECURITY})
+    done = client.post(
+        method["Location"], {"code": pyotp.TOTP(sandbox_totp_device.totp_secret).now(), "next": SECURITY}
+    )
     assert done.status_code == 302 and done["Location"] == SECURITY
     assert client.get(SECURITY).status_code == 200
 
@@ -189,7 +193,9 @@ def test_sign_in_is_throttled_after_ten_failures(sandbox_account: Account) -> No
 
 
 @pytest.mark.req("ASVS-02")
-def test_code_entry_is_throttled_per_account(sandbox_totp_device: Device, make_sandbox_account: Callable[..., Account]) -> None:
+def test_code_entry_is_throttled_per_account(
+    sandbox_totp_device: Device, make_sandbox_account: Callable[..., Account]
+) -> None:
     # Spread over two code generators so the device lockout alone would not stop the guessing.
     second = Device.objects.create(
         account=sandbox_totp_device.account, kind=DeviceKind.TOTP, name="iPad", totp_secret=pyotp.random_base32(32)
@@ -266,3 +272,24 @@ def test_session_reader_sees_the_password_only_step(sandbox_totp_device: Device)
 
     session = read_session(_Request())  # type: ignore[arg-type]
     assert session is not None and not session.fully_signed_in
+
+
+@pytest.mark.req("ASVS-10")
+def test_bad_ids_and_input_are_4xx_never_500(sandbox_totp_device: Device) -> None:
+    client = Client()
+    client.get(password_step(client, sandbox_totp_device.account.email))
+    for url in [
+        "/idme-sandbox/sign-in/mfa/nope/",
+        "/idme-sandbox/sign-in/mfa/nope/code/",
+        "/idme-sandbox/sign-in/push/nope/",
+        "/idme-sandbox/sign-in/push/nope/status/",
+    ]:
+        assert client.get(url).status_code == 404
+    assert (
+        client.post(
+            f"/idme-sandbox/sign-in/mfa/{sandbox_totp_device.device_id}/code/", {"code": "x" * 5000}
+        ).status_code
+        == 400
+    )
+    assert client.get("/idme-sandbox/outbox/", {"to": "x" * 5000}).status_code == 200
+    assert client.post(SIGN_IN, {"email": "not-an-email", "password": ""}).status_code == 400
