@@ -29,6 +29,9 @@ from idme_client.types import AuthorizationRequest, IdentityClaims
 
 DISCOVERY_PATH = "/oidc/.well-known/openid-configuration"
 DISCOVERY_TTL_SECONDS = 3600
+# Keys are refetched at least this often (so an unpublished key stops verifying) and at once
+# when a token names a kid the cached set does not have (rotation).
+JWKS_TTL_SECONDS = 3600
 CLOCK_LEEWAY_SECONDS = 60
 ALLOWED_ALGORITHMS = ("RS256",)
 REQUIRED_IAL = 2
@@ -47,6 +50,7 @@ class _Provider:
     discovery: dict[str, Any]
     fetched_at: float
     keys: KeySet | None = None
+    keys_fetched_at: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -85,15 +89,19 @@ def _fetch_keys(provider: _Provider) -> KeySet:
     except (JoseError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise IdmeUnavailable("ID.me's key set (JWKS) could not be read.") from exc
     provider.keys = keys
+    provider.keys_fetched_at = time.monotonic()
     return keys
 
 
 def _key_for(provider: _Provider, kid: str | None) -> Any:
     """The published key with this `kid`; an unknown kid refetches the JWKS once (rotation)."""
     with provider.lock:
-        keys = provider.keys or _fetch_keys(provider)
-        key = _find_key(keys, kid)
-        if key is None:
+        cached = provider.keys
+        if cached is not None and time.monotonic() - provider.keys_fetched_at < JWKS_TTL_SECONDS:
+            key = _find_key(cached, kid)
+            if key is None:  # a new kid: the keys were rotated since we fetched them
+                key = _find_key(_fetch_keys(provider), kid)
+        else:
             key = _find_key(_fetch_keys(provider), kid)
     if key is None:
         raise IdmeTokenInvalid("The ID token was signed with a key ID.me does not publish.")

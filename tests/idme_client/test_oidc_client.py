@@ -257,3 +257,16 @@ def test_key_rotation_refetches_the_jwks_once_for_a_new_kid(idme_sandbox_live: I
     SigningKey.objects.filter(pk=stranger.pk).update(published=False)
     with pytest.raises(IdmeTokenInvalid, match="does not publish"):
         idme_oidc.validate_id_token(signed(good_claims(idme_sandbox_live), stranger), nonce=NONCE)
+
+
+def test_an_unpublished_key_stops_verifying_once_the_cached_keys_age_out(
+    idme_sandbox_live: IdmeSandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old_key = SigningKey.current()
+    idme_oidc.validate_id_token(signed(good_claims(idme_sandbox_live), old_key), nonce=NONCE)  # cached
+    call_command("idme_rotate_keys", "--unpublish-inactive")
+    # Within the cache lifetime the old key still verifies; after it, the refetched JWKS lacks it.
+    idme_oidc.validate_id_token(signed(good_claims(idme_sandbox_live), old_key), nonce=NONCE)
+    monkeypatch.setattr(idme_oidc, "JWKS_TTL_SECONDS", 0)
+    with pytest.raises(IdmeTokenInvalid, match="does not publish"):
+        idme_oidc.validate_id_token(signed(good_claims(idme_sandbox_live), old_key), nonce=NONCE)
