@@ -293,3 +293,21 @@ def test_bad_ids_and_input_are_4xx_never_500(sandbox_totp_device: Device) -> Non
     )
     assert client.get("/idme-sandbox/outbox/", {"to": "x" * 5000}).status_code == 200
     assert client.post(SIGN_IN, {"email": "not-an-email", "password": ""}).status_code == 400
+
+
+@pytest.mark.req("ASVS-09")
+def test_sign_in_decisions_are_logged_without_secrets(
+    sandbox_totp_device: Device, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="idme_sandbox")
+    client = Client()
+    client.post(SIGN_IN, {"email": sandbox_totp_device.account.email, "password": "Wrong-Password-1"})
+    client.get(password_step(client, sandbox_totp_device.account.email))
+    code = pyotp.TOTP(sandbox_totp_device.totp_secret).now()
+    client.post(f"/idme-sandbox/sign-in/mfa/{sandbox_totp_device.device_id}/code/", {"code": "000000"})
+    client.post(f"/idme-sandbox/sign-in/mfa/{sandbox_totp_device.device_id}/code/", {"code": code})
+    text = caplog.text
+    assert "sign-in refused" in text and "sign-in password ok" in text
+    assert "decision=invalid_code" in text and "decision=allow" in text
+    for secret in ["Wrong-Password-1", SANDBOX_PASSWORD, code, sandbox_totp_device.totp_secret]:
+        assert secret not in text
