@@ -31,3 +31,11 @@ class TransmitTask(Task):
 )
 def transmit_prescription(self: Task, prescription_id: int) -> str:
     return transmit(int(prescription_id), attempt=self.request.retries + 1)
+
+
+@shared_task(name="eprescribe.transmit_batch", acks_late=True)
+def transmit_batch(prescription_ids: list[int]) -> int:
+    """One message per signing; each prescription then has its own task and retries."""
+    for prescription_id in prescription_ids:
+        transmit_prescription.delay(int(prescription_id))
+    return len(prescription_ids)
