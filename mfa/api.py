@@ -18,7 +18,7 @@ from rest_framework.response import Response
 import audit
 from audit.models import Outcome
 from ehr.throttle import LOGIN_LIMITER
-from idme_client import IdmeError
+from idme_client import IdmeError, IdmeNotFound
 from mfa import services
 from mfa.models import ProviderDevice
 from providers import services as provider_services
@@ -169,7 +169,7 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
         request=None,
         responses={
             200: SyncResultSerializer,
-            409: OpenApiResponse(description="not_linked: no ID.me account linked"),
+            409: OpenApiResponse(description="not_linked: no ID.me account linked (or ID.me no longer lists the link)"),
             503: OpenApiResponse(description="idme_unavailable: ID.me could not be reached"),
         },
     )
@@ -178,8 +178,12 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
         provider = self.provider()
         try:
             result = services.sync_devices(provider, request=request._request)
+        except IdmeNotFound as exc:
+            raise NotLinked(services.failure_sentence(exc)) from exc
         except IdmeError as exc:
-            raise IdmeUnreachable() from exc
+            raise IdmeUnreachable(
+                f"{services.failure_sentence(exc)} The devices listed are as of the last sync."
+            ) from exc
         if not result.linked:
             raise NotLinked()
         data = {

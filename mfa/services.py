@@ -17,7 +17,7 @@ from django.utils import timezone
 
 import audit
 from audit.models import Outcome
-from idme_client import IdmeError, partner_client
+from idme_client import IdmeError, IdmeNotFound, IdmeRateLimited, IdmeUnavailable, partner_client
 from mfa.models import DeviceKind, DeviceSyncState, ProviderDevice
 from providers.models import Provider
 
@@ -102,8 +102,19 @@ def _locked_state(provider: Provider) -> DeviceSyncState:
     return DeviceSyncState.objects.select_for_update().get(pk=state.pk)
 
 
+def failure_sentence(exc: IdmeError) -> str:
+    """What the clinician reads when a sync fails (the technical detail goes to the audit trail)."""
+    if isinstance(exc, IdmeNotFound):
+        return "ID.me no longer lists your account as linked to this EHR; verify your identity with ID.me again."
+    if isinstance(exc, IdmeRateLimited):
+        return "ID.me asked the EHR to slow down; your devices will be synced again shortly."
+    if isinstance(exc, IdmeUnavailable):
+        return "ID.me could not be reached."
+    return "ID.me refused to list your devices."
+
+
 def _record_failure(provider: Provider, attempt: dt.datetime, exc: IdmeError, request: HttpRequest | None) -> None:
-    message = str(exc)[:300] or type(exc).__name__
+    message = failure_sentence(exc)
     with transaction.atomic():
         state = _locked_state(provider)
         already_failing = bool(state.last_error)
@@ -117,7 +128,7 @@ def _record_failure(provider: Provider, attempt: dt.datetime, exc: IdmeError, re
                 request=request,
                 target=provider,
                 outcome=Outcome.ERROR,
-                details={"error": type(exc).__name__, "message": message},
+                details={"error": type(exc).__name__, "detail": str(exc)[:300]},
             )
 
 

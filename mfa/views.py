@@ -19,10 +19,6 @@ from mfa.models import ProviderDevice
 from providers import services as provider_services
 from providers.reauth import reauthentication_required
 
-UNREACHABLE_MESSAGE = (
-    "ID.me could not be reached, so the devices shown are as of the last sync. Try Refresh devices in a minute."
-)
-
 
 def erx_info_url() -> str:
     return reverse("provider-settings", kwargs={"tab": "erx-info"})
@@ -32,8 +28,8 @@ def _sync_and_tell(request: HttpRequest) -> HttpResponse:
     provider = provider_services.provider_for(provider_services.signed_in_user(request))
     try:
         result = services.sync_devices(provider, request=request)
-    except IdmeError:
-        messages.warning(request, UNREACHABLE_MESSAGE)
+    except IdmeError as exc:
+        messages.warning(request, f"{services.failure_sentence(exc)} The devices shown are as of the last sync.")
     else:
         if not result.linked:
             messages.info(request, result.summary())

@@ -213,3 +213,21 @@ def test_api_refresh_reports_what_changed(live_clinician: LiveClinician) -> None
     body = response.json()
     assert body["added"] == ["MyiPhone"] and body["summary"] == "Added: MyiPhone."
     assert [d["name"] for d in body["devices"]] == ["MyiPhone"]
+
+
+def test_account_unlinked_at_idme_is_explained_and_keeps_the_mirror(live_clinician: LiveClinician) -> None:
+    from idme_sandbox.models import Consent
+
+    live_clinician.add_code_generator("MyiPhone")
+    services.sync_devices(live_clinician.provider)
+    Consent.objects.filter(account=live_clinician.account).delete()  # the link removed at ID.me
+
+    response = live_clinician.client.post("/mfa/devices/refresh/", follow=True)
+    api = live_clinician.client.post("/api/v1/mfa/devices/refresh/", content_type="application/json")
+
+    html = response.content.decode()
+    sentence = "ID.me no longer lists your account as linked to this EHR; verify your identity with ID.me again."
+    assert any(m.startswith(sentence) for m in messages_of(html))
+    assert f'<p class="warning">{sentence} (last tried' in html
+    assert re.search(r"<td>MyiPhone <span", html)
+    assert api.status_code == 409 and api.json() == {"error": "not_linked", "detail": sentence}
