@@ -22,7 +22,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Field, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -413,8 +413,12 @@ SIGNED_COLUMNS = (
 def _store_signatures(batch: list[Prescription]) -> None:
     """One prepared UPDATE run for every row of the batch (executemany): the per-row cost
     of signing stays small, so 25 prescriptions cost little more than one."""
-    fields = [Prescription._meta.get_field(name) for name in SIGNED_COLUMNS]
-    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    fields: list[Field[Any, Any]] = []
+    for name in SIGNED_COLUMNS:
+        field = Prescription._meta.get_field(name)
+        assert isinstance(field, Field)
+        fields.append(field)
+    assignments = ", ".join(f"{connection.ops.quote_name(str(f.column))} = %s" for f in fields)
     # Only our own column names (quoted) are formatted in; every value is a parameter.
     sql = f"UPDATE {connection.ops.quote_name(Prescription._meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608
     rows = [[f.get_db_prep_save(getattr(rx, f.attname), connection) for f in fields] + [rx.pk] for rx in batch]
