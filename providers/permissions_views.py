@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.contrib import messages
@@ -53,6 +54,15 @@ def _prescriber_rows() -> list[dict[str, Any]]:
     return rows
 
 
+def _is_prescriber(provider: Provider) -> bool:
+    """Someone EPCS status matters to: has a DEA registration, a permission or a request."""
+    return (
+        provider.dea_registrations.exists()
+        or svc.permission_for(provider) is not None
+        or provider.epcs_requests.exists()
+    )
+
+
 @login_required
 @require_http_methods(["GET"])
 def permissions_page(request: HttpRequest) -> HttpResponse:
@@ -64,7 +74,7 @@ def permissions_page(request: HttpRequest) -> HttpResponse:
         "is_registrant": svc.is_registrant(user),
         "awaiting": svc.requests_awaiting(user),
         "history": list(svc.visible_requests(user)[:25]),
-        "own_provider": own,
+        "own_provider": own if own and _is_prescriber(own) else None,
         "own_permission": svc.permission_for(own) if own else None,
         "own_block_reason": epcs_block_reason(own) if own else None,
     }
@@ -162,12 +172,27 @@ def dismiss_notice(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- approving with 2FA -------------------------------------------------------------
+def _devices(provider: Provider | None) -> list[ProviderDevice]:
+    if provider is None:
+        return []
+    return list(ProviderDevice.objects.filter(provider=provider).order_by("-is_primary", "added_at"))
+
+
 def _approval_context(
     request: HttpRequest, permission_request: EpcsPermissionRequest, challenge: VerificationChallenge | None
 ) -> dict[str, Any]:
     user = services.signed_in_user(request)
     own = svc.provider_of(user)
-    devices = list(ProviderDevice.objects.filter(provider=own).order_by("-is_primary", "added_at")) if own else []
+    devices = _devices(own)
+    if own is not None and not devices and own.idme_uuid and challenge is None:
+        # Nothing mirrored yet: ask ID.me once (the approver may have just set a device up).
+        from idme_client import IdmeError
+        from mfa.services import sync_devices
+
+        # If ID.me cannot answer, the page says there is no device; mfa records the failed sync.
+        with contextlib.suppress(IdmeError):
+            sync_devices(own, request)
+        devices = _devices(own)
     if challenge is not None:
         challenge = challenges.expire_if_overdue(challenge)
     return {

@@ -595,7 +595,8 @@ def test_the_demo_seed_gives_dr_smith_epcs_as_seeded_data_twice_the_same(db: Non
     assert epcs_block_reason(smith) is None
     assert epcs_block_reason(jones) is not None  # dr.jones has no EPCS permission in the demo
     permission = EpcsPermission.objects.get(provider=smith)
-    assert (permission.entered_by.username, permission.approved_by.username) == ("manager.lee", "dr.jones")
+    assert permission.entered_by == User.objects.get(username="manager.lee")
+    assert permission.approved_by == User.objects.get(username="dr.jones")
     granted = AuditEvent.objects.filter(action="epcs.permission_granted")
     assert granted.count() == 1 and granted.get().details["seeded"] is True
 
