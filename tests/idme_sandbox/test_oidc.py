@@ -204,6 +204,7 @@ def test_consent_screen_names_the_client_and_the_scopes(idme_sandbox_live: IdmeS
     assert "EHR Demo Practice" in page.text
     assert "identity assurance level (IAL2)" in page.text
     assert ">Allow<" in page.text and ">Deny<" in page.text
+    assert page.headers["X-Frame-Options"] == "DENY"  # no clickjacking of the Allow button
 
 
 @pytest.mark.req("ASVS-07")
