@@ -620,3 +620,93 @@ def test_the_admin_lists_credentials_and_permissions_read_only(people: People) -
     )
     permission.refresh_from_db()
     assert permission.state == "granted"
+
+
+# --- reject, cancel, dismiss -------------------------------------------------------------------
+@pytest.mark.req("DEA-03")
+@pytest.mark.req("DEA-13")
+def test_a_registrant_rejects_and_nothing_changes(people: People, pending_grant: EpcsPermissionRequest) -> None:
+    # The prescriber may not reject (or approve) a change to their own permission.
+    response = signed_in(people.prescriber.user).post(f"/account/epcs-permissions/requests/{pending_grant.pk}/reject/")
+    assert response.status_code == 403
+    response = signed_in(people.registrant).post(
+        f"/account/epcs-permissions/requests/{pending_grant.pk}/reject/", {"reason": "Not yet"}, follow=True
+    )
+    assert "has been rejected" in response.content.decode()
+    pending_grant.refresh_from_db()
+    assert (pending_grant.status, pending_grant.decided_by) == ("rejected", people.registrant)
+    assert epcs_block_reason(people.prescriber) is not None
+    assert AuditEvent.objects.filter(action="epcs.permission_request_rejected", actor=people.registrant).exists()
+
+
+@pytest.mark.req("ASVS-06")
+def test_only_the_enterer_or_an_access_manager_cancels(people: People, pending_grant: EpcsPermissionRequest) -> None:
+    url = f"/account/epcs-permissions/requests/{pending_grant.pk}/cancel/"
+    assert signed_in(people.registrant).post(url).status_code == 403
+    assert signed_in(people.bystander).post(url).status_code == 404
+    pending_grant.refresh_from_db()
+    assert pending_grant.status == "pending"
+    signed_in(people.manager).post(url)
+    pending_grant.refresh_from_db()
+    assert pending_grant.status == "cancelled"
+    assert AuditEvent.objects.filter(action="epcs.permission_request_cancelled").exists()
+
+
+@pytest.mark.req("ASVS-06")
+def test_only_access_managers_dismiss_notices(people: People) -> None:
+    signed_in(people.prescriber.user).post(LOST, {})
+    notice = EpcsAccessNotice.objects.get()
+    url = f"/account/epcs-permissions/notices/{notice.pk}/dismiss/"
+    assert signed_in(people.registrant).post(url).status_code == 403
+    notice.refresh_from_db()
+    assert notice.dismissed_at is None
+    signed_in(people.manager).post(url)
+    notice.refresh_from_db()
+    assert notice.dismissed_by == people.manager
+    assert notice.message not in signed_in(people.manager).get(PAGE).content.decode()
+
+
+# --- lost device stops signing that is waiting for 2FA (NIST-05) ------------------------------
+@pytest.mark.req("NIST-05")
+@pytest.mark.req("DEA-04")
+def test_a_lost_device_report_cancels_2fa_waiting_to_complete(live: LiveApproval) -> None:
+    from mfa import challenges
+    from mfa.models import ChallengeStatus
+
+    people = live.people
+    grant_directly(people)
+    prescriber_world = make_signing_world(live.approver.sandbox, people.prescriber.user, email="house@example.test")
+    waiting = challenges.start_code_challenge(
+        provider=prescriber_world.provider,
+        device=prescriber_world.totp_device,
+        purpose="epcs_sign",
+        subject="ceremony:lost-device-test",
+    )
+    signed_in(people.prescriber.user).post(LOST, {"description": "Office iPhone"})
+    waiting.refresh_from_db()
+    assert waiting.status == ChallengeStatus.CANCELLED
+    outcome = challenges.submit_code(waiting, prescriber_world.code())
+    assert not outcome.approved
+    assert epcs_block_reason(people.prescriber) is not None
+    assert len(mail.outbox) == 1  # on commit, outside a test transaction
+
+
+@pytest.mark.req("DEA-03")
+def test_the_push_status_endpoint_answers_only_the_approver(live: LiveApproval) -> None:
+    people = live.people
+    entered = enter_request(actor=people.manager, provider=people.prescriber, action="grant")
+    approver = signed_in(people.registrant)
+    status, body = api(
+        approver, "post", f"/api/v1/epcs/requests/{entered.pk}/approval/", {"device_id": live.approver.push_device.pk}
+    )
+    assert status == 201 and body["method"] == "push" and body["match_number"]
+    status_url = f"/api/v1/epcs/requests/{entered.pk}/approval/{body['challenge_id']}/"
+    status, polled = api(approver, "get", status_url)
+    assert status == 200 and polled["status"] == "pending" and polled["seconds_left"] > 0
+    # The manager sees the request but not the approver's challenge.
+    assert api(signed_in(people.manager), "get", status_url)[0] == 404
+    # Denied on the phone: nothing granted.
+    live.approver.phone.answer(live.approver.phone.latest_push(), "deny")
+    response = approver.post(approve_url(entered.pk), {"step": "check", "challenge": body["challenge_id"]}, follow=True)
+    assert "denied" in response.content.decode()
+    assert epcs_block_reason(people.prescriber) is not None
