@@ -13,7 +13,9 @@ What it does (everything real except the person holding the phone):
   matched number; latency = the prescription's signed_at minus the moment the approval returned.
 
 Figures are printed, never asserted. Scenario 1: one pending ceremony at a time (repeated).
-Scenario 2: N pending at once, then all approved one after another as fast as the phone can.
+Scenario 2: N pending at once, approved one by one over --approve-over seconds (default 60,
+i.e. 200 clinicians answering within a minute). With --burst, scenario 3: N pending, all
+approved back to back as fast as the phone can (a stress figure).
 """
 
 from __future__ import annotations
@@ -282,11 +284,46 @@ def report(name: str, latencies: list[float]) -> None:
     )
 
 
+def run_many(prescribers: list[Prescriber], counter: RequestCounter, *, spread: float, label: str) -> None:
+    n = len(prescribers)
+    rxs = [p.new_prescription() for p in prescribers]
+    start_all = time.monotonic()
+    pending = [p.start_push(rx) for p, rx in zip(prescribers, rxs, strict=True)]
+    created = time.monotonic()
+    print(f"[{label}] {n} pushes started in {created - start_all:.1f}s")
+    time.sleep(5.0)
+    idle_start, idle_end = created + 0.5, time.monotonic()
+    idle_rate = counter.between(idle_start, idle_end) / (idle_end - idle_start)
+    print(f"[{label}] while {n} wait: {idle_rate:.1f} requests/s to ID.me")
+    approve_start = time.monotonic()
+    approvals: list[float] = []
+    for i, (p, challenge) in enumerate(zip(prescribers, pending, strict=True)):
+        if spread:
+            time.sleep(max(0.0, approve_start + i * spread / n - time.monotonic()))
+        approvals.append(p.approve(challenge))
+    approve_end = time.monotonic()
+    print(f"[{label}] the phone approved {n} in {approve_end - approve_start:.1f}s")
+    latencies: list[float] = []
+    for rx, approved in zip(rxs, approvals, strict=True):
+        done = signed_at(rx)
+        if done is None:
+            raise SystemExit("a ceremony was not signed within 120 s; see var/bench-push/worker.log")
+        latencies.append(done - approved)
+    all_done = time.monotonic()
+    report(f"[{label}] {n} pending", latencies)
+    busy_rate = counter.between(approve_start, all_done) / max(all_done - approve_start, 1e-6)
+    overall = counter.between(start_all, all_done) / max(all_done - start_all, 1e-6)
+    print(f"[{label}] while approving and signing: {busy_rate:.1f} requests/s to ID.me")
+    print(f"[{label}] whole scenario (incl. {n} push creations): {overall:.1f} requests/s to ID.me")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pending", type=int, default=200, help="ceremonies pending at once (scenario 2)")
     parser.add_argument("--single-runs", type=int, default=20, help="repetitions of scenario 1")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--approve-over", type=float, default=60.0, help="seconds over which the N are approved")
+    parser.add_argument("--burst", action="store_true", help="also approve N at once as fast as possible")
     args = parser.parse_args()
 
     env = prepare_environment(args.port)
@@ -316,33 +353,11 @@ def main() -> None:
             single.append(done - approved)
         report("1 pending", single)
 
-        # Scenario 2: N pending at once.
-        n = args.pending
-        rxs = [p.new_prescription() for p in prescribers[:n]]
-        start_all = time.monotonic()
-        pending = [p.start_push(rx) for p, rx in zip(prescribers[:n], rxs, strict=True)]
-        created = time.monotonic()
-        print(f"{n} pushes started in {created - start_all:.1f}s")
-        time.sleep(5.0)
-        idle_start, idle_end = created + 0.5, time.monotonic()
-        idle_rate = counter.between(idle_start, idle_end) / (idle_end - idle_start)
-        print(f"while {n} wait: {idle_rate:.1f} requests/s to ID.me")
-        approve_start = time.monotonic()
-        approvals = [p.approve(ch) for p, ch in zip(prescribers[:n], pending, strict=True)]
-        approve_end = time.monotonic()
-        print(f"the phone approved {n} in {approve_end - approve_start:.1f}s")
-        latencies: list[float] = []
-        for rx, approved in zip(rxs, approvals, strict=True):
-            done = signed_at(rx)
-            if done is None:
-                raise SystemExit("a ceremony was not signed within 120 s; see var/bench-push/worker.log")
-            latencies.append(done - approved)
-        all_done = time.monotonic()
-        report(f"{n} pending", latencies)
-        busy_rate = counter.between(approve_start, all_done) / max(all_done - approve_start, 1e-6)
-        overall = counter.between(start_all, all_done) / max(all_done - start_all, 1e-6)
-        print(f"while approving and signing: {busy_rate:.1f} requests/s to ID.me")
-        print(f"whole scenario (incl. {n} push creations): {overall:.1f} requests/s to ID.me")
+        # Scenario 2: N pending at once; approvals one by one over --approve-over seconds.
+        run_many(prescribers[: args.pending], counter, spread=args.approve_over, label="paced")
+        # Scenario 3 (stress): N pending at once, all approved as fast as the phone can.
+        if args.burst:
+            run_many(prescribers[: args.pending], counter, spread=0.0, label="burst")
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         try:

@@ -631,14 +631,10 @@ def refresh_push(challenge: VerificationChallenge) -> VerificationChallenge:
     return challenge
 
 
-def poll_pending_pushes(complete_elsewhere: Callable[[list[Any]], None] | None = None, inline_limit: int = 2) -> int:
-    """One polling round: ask ID.me about every pending push (batch requests of 100) and
-    apply the answers. Returns how many push challenges are still pending afterwards.
-
-    Approvals are completed here, up to `inline_limit` per round; when more arrive at once and
-    `complete_elsewhere` is given, the rest are handed to it (other worker processes), so a burst
-    of approvals is signed in parallel. Completion is idempotent either way.
-    """
+def poll_pending_pushes() -> int:
+    """One polling round: ask ID.me about every pending push (batch requests of 100 ids) and
+    apply the answers; approvals are completed here, one after another. Returns how many push
+    challenges are still pending afterwards."""
     pending = list(
         VerificationChallenge.objects.filter(status=ChallengeStatus.PENDING, method=ChallengeMethod.PUSH).order_by(
             "created_at"
@@ -652,18 +648,8 @@ def poll_pending_pushes(complete_elsewhere: Callable[[list[Any]], None] | None =
             answers[push.txid] = push
     except IdmeError as exc:
         logger.warning("Batch push status failed: %s", exc)
-    approved: list[VerificationChallenge] = []
     for challenge in pending:
-        answer = answers.get(challenge.idme_txid)
-        if answer is not None and answer.status == "approved":
-            approved.append(challenge)
-        else:
-            apply_push_status(challenge, answer)
-    if complete_elsewhere is not None and len(approved) > inline_limit:
-        complete_elsewhere([c.pk for c in approved[inline_limit:]])
-        approved = approved[:inline_limit]
-    for challenge in approved:
-        complete_challenge(challenge.pk, via="push")
+        apply_push_status(challenge, answers.get(challenge.idme_txid))
     return VerificationChallenge.objects.filter(status=ChallengeStatus.PENDING, method=ChallengeMethod.PUSH).count()
 
 
