@@ -342,3 +342,54 @@ def test_create_push_refuses_a_code_generator_or_another_accounts_device(
     other = make_sandbox_account("other@example.test")  # type: ignore[operator]
     with pytest.raises(authenticators.PushRequestInvalid):
         new_push(other, sandbox_push_device)
+
+
+@pytest.mark.req("NIST-01")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submissions_of_one_code_allow_it_once(sandbox_totp_device: Device) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    code = code_at(sandbox_totp_device)
+
+    def submit(_: int) -> str:
+        try:
+            device = Device.objects.get(pk=sandbox_totp_device.pk)
+            return authenticators.verify_totp(device, code).decision
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        decisions = list(pool.map(submit, range(6)))
+    assert decisions.count("allow") == 1
+    assert decisions.count("code_replayed") == 5
+
+
+@pytest.mark.req("NIST-04")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_answers_are_accepted_once(
+    sandbox_account: Account, sandbox_push_device: Device, sandbox_phone_key: Ed25519PrivateKey
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    push = new_push(sandbox_account, sandbox_push_device)
+    approve = sign_answer(sandbox_phone_key, push.txid, "approve", push.match_number)
+    deny = sign_answer(sandbox_phone_key, push.txid, "deny", push.match_number)
+
+    def submit(i: int) -> str:
+        decision, signature = ("approve", approve) if i % 2 else ("deny", deny)
+        try:
+            return authenticators.answer_push(push.txid, decision, push.match_number, signature).status
+        except authenticators.PushAlreadyAnswered:
+            return "refused"
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(submit, range(6)))
+    assert outcomes.count("refused") == 5
+    push.refresh_from_db()
+    assert [o for o in outcomes if o != "refused"] == [push.status]
