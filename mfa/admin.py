@@ -32,7 +32,7 @@ def _sync_providers(modeladmin: admin.ModelAdmin, request: HttpRequest, provider
         try:
             result = services.sync_devices(provider, request=request)
         except IdmeError as exc:
-            modeladmin.message_user(request, f"{provider}: ID.me could not be reached ({exc}).", messages.WARNING)
+            modeladmin.message_user(request, f"{provider}: {services.failure_sentence(exc)}", messages.WARNING)
         else:
             modeladmin.message_user(request, f"{provider}: {result.summary()}", messages.INFO)
 
