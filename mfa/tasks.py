@@ -4,8 +4,6 @@ Push polling: ONE poller for all pending push challenges, no beat. The poller is
 that loops for up to RUN_SECONDS, asking ID.me about every pending push in one batch
 request (`push_statuses`) every POLL_INTERVAL seconds, then re-queues itself while pushes
 are pending. So 200 pending pushes cost 1 request per round (2 with batches of 100), not 200.
-A round completes up to 2 approvals itself and hands a larger burst to other worker processes
-(`mfa.complete_push_challenge`), so many approvals at once are signed in parallel.
 
 Exactly one chain runs: each chain carries a token; the cache holds the current token and a
 heartbeat. `ensure_push_poller()` (called after a push starts, on every status request of a
@@ -61,7 +59,7 @@ def poll_push_challenges(token: str) -> str:
         if cache.get(TOKEN_KEY) != token:
             return "superseded"
         _beat()
-        remaining = poll_pending_pushes(complete_elsewhere=_dispatch_completions)
+        remaining = poll_pending_pushes()
         if remaining == 0:
             # Stop, unless a push started between the count and now (its ensure_push_poller
             # saw our heartbeat and left the polling to us).
@@ -73,23 +71,6 @@ def poll_push_challenges(token: str) -> str:
             poll_push_challenges.apply_async(args=(token,))
             return "continued"
         time.sleep(POLL_INTERVAL)
-
-
-def _dispatch_completions(challenge_ids: list[Any]) -> None:
-    """Hand approved challenges to other worker processes, once per 15 s each (a lost task
-    is re-dispatched by a later round, since the challenge is still pending)."""
-    for challenge_id in challenge_ids:
-        if cache.add(f"mfa:completing:{challenge_id}", 1, timeout=15):
-            complete_push_challenge.apply_async(args=(str(challenge_id),))
-
-
-@shared_task(name="mfa.complete_push_challenge", acks_late=True, ignore_result=True)
-def complete_push_challenge(challenge_id: str) -> bool:
-    """Complete a push challenge the poller saw approved at ID.me (idempotent)."""
-    from mfa.challenges import complete_challenge
-
-    completed, _ = complete_challenge(challenge_id, via="push")
-    return completed
 
 
 def _pending_push_count() -> int:
