@@ -201,19 +201,18 @@ def enter_request(
         )
     try:
         with transaction.atomic():
-            permission, _ = EpcsPermission.objects.get_or_create(provider=provider)
-            permission = EpcsPermission.objects.select_for_update().get(pk=permission.pk)
+            # One change at a time per prescriber: lock the prescriber's row.
+            Provider.objects.select_for_update().filter(pk=provider.pk).first()
+            permission = EpcsPermission.objects.filter(provider=provider).first()
+            granted = permission is not None and permission.is_granted
             refusal: str | None = None
             if pending_request_for(provider) is not None:
                 refusal = (
                     f"{provider} already has a pending EPCS permission request. Approve, reject or cancel it first."
                 )
             elif action == EpcsRequestAction.GRANT:
-                if permission.is_granted:
-                    refusal = f"{provider} already has EPCS permission."
-                else:
-                    refusal = grant_refusal(provider)
-            elif not permission.is_granted:
+                refusal = f"{provider} already has EPCS permission." if granted else grant_refusal(provider)
+            elif not granted:
                 refusal = f"{provider} does not have EPCS permission, so there is nothing to revoke."
             if refusal is None:
                 now = timezone.now()
@@ -221,8 +220,9 @@ def enter_request(
                     provider=provider, action=action, note=note[:300], entered_by=actor
                 )
                 if action == EpcsRequestAction.GRANT:
+                    permission = permission or EpcsPermission(provider=provider)
                     permission.requested_at = now
-                    permission.save(update_fields=["requested_at", "updated_at"])
+                    permission.save()
                 audit.record(
                     "epcs.permission_request_entered",
                     actor=actor,
@@ -471,11 +471,10 @@ def report_lost_device(
     description = description.strip()[:200]
     actor = provider.user
     with transaction.atomic():
-        permission, _ = EpcsPermission.objects.get_or_create(provider=provider)
-        permission = EpcsPermission.objects.select_for_update().get(pk=permission.pk)
-        revoked = permission.is_granted
+        permission = EpcsPermission.objects.select_for_update().filter(provider=provider).first()
+        revoked = permission is not None and permission.is_granted
         now = timezone.now()
-        if revoked:
+        if permission is not None and revoked:
             permission.state = EpcsPermissionState.REVOKED
             permission.revoked_at = now
             permission.revoked_reason = LOST_DEVICE_REASON

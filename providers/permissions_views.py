@@ -63,9 +63,7 @@ def _is_prescriber(provider: Provider) -> bool:
     )
 
 
-@login_required
-@require_http_methods(["GET"])
-def permissions_page(request: HttpRequest) -> HttpResponse:
+def _page(request: HttpRequest, enter_form: EnterRequestForm | None = None, status: int = 200) -> HttpResponse:
     user = services.signed_in_user(request)
     manager = svc.is_access_manager(user)
     own = svc.provider_of(user)
@@ -75,14 +73,19 @@ def permissions_page(request: HttpRequest) -> HttpResponse:
         "awaiting": svc.requests_awaiting(user),
         "history": list(svc.visible_requests(user)[:25]),
         "own_provider": own if own and _is_prescriber(own) else None,
-        "own_permission": svc.permission_for(own) if own else None,
         "own_block_reason": epcs_block_reason(own) if own else None,
     }
     if manager:
         context["prescribers"] = _prescriber_rows()
         context["notices"] = list(EpcsAccessNotice.objects.filter(dismissed_at__isnull=True).select_related("provider"))
-        context["enter_form"] = EnterRequestForm()
-    return render(request, PAGE_TEMPLATE, context)
+        context["enter_form"] = enter_form or EnterRequestForm()
+    return render(request, PAGE_TEMPLATE, context, status=status)
+
+
+@login_required
+@require_http_methods(["GET"])
+def permissions_page(request: HttpRequest) -> HttpResponse:
+    return _page(request)
 
 
 @login_required
@@ -95,10 +98,7 @@ def enter_request(request: HttpRequest) -> HttpResponse:
         return _forbidden(request, message)
     form = EnterRequestForm(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, str(error))
-        return redirect(page_url())
+        return _page(request, form, status=400)
     try:
         svc.enter_request(
             actor=user,
@@ -108,11 +108,11 @@ def enter_request(request: HttpRequest) -> HttpResponse:
             request=request,
         )
     except svc.PermissionRefused as refusal:
-        messages.error(request, refusal.message)
-    else:
-        messages.success(
-            request, "The request has been entered. A second person who is a DEA registrant must approve it with 2FA."
-        )
+        form.add_error(None, refusal.message)
+        return _page(request, form, status=400)
+    messages.success(
+        request, "The request has been entered. A second person who is a DEA registrant must approve it with 2FA."
+    )
     return redirect(page_url())
 
 

@@ -193,11 +193,13 @@ def test_a_grant_needs_ial2_identity_and_a_current_dea_registration(people: Peop
     client = signed_in(people.manager)
     people.prescriber.identity_ial = IdentityAssurance.NONE
     people.prescriber.save()
-    response = client.post(ENTER, {"provider": people.prescriber.pk, "action": "grant"}, follow=True)
+    response = client.post(ENTER, {"provider": people.prescriber.pk, "action": "grant"})
+    assert response.status_code == 400
     assert "identity is not confirmed at IAL2" in response.content.decode()
     confirm_identity(people.prescriber)
     DeaRegistration.objects.filter(provider=people.prescriber).update(expires_on=timezone.localdate())
-    response = client.post(ENTER, {"provider": people.prescriber.pk, "action": "grant"}, follow=True)
+    response = client.post(ENTER, {"provider": people.prescriber.pk, "action": "grant"})
+    assert response.status_code == 400
     assert "no current DEA registration" in response.content.decode()
     assert not EpcsPermissionRequest.objects.exists()
 
@@ -205,18 +207,20 @@ def test_a_grant_needs_ial2_identity_and_a_current_dea_registration(people: Peop
 @pytest.mark.req("ASVS-10")
 def test_bad_input_on_the_page_changes_nothing(people: People) -> None:
     client = signed_in(people.manager)
-    for data in (
-        {},
-        {"provider": "abc", "action": "grant"},
-        {"provider": 99999, "action": "grant"},
-        {"provider": people.prescriber.pk, "action": "delete"},
+    for data, message in (
+        ({}, "This field is required."),
+        ({"provider": "abc", "action": "grant"}, "Choose a prescriber from the list."),
+        ({"provider": 99999, "action": "grant"}, "Choose a prescriber from the list."),
+        ({"provider": people.prescriber.pk, "action": "delete"}, "Choose grant or revoke."),
+        ({"provider": people.prescriber.pk, "action": "revoke"}, "does not have EPCS permission"),
+        ({"provider": people.prescriber.pk, "action": "grant", "note": "x" * 301}, "at most 300 characters"),
     ):
-        response = client.post(ENTER, data, follow=True)
-        assert response.status_code == 200
-        assert (
-            'class="message message-error"' in response.content.decode() or "message-error" in response.content.decode()
-        )
+        response = client.post(ENTER, data)
+        assert response.status_code == 400
+        body = response.content.decode()
+        assert message in body and "Nothing changed." in body
     assert not EpcsPermissionRequest.objects.exists()
+    assert not EpcsPermission.objects.exists()
 
 
 # --- approval refusals, from the attacker's side (DEA-03) ---------------------------------
