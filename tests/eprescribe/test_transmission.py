@@ -309,3 +309,37 @@ def test_another_user_cannot_print_or_retry(rx: RxWorld, make_person: Callable[.
     intruder = client_for(make_person("dr.wilson", first_name="James", last_name="Wilson"))
     assert intruder.get(f"/eprescribe/{signed.pk}/print/").status_code == 404
     assert intruder.post(f"/eprescribe/{signed.pk}/retry/").status_code == 404
+
+
+@pytest.mark.req("DEA-15")
+@pytest.mark.req("DEA-11")
+@pytest.mark.django_db(transaction=True)
+def test_signing_in_the_ceremony_with_a_code_sends_each_prescription_to_the_pharmacy(
+    worker_gateway: str,
+    idme_sandbox_live: Any,
+    clinician: Any,
+    clinician_client: Client,
+    settings: Any,
+    tmp_path: Any,
+    celery_worker_process: Any,
+) -> None:
+    """The whole path: the ceremony page, a real TOTP code checked by the live ID.me sandbox,
+    signing, and a real worker sending both NewRx messages to the simulator."""
+    from tests.eprescribe.ceremony_world import make_prescribing_world, open_ceremony
+
+    settings.EPCS_SIGNING_KEY_FILE = tmp_path / "keys" / "epcs-signing-key.pem"
+    world = make_prescribing_world(idme_sandbox_live, clinician)
+    first, second = world.ready(), world.ready(medication=world.alprazolam, quantity=30)
+    ceremony_url = open_ceremony(clinician_client, first, second)
+    response = clinician_client.post(
+        ceremony_url + "code/", {"device": world.signing.totp_device.pk, "code": world.signing.code()}
+    )
+    assert response.status_code == 302
+    for prescription in (first, second):
+        assert wait_for_state(prescription, {PrescriptionState.TRANSMITTED}) == PrescriptionState.TRANSMITTED
+        message = PharmacyMessage.objects.get(message_id=f"EHR-{prescription.uuid}")
+        assert message.digitally_signed and message.pharmacy_ncpdp_id == world.pharmacy.ncpdp_id
+    codes = set(PharmacyMessage.objects.values_list("dea_schedule_code", flat=True))
+    assert codes == {"C48672", "C48676"}
+    print_copy = clinician_client.get(f"/eprescribe/{first.pk}/print/").content.decode()
+    assert "Copy only - not valid for dispensing" in print_copy
