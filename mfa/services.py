@@ -154,6 +154,8 @@ def sync_devices(provider: Provider, request: HttpRequest | None = None) -> Sync
         if state.last_synced_at is not None and state.last_synced_at > attempt:
             # A sync that asked ID.me later than we did has already been applied.
             return SyncResult(synced_at=state.last_synced_at, superseded=True)
+        # The first sync mirrors what was there already: nothing to announce as new.
+        first_sync = state.last_synced_at is None
         local = {d.idme_device_id: d for d in ProviderDevice.objects.select_for_update().filter(provider=provider)}
         added: list[str] = []
         renamed: list[tuple[str, str]] = []
@@ -208,6 +210,7 @@ def sync_devices(provider: Provider, request: HttpRequest | None = None) -> Sync
                     "kind": created.kind,
                     "added_at_idme": created.added_at.isoformat(),
                     "source": "background" if background else "clinician",
+                    "first_sync": first_sync,
                 },
             )
         for gone in local.values():
@@ -232,7 +235,7 @@ def sync_devices(provider: Provider, request: HttpRequest | None = None) -> Sync
         if primary_removed:
             notices.append(PRIMARY_REMOVED_NOTICE)
             audit.record("mfa.primary_device_cleared", request=request, target=provider, details={"reason": "removed"})
-        if added and background:
+        if added and background and not first_sync:
             # NIST-06: the holder hears about a binding they did not watch happen.
             notices.append(
                 "A new device was added at ID.me: "

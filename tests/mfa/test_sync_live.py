@@ -7,6 +7,7 @@ sync service.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
 import time
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from audit.models import AuditEvent, Outcome
 from idme_client import IdmeUnavailable
@@ -174,9 +176,13 @@ def worker_for_sandbox(live_clinician: LiveClinician, monkeypatch: pytest.Monkey
 def test_stale_mirror_is_synced_in_the_background_without_blocking_erx_info(
     live_clinician: LiveClinician, worker_for_sandbox: Any, settings: Any
 ) -> None:
+    services.sync_devices(live_clinician.provider)  # the mirror was synced (empty) a while ago
+    DeviceSyncState.objects.filter(provider=live_clinician.provider).update(
+        last_synced_at=timezone.now() - services.STALE_AFTER - dt.timedelta(seconds=1)
+    )
     live_clinician.add_code_generator("MyiPad")
 
-    html = page(live_clinician.client)  # never synced: the page answers from the mirror at once
+    html = page(live_clinician.client)  # stale: the page answers from the mirror at once
 
     assert "Checking ID.me for changes" in html
     assert "You have no multi-factor devices at ID.me yet." in html
@@ -231,3 +237,11 @@ def test_account_unlinked_at_idme_is_explained_and_keeps_the_mirror(live_clinici
     assert f'<p class="warning">{sentence} (last tried' in html
     assert re.search(r"<td>MyiPhone <span", html)
     assert api.status_code == 409 and api.json() == {"error": "not_linked", "detail": sentence}
+
+
+def test_first_sync_mirrors_existing_devices_without_announcing_them_as_new(live_clinician: LiveClinician) -> None:
+    live_clinician.add_code_generator("Office iPhone")
+    result = services.sync_devices(live_clinician.provider)  # background (no request), first time
+    assert result.added == ("Office iPhone",) and result.notices == ()
+    assert AuditEvent.objects.get(action="mfa.device_added").details["first_sync"] is True
+    assert "A new device was added" not in page(live_clinician.client)
