@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -88,6 +89,21 @@ class CodeSerializer(serializers.Serializer[Any]):
     code = serializers.RegexField(r"^[0-9]{6}$", error_messages={"invalid": "Enter the 6-digit code."})
 
 
+class ChallengeBodySerializer(serializers.Serializer[Any]):
+    """An approval's 2FA challenge as the API reports it."""
+
+    challenge_id = serializers.UUIDField()
+    method = serializers.ChoiceField(choices=["code", "push"])
+    status = serializers.CharField()
+    match_number = serializers.CharField(allow_null=True)
+    expires_at = serializers.DateTimeField()
+    seconds_left = serializers.IntegerField()
+    message = serializers.CharField()
+    result = serializers.CharField(required=False)
+    attempts_left = serializers.IntegerField(required=False, allow_null=True)
+    request = PermissionRequestSerializer(required=False)
+
+
 def challenge_body(challenge: VerificationChallenge) -> dict[str, Any]:
     return {
         "challenge_id": str(challenge.pk),
@@ -121,6 +137,7 @@ def _own_challenge(
 class PermissionListView(APIView):
     """EPCS status: every prescriber for an access manager, otherwise only your own."""
 
+    @extend_schema(responses=PermissionStatusSerializer(many=True))
     def get(self, request: Request) -> Response:
         user = services.signed_in_user(request)
         if svc.is_access_manager(user):
@@ -134,10 +151,12 @@ class PermissionListView(APIView):
 class RequestListView(APIView):
     """The requests you may see; access managers enter new ones here."""
 
+    @extend_schema(operation_id="epcs_requests_list", responses=PermissionRequestSerializer(many=True))
     def get(self, request: Request) -> Response:
         items = svc.visible_requests(services.signed_in_user(request))[:200]
         return Response(PermissionRequestSerializer(items, many=True).data)
 
+    @extend_schema(request=EnterRequestSerializer, responses={201: PermissionRequestSerializer})
     def post(self, request: Request) -> Response:
         user = services.signed_in_user(request)
         if not svc.is_access_manager(user):
@@ -163,11 +182,13 @@ class RequestListView(APIView):
 
 
 class RequestDetailView(APIView):
+    @extend_schema(responses=PermissionRequestSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(PermissionRequestSerializer(_visible_request(request, pk)).data)
 
 
 class CancelRequestView(APIView):
+    @extend_schema(request=None, responses=PermissionRequestSerializer)
     def post(self, request: Request, pk: int) -> Response:
         permission_request = _visible_request(request, pk)
         try:
@@ -180,6 +201,7 @@ class CancelRequestView(APIView):
 
 
 class RejectRequestView(APIView):
+    @extend_schema(request=RejectSerializer, responses=PermissionRequestSerializer)
     def post(self, request: Request, pk: int) -> Response:
         permission_request = _visible_request(request, pk)
         body = RejectSerializer(data=request.data)
@@ -199,6 +221,7 @@ class RejectRequestView(APIView):
 class StartApprovalView(APIView):
     """Start 2FA on one of your own devices to approve a request (code or push)."""
 
+    @extend_schema(request=StartApprovalSerializer, responses={201: ChallengeBodySerializer})
     def post(self, request: Request, pk: int) -> Response:
         user = services.signed_in_user(request)
         permission_request = _visible_request(request, pk)
@@ -228,6 +251,7 @@ class StartApprovalView(APIView):
 class ApprovalStatusView(APIView):
     """Where your approval stands (the page's script asks this, never ID.me)."""
 
+    @extend_schema(responses=ChallengeBodySerializer)
     def get(self, request: Request, pk: int, challenge_id: str) -> Response:
         permission_request = _visible_request(request, pk)
         challenge = challenges.expire_if_overdue(_own_challenge(request, permission_request, challenge_id))
@@ -237,6 +261,7 @@ class ApprovalStatusView(APIView):
 class ApprovalCodeView(APIView):
     """Submit the 6-digit code of your approval challenge."""
 
+    @extend_schema(request=CodeSerializer, responses=ChallengeBodySerializer)
     def post(self, request: Request, pk: int, challenge_id: str) -> Response:
         permission_request = _visible_request(request, pk)
         challenge = _own_challenge(request, permission_request, challenge_id)

@@ -714,3 +714,11 @@ def test_the_push_status_endpoint_answers_only_the_approver(live: LiveApproval) 
     response = approver.post(approve_url(entered.pk), {"step": "check", "challenge": body["challenge_id"]}, follow=True)
     assert "denied" in response.content.decode()
     assert epcs_block_reason(people.prescriber) is not None
+
+
+def test_the_openapi_schema_describes_the_epcs_endpoints(people: People) -> None:
+    response = signed_in(people.manager).get("/api/v1/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    paths = json.loads(response.content)["paths"]
+    assert "/api/v1/epcs/requests/{id}/approval/{challenge_id}/code/" in paths
+    assert "post" in paths["/api/v1/epcs/requests/"]
