@@ -137,6 +137,7 @@ def test_a_signed_prescription_reaches_the_pharmacy_network(rx: RxWorld, gateway
 
 
 @pytest.mark.req("DEA-15")
+@pytest.mark.req("DEA-13")
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_network_is_retried_then_reported_with_retry_which_sends_it(
     rx: RxWorld, gateway: str, clinician_client: Client
