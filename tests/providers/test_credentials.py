@@ -356,4 +356,3 @@ def test_a_bad_medicaid_id_saves_nothing(clinician_client: Client, house: Provid
     assert response.status_code == 400
     house.refresh_from_db()
     assert (house.medicaid_id, house.prescribing_name) == ("", "")
-
