@@ -229,8 +229,11 @@ EPCS_SIGNING_KEY: str = env.str("EPCS_SIGNING_KEY", default="")
 EPCS_SIGNING_KEY_FILE = Path(env.str("EPCS_SIGNING_KEY_FILE", default=str(VAR_DIR / "epcs-signing-key.pem")))
 # Public keys (PEM blocks) of retired signing keys, so older signatures still verify.
 EPCS_RETIRED_PUBLIC_KEYS: str = env.str("EPCS_RETIRED_PUBLIC_KEYS", default="")
-# Where NewRx messages go; by default the sandbox's pharmacy-network simulator.
-PHARMACY_GATEWAY_URL: str = env.str("PHARMACY_GATEWAY_URL", default=f"{IDME_BASE_URL}/pharmacy-network/newrx")
+# Where NewRx messages go; by default the sandbox's pharmacy-network simulator (when the
+# sandbox is mounted). Empty: every transmission fails, visibly, until it is configured.
+PHARMACY_GATEWAY_URL: str = env.str(
+    "PHARMACY_GATEWAY_URL", default=f"{IDME_BASE_URL}/pharmacy-network/newrx" if IDME_SANDBOX_ENABLED else ""
+)
 PHARMACY_GATEWAY_TIMEOUT_SECONDS: float = env.float("PHARMACY_GATEWAY_TIMEOUT_SECONDS", default=10.0)
 EPCS_TRANSMISSION_MAX_RETRIES: int = env.int("EPCS_TRANSMISSION_MAX_RETRIES", default=5)
 EPCS_TRANSMISSION_BACKOFF_SECONDS: int = env.int("EPCS_TRANSMISSION_BACKOFF_SECONDS", default=2)

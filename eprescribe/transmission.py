@@ -72,6 +72,9 @@ def transmit(prescription_id: int, attempt: int = 1) -> str:
         )
         return "failed"
     Prescription.objects.filter(pk=rx.pk).update(transmission_attempts=attempt)
+    if not gateway_url():
+        record_final_failure(rx.pk, "No pharmacy gateway is configured (PHARMACY_GATEWAY_URL); nothing was sent.")
+        return "failed"
     message = ncpdp.build_new_rx(rx)
     try:
         response = requests.post(

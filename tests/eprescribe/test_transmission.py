@@ -344,3 +344,13 @@ def test_signing_in_the_ceremony_with_a_code_sends_each_prescription_to_the_phar
     assert codes == {"C48672", "C48676"}
     print_copy = clinician_client.get(f"/eprescribe/{first.pk}/print/").content.decode()
     assert "Copy only - not valid for dispensing" in print_copy
+
+
+@pytest.mark.django_db
+def test_without_a_configured_gateway_nothing_is_sent_and_the_failure_shows(rx: RxWorld, settings: Any) -> None:
+    settings.PHARMACY_GATEWAY_URL = ""
+    [signed] = rx.sign(rx.ready())
+    assert transmit(signed.pk) == "failed"
+    signed.refresh_from_db()
+    assert signed.state == PrescriptionState.TRANSMISSION_FAILED
+    assert "PHARMACY_GATEWAY_URL" in signed.transmission_error

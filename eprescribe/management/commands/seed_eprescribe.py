@@ -101,7 +101,7 @@ class Command(BaseCommand):
                 provider=provider,
                 number=DEMO_DEA_NUMBER,
                 state="NY",
-                expires_on=timezone.localdate().replace(month=1, day=1) + dt.timedelta(days=3 * 365),
+                expires_on=timezone.localdate() + dt.timedelta(days=2 * 365),
             )
         created = 0
         for last_name, medication_name, quantity, directions, refills in READY_PRESCRIPTIONS:
