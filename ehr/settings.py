@@ -285,8 +285,18 @@ LOGGING = {
 }
 
 CELERY_BEAT_SCHEDULE = {
+    "revoke-lapsed-epcs-permissions": {
+        "task": "providers.revoke_lapsed_epcs_permissions",
+        "schedule": crontab(hour=0, minute=5),
+    },
     "daily-incident-report": {
         "task": "audit.daily_incident_report",
         "schedule": crontab(hour=0, minute=15),
     },
 }
+
+# --- Email (lost-device notices to access managers) --------------------------
+# EMAIL_URL as django-environ reads it, e.g. smtp+tls://user:pass@mail.example.org:587;
+# the embedded default prints mail to the console.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25"))
+DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="EHR <ehr@localhost>")
