@@ -70,6 +70,14 @@ class SyncResultSerializer(serializers.Serializer):
     devices = DeviceSerializer(many=True)
 
 
+class SyncStatusSerializer(serializers.Serializer):
+    linked = serializers.BooleanField()
+    last_synced_at = serializers.DateTimeField(allow_null=True, help_text="Last successful sync with ID.me")
+    last_attempt_at = serializers.DateTimeField(allow_null=True, help_text="Last attempt, successful or not")
+    last_error = serializers.CharField(allow_blank=True, help_text="Why the last attempt failed, if it did")
+    stale = serializers.BooleanField(help_text="Older than a few minutes: eRx Info queues a background sync")
+
+
 class ReauthenticationRequired(exceptions.APIException):
     status_code = status.HTTP_403_FORBIDDEN
     default_code = "reauthentication_required"
@@ -163,6 +171,20 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
         except services.PrimaryDeviceBusy as exc:
             raise PrimaryBusy() from exc
         return Response(DeviceSerializer(device).data)
+
+    @extend_schema(summary="When my devices were last synced with ID.me", responses={200: SyncStatusSerializer})
+    @action(detail=False, methods=["get"], url_path="sync-status", url_name="sync-status")
+    def sync_status(self, request: Request) -> Response:
+        provider = self.provider()
+        state = services.sync_state(provider)
+        data = {
+            "linked": bool(provider.idme_uuid),
+            "last_synced_at": state.last_synced_at if state else None,
+            "last_attempt_at": state.last_attempt_at if state else None,
+            "last_error": state.last_error if state else "",
+            "stale": bool(provider.idme_uuid) and services.is_stale(state),
+        }
+        return Response(SyncStatusSerializer(data).data)
 
     @extend_schema(
         summary="Refresh devices from ID.me",

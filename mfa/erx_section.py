@@ -68,6 +68,7 @@ def devices_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
         "last_synced_at": state.last_synced_at if state else None,
         "unreachable": bool(state and state.last_error),
         "last_attempt_at": state.last_attempt_at if state else None,
+        "last_attempt_ms": int(state.last_attempt_at.timestamp() * 1000) if state and state.last_attempt_at else 0,
         "checking": checking,
         "update_url": update_mfa_device_url(request),
     }

@@ -10,6 +10,7 @@ old device is gone. Selectors are the article's words, roles and labels, never C
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,12 @@ from typing import Any
 import pyotp
 import pytest
 import zxingcpp
+from django.utils import timezone
 from PIL import Image
 
 from audit.models import AuditEvent
 from mfa import services
-from mfa.models import ProviderDevice
+from mfa.models import DeviceSyncState, ProviderDevice
 from providers.models import Provider, User
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import sign_in_to_ehr
@@ -135,3 +137,46 @@ def test_change_the_mfa_device_as_the_seed_article_describes(
     assert AuditEvent.objects.filter(action="mfa.device_added", details__name="MyiPhone").count() == 1
     assert AuditEvent.objects.filter(action="mfa.device_removed", details__name="android").count() == 1
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+@pytest.fixture
+def worker_for_sandbox(idme_sandbox_live: IdmeSandboxHandle, monkeypatch: pytest.MonkeyPatch, request: Any) -> Any:
+    """A real Celery worker process whose ID.me is the sandbox on the live server."""
+    monkeypatch.setenv("IDME_BASE_URL", idme_sandbox_live.base_url)
+    return request.getfixturevalue("celery_worker_process")
+
+
+@pytest.mark.worker
+@pytest.mark.req("NIST-05")
+def test_erx_info_updates_itself_when_the_background_sync_finds_a_removed_device(
+    idme_sandbox_live: IdmeSandboxHandle, clinician: User, browser_page: Any, worker_for_sandbox: Any
+) -> None:
+    """A device deleted at ID.me outside the return flow: eRx Info opens at once from the
+    mirror, a worker syncs in the background, and the page reloads with the change."""
+    from playwright.sync_api import expect
+
+    account = idme_sandbox_live.create_account("greg.house@example.test", fname="Gregory", lname="House")
+    old_device, _ = idme_sandbox_live.add_totp_device(account, "android")
+    idme_sandbox_live.add_totp_device(account, "MyiPhone")
+    provider = link(Provider.objects.get(user=clinician), account.uuid)
+    services.sync_devices(provider)
+    services.select_primary_device(provider, ProviderDevice.objects.get(provider=provider, name="android").pk)
+    old_device.delete()  # deleted at ID.me (say, from another browser); the mirror is now stale
+    DeviceSyncState.objects.filter(provider=provider).update(
+        last_synced_at=timezone.now() - services.STALE_AFTER - dt.timedelta(seconds=1)
+    )
+    page = browser_page
+
+    sign_in_to_ehr(page, idme_sandbox_live.live_url, clinician.username, TEST_PASSWORD)
+    page.get_by_text("Account", exact=True).click()
+    page.get_by_role("link", name="Provider Settings").click()
+    page.get_by_role("link", name="eRx Info").click()
+    expect(page.get_by_text("Checking ID.me for changes")).to_be_visible()
+    expect(device_row(page, "android")).to_contain_text("Is Primary")  # the mirror, at once
+
+    expect(page.get_by_text("Your primary device was removed at ID.me; select a new one.")).to_be_visible(
+        timeout=30_000
+    )
+    expect(device_row(page, "android")).to_have_count(0)
+    expect(device_row(page, "MyiPhone").get_by_role("button", name="Select as the primary device")).to_be_visible()
+    assert services.primary_device(provider) is None

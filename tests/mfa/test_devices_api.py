@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from audit.models import AuditEvent
-from mfa.models import ProviderDevice
+from mfa.models import DeviceSyncState, ProviderDevice
 from providers.models import Provider, User
 from tests.conftest import TEST_PASSWORD
 from tests.mfa.conftest import UNREACHABLE_IDME, make_stale
@@ -182,3 +183,11 @@ def test_schema_describes_the_device_endpoints(clinician_client: Client) -> None
     for path in ("/api/v1/mfa/devices/", "/api/v1/mfa/devices/{id}/primary/", "/api/v1/mfa/devices/refresh/"):
         assert path in schema
     assert "Select as the primary device" in schema
+
+
+def test_sync_status_tells_when_the_mirror_was_last_synced(clinician_client: Client, provider: Provider) -> None:
+    before = clinician_client.get(f"{API}sync-status/").json()
+    assert before == {"linked": True, "last_synced_at": None, "last_attempt_at": None, "last_error": "", "stale": True}
+    DeviceSyncState.objects.create(provider=provider, last_synced_at=timezone.now(), last_attempt_at=timezone.now())
+    after = clinician_client.get(f"{API}sync-status/").json()
+    assert after["stale"] is False and after["last_synced_at"] is not None
