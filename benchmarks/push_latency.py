@@ -25,6 +25,7 @@ import datetime as dt
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -321,11 +322,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pending", type=int, default=200, help="ceremonies pending at once (scenario 2)")
     parser.add_argument("--single-runs", type=int, default=20, help="repetitions of scenario 1")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="port for the sandbox (default: a free one)")
     parser.add_argument("--approve-over", type=float, default=60.0, help="seconds over which the N are approved")
     parser.add_argument("--burst", action="store_true", help="also approve N at once as fast as possible")
     args = parser.parse_args()
 
+    if not args.port:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            args.port = probe.getsockname()[1]
     env = prepare_environment(args.port)
     import django
 
