@@ -156,7 +156,9 @@ def sync_devices(provider: Provider, request: HttpRequest | None = None) -> Sync
             return SyncResult(synced_at=state.last_synced_at, superseded=True)
         # The first sync mirrors what was there already: nothing to announce as new.
         first_sync = state.last_synced_at is None
-        local = {d.idme_device_id: d for d in ProviderDevice.objects.select_for_update().filter(provider=provider)}
+        # Rows are locked in id order everywhere (here and in select_primary_device): no deadlocks.
+        locked = ProviderDevice.objects.select_for_update().filter(provider=provider).order_by("id")
+        local = {d.idme_device_id: d for d in locked}
         added: list[str] = []
         renamed: list[tuple[str, str]] = []
         removed: list[str] = []
