@@ -121,6 +121,8 @@ def _attempt_failed(rx: Prescription, attempt: int, reason: str) -> None:
 def _record_sent(rx: Prescription, message_id: str, attempt: int) -> None:
     with transaction.atomic():
         locked = Prescription.objects.select_for_update().get(pk=rx.pk)
+        if locked.transmitted_at is not None:
+            return  # a concurrent send of the same message was recorded already
         if locked.state in (PrescriptionState.SIGNED, PrescriptionState.TRANSMISSION_FAILED):
             locked.state = PrescriptionState.TRANSMITTED
         locked.transmitted_at = timezone.now()
