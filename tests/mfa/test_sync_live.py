@@ -245,3 +245,26 @@ def test_first_sync_mirrors_existing_devices_without_announcing_them_as_new(live
     assert result.added == ("Office iPhone",) and result.notices == ()
     assert AuditEvent.objects.get(action="mfa.device_added").details["first_sync"] is True
     assert "A new device was added" not in page(live_clinician.client)
+
+
+def test_choosing_a_device_while_a_sync_removes_it_ends_consistent(live_clinician: LiveClinician) -> None:
+    from tests.mfa.test_primary_concurrency import run_together
+
+    doomed = live_clinician.add_code_generator("android")
+    live_clinician.add_code_generator("MyiPhone")
+    services.sync_devices(live_clinician.provider)
+    mirror = ProviderDevice.objects.get(provider=live_clinician.provider, name="android")
+    doomed.delete()
+
+    results = run_together(
+        [
+            lambda: services.sync_devices(live_clinician.provider).removed,
+            lambda: services.select_primary_device(live_clinician.provider, mirror.pk).pk,
+        ]
+    )
+
+    assert results[0] == ("android",)
+    # Either the choice came first (then the sync cleared it) or the device was already gone.
+    assert results[1] == mirror.pk or isinstance(results[1], ProviderDevice.DoesNotExist)
+    assert names(live_clinician.provider) == ["MyiPhone"]
+    assert services.primary_device(live_clinician.provider) is None
