@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from audit.models import AuditEvent, Outcome
 from eprescribe import services
@@ -182,6 +182,10 @@ def test_prescriptions_cannot_be_deleted(rx: RxWorld) -> None:
     with pytest.raises(ValidationError):
         Prescription.objects.all().delete()
     assert Prescription.objects.count() == 2
+    if connection.vendor == "postgresql":  # the database refuses too (trigger)
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM eprescribe_prescription WHERE id = %s", [signed.pk])
+        assert Prescription.objects.count() == 2
     admin = PrescriptionAdmin(Prescription, None)  # type: ignore[arg-type]
     assert admin.has_delete_permission(None, signed) is False  # type: ignore[arg-type]
     assert admin.has_change_permission(None, signed) is False  # type: ignore[arg-type]
