@@ -167,7 +167,7 @@ def create_prescription(
 
 def _lock(rx: Prescription) -> Prescription:
     return (
-        Prescription.objects.select_for_update()
+        Prescription.objects.select_for_update(of=("self",))
         .select_related("patient", "prescriber__user", "medication", "pharmacy", "dea_registration")
         .get(pk=rx.pk)
     )
@@ -354,7 +354,7 @@ def sign_prescriptions(
         raise SigningRefused("The signing key is unavailable, so nothing was signed.") from exc
     with transaction.atomic():
         locked = list(
-            Prescription.objects.select_for_update()
+            Prescription.objects.select_for_update(of=("self",))
             .select_related("patient", "prescriber__user", "medication", "pharmacy", "dea_registration")
             .filter(pk__in=ids)
             .order_by("pk")

@@ -143,7 +143,7 @@ def record_final_failure(prescription_id: int, reason: str) -> None:
     """Mark a signed prescription's transmission failed (DEA-15: reported to the prescriber)."""
     with transaction.atomic():
         rx = (
-            Prescription.objects.select_for_update()
+            Prescription.objects.select_for_update(of=("self",))
             .select_related("prescriber__user")
             .filter(pk=prescription_id)
             .first()
