@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from eprescribe import signing
 from eprescribe.models import Prescription
 
@@ -31,7 +33,7 @@ def _differing_keys(stored: dict[str, object], current: dict[str, object], prefi
     return keys
 
 
-def check_prescription(rx: Prescription, public_keys: dict[str, object]) -> SignatureCheck:
+def check_prescription(rx: Prescription, public_keys: dict[str, Ed25519PublicKey]) -> SignatureCheck:
     result = SignatureCheck(rx.pk)
     payload = rx.canonical_payload.encode()
     if signing.digest(payload) != rx.digest_sha256:
@@ -39,7 +41,7 @@ def check_prescription(rx: Prescription, public_keys: dict[str, object]) -> Sign
     public = public_keys.get(rx.signing_key_id)
     if public is None:
         result.problems.append(f"signing key {rx.signing_key_id or '(none)'} is not a trusted key")
-    elif not signing.verify(public, payload, rx.signature):  # type: ignore[arg-type]
+    elif not signing.verify(public, payload, rx.signature):
         result.problems.append("the Ed25519 signature does not verify")
     assert rx.signed_at is not None
     current = signing.canonical_bytes(signing.canonical_data(rx, rx.signed_at))
@@ -57,7 +59,7 @@ def check_prescription(rx: Prescription, public_keys: dict[str, object]) -> Sign
 
 
 def check_all() -> Iterator[SignatureCheck]:
-    public_keys: dict[str, object] = dict(signing.trusted_public_keys())
+    public_keys = signing.trusted_public_keys()
     queryset = (
         Prescription.objects.filter(signed_at__isnull=False)
         .select_related("patient", "prescriber__user", "medication", "pharmacy", "dea_registration")
