@@ -285,6 +285,19 @@ def report(name: str, latencies: list[float]) -> None:
     )
 
 
+def wait_for_transmissions(timeout: float = 180.0) -> None:
+    """Let the worker send the signed prescriptions before the next scenario (the poller shares
+    the worker with transmission tasks)."""
+    from eprescribe.models import Prescription, PrescriptionState
+
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if not Prescription.objects.filter(state=PrescriptionState.SIGNED).exists():
+            break
+        time.sleep(0.5)
+    print(f"(transmissions drained in {time.monotonic() - start:.1f}s)")
+
+
 def run_many(prescribers: list[Prescriber], counter: RequestCounter, *, spread: float, label: str) -> None:
     n = len(prescribers)
     rxs = [p.new_prescription() for p in prescribers]
@@ -358,10 +371,12 @@ def main() -> None:
             single.append(done - approved)
         report("1 pending", single)
 
+        wait_for_transmissions()
         # Scenario 2: N pending at once; approvals one by one over --approve-over seconds.
         run_many(prescribers[: args.pending], counter, spread=args.approve_over, label="paced")
         # Scenario 3 (stress): N pending at once, all approved as fast as the phone can.
         if args.burst:
+            wait_for_transmissions()
             run_many(prescribers[: args.pending], counter, spread=0.0, label="burst")
     finally:
         os.killpg(worker.pid, signal.SIGTERM)

@@ -631,7 +631,7 @@ def refresh_push(challenge: VerificationChallenge) -> VerificationChallenge:
     return challenge
 
 
-def poll_pending_pushes() -> int:
+def poll_pending_pushes(on_progress: Callable[[], None] | None = None) -> int:
     """One polling round: ask ID.me about every pending push (batch requests of 100 ids) and
     apply the answers; approvals are completed here, one after another. Returns how many push
     challenges are still pending afterwards."""
@@ -649,7 +649,10 @@ def poll_pending_pushes() -> int:
     except IdmeError as exc:
         logger.warning("Batch push status failed: %s", exc)
     for challenge in pending:
-        apply_push_status(challenge, answers.get(challenge.idme_txid))
+        answer = answers.get(challenge.idme_txid)
+        apply_push_status(challenge, answer)
+        if on_progress is not None and answer is not None and answer.status != "pending":
+            on_progress()
     return VerificationChallenge.objects.filter(status=ChallengeStatus.PENDING, method=ChallengeMethod.PUSH).count()
 
 

@@ -1,9 +1,10 @@
 """Celery tasks of the mfa app.
 
 Push polling: ONE poller for all pending push challenges, no beat. The poller is a task
-that loops for up to RUN_SECONDS, asking ID.me about every pending push in one batch
-request (`push_statuses`) every POLL_INTERVAL seconds, then re-queues itself while pushes
-are pending. So 200 pending pushes cost 1 request per round (2 with batches of 100), not 200.
+that loops, asking ID.me about every pending push in one batch request (`push_statuses`)
+every POLL_INTERVAL seconds; it stops IDLE_LINGER_SECONDS after the last pending push and
+re-queues itself after MAX_RUN_SECONDS. So 200 pending pushes cost 1 request per round (2
+with batches of 100), not 200. Approvals are completed by the poller itself, in order.
 
 Exactly one chain runs: each chain carries a token; the cache holds the current token and a
 heartbeat. `ensure_push_poller()` (called after a push starts, on every status request of a
@@ -16,21 +17,29 @@ completion is idempotent (mfa.challenges.complete_challenge).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from typing import Any
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutting_down
 from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.25
-RUN_SECONDS = 20.0
-STALE_AFTER = 10.0
+# One task runs this long at most, then queues its successor (bounds a task's life).
+MAX_RUN_SECONDS = 600.0
+# With no push pending, the poller lingers this long before it stops, so the next push of a
+# busy practice is polled at once instead of waiting for a new task behind other work.
+IDLE_LINGER_SECONDS = 60.0
+STALE_AFTER = 30.0
 TOKEN_KEY = "mfa:push-poller:token"
 HEARTBEAT_KEY = "mfa:push-poller:heartbeat"
+# Set when this worker shuts down: a lingering poller leaves at once (the next worker or the
+# next status request starts a new one).
+_shutting_down = threading.Event()
 
 
 def _beat() -> None:
@@ -54,13 +63,18 @@ def ensure_push_poller(force: bool = False) -> bool:
 def poll_push_challenges(token: str) -> str:
     from mfa.challenges import poll_pending_pushes
 
-    deadline = time.monotonic() + RUN_SECONDS
+    deadline = time.monotonic() + MAX_RUN_SECONDS
+    last_busy = time.monotonic()
     while True:
         if cache.get(TOKEN_KEY) != token:
             return "superseded"
+        if _shutting_down.is_set():
+            cache.delete(HEARTBEAT_KEY)
+            return "worker stopping"
         _beat()
-        remaining = poll_pending_pushes()
-        if remaining == 0:
+        if poll_pending_pushes(on_progress=_beat):
+            last_busy = time.monotonic()
+        elif time.monotonic() - last_busy >= IDLE_LINGER_SECONDS:
             # Stop, unless a push started between the count and now (its ensure_push_poller
             # saw our heartbeat and left the polling to us).
             cache.delete(HEARTBEAT_KEY)
@@ -87,3 +101,8 @@ def _resume_polling_on_worker_start(**kwargs: Any) -> None:
             ensure_push_poller(force=True)
     except Exception:  # never keep a worker from starting
         logger.exception("Could not resume push polling")
+
+
+@worker_shutting_down.connect
+def _stop_polling(**kwargs: Any) -> None:
+    _shutting_down.set()
