@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import random
 import shutil
 import signal
 import socket
@@ -363,7 +364,9 @@ def main() -> None:
             one = prescribers[run % len(prescribers)]  # ID.me allows 10 pushes per 10 minutes each
             rx = one.new_prescription()
             challenge = one.start_push(rx)
-            time.sleep(0.7)  # the clinician reads the number, the phone buzzes
+            # The clinician reads the number and picks up the phone: a random delay, so the
+            # approvals do not fall at the same point of the poller's cycle every time.
+            time.sleep(random.uniform(0.5, 1.5))
             approved = one.approve(challenge)
             done = signed_at(rx)
             if done is None:
