@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint install install-dev format traceability clean
+.PHONY: run test lint install install-dev format traceability screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ format: install-dev
 
 traceability: install-dev
 	$(BIN)/pytest --collect-only -q --traceability docs/traceability.md >/dev/null
+
+screenshots: install-dev
+	EHR_UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/e2e/test_seed_walk.py -q
 
 clean:
 	rm -rf var/cache var/cache-test var/celery var/celery-test var/test-db.sqlite3*

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,12 @@ from tests.mfa.conftest import link
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "erx-info.png"
+# The README's picture is refreshed by `make screenshots`; ordinary runs write under var/.
+_ROOT = Path(__file__).resolve().parents[2]
+_SCREENSHOT_DIR = (
+    _ROOT / "docs" / "images" if os.environ.get("EHR_UPDATE_SCREENSHOTS") == "1" else _ROOT / "var" / "screenshots"
+)
+SCREENSHOT = _SCREENSHOT_DIR / "erx-info.png"
 CLIENT_NAME = "EHR Demo Practice"
 
 
