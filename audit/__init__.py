@@ -9,7 +9,17 @@ if TYPE_CHECKING:
 
 
 def record(action: str, **kwargs: Any) -> AuditEvent:
-    """Append one event to the trail; see audit.services.record_event for the arguments."""
+    """Append one event to the trail; see audit.services.build_event for the arguments."""
     from audit.services import record_event
 
     return record_event(action, **kwargs)
+
+
+def record_many(entries: list[tuple[str, dict[str, Any]]]) -> list[AuditEvent]:
+    """Append several events at once, in order: (action, arguments of record) pairs.
+
+    One lock and one insert for a batch, e.g. every prescription of one signing.
+    """
+    from audit.services import append_events, build_event
+
+    return append_events([build_event(action, **kwargs) for action, kwargs in entries])

@@ -45,7 +45,7 @@ def _client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def record_event(
+def build_event(
     action: str,
     *,
     actor: Any = None,
@@ -54,7 +54,7 @@ def record_event(
     request: HttpRequest | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event. `target` is a model instance or a (type, id) pair."""
+    """An unsaved event; `target` is a model instance or a (type, id) pair."""
     if actor is None and request is not None and request.user.is_authenticated:
         actor = request.user
     if target is None:
@@ -63,7 +63,7 @@ def record_event(
         target_type, target_id = str(target[0]), str(target[1])
     else:
         target_type, target_id = target._meta.label_lower, str(target.pk)
-    event = AuditEvent(
+    return AuditEvent(
         occurred_at=timezone.now(),
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=getattr(actor, "username", "") or "",
@@ -75,15 +75,25 @@ def record_event(
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:512] if request else ""),
         details=json.loads(json.dumps(details or {}, default=str)),
     )
+
+
+def append_events(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Chain and insert events in order: one lock, one read of the head, one INSERT."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])
-        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-        event.previous_hash = last or GENESIS_HASH
-        event.hash = _event_hash(event)
-        event.save()
-    return event
+        previous = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS_HASH
+        for event in events:
+            event.previous_hash = previous
+            event.hash = previous = _event_hash(event)
+        AuditEvent.objects.bulk_create(events)
+    return events
+
+
+def record_event(action: str, **kwargs: Any) -> AuditEvent:
+    """Append one event; the arguments are those of build_event."""
+    return append_events([build_event(action, **kwargs)])[0]
 
 
 @dataclass(frozen=True)

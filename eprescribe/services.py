@@ -378,19 +378,25 @@ def sign_prescriptions(
             rx.state = PrescriptionState.SIGNED
             rx.updated_at = signed_at
         _store_signatures(locked)
-        for rx in locked:
-            audit.record(
-                "eprescribe.signed",
-                actor=provider.user,
-                target=rx,
-                details={
-                    "digest_sha256": rx.digest_sha256,
-                    "signing_key_id": key.key_id,
-                    "device": rx.device_label,
-                    "challenge_id": rx.challenge_id,
-                    "patient_id": rx.patient_id,
-                },
-            )
+        audit.record_many(
+            [
+                (
+                    "eprescribe.signed",
+                    {
+                        "actor": provider.user,
+                        "target": rx,
+                        "details": {
+                            "digest_sha256": rx.digest_sha256,
+                            "signing_key_id": key.key_id,
+                            "device": rx.device_label,
+                            "challenge_id": rx.challenge_id,
+                            "patient_id": rx.patient_id,
+                        },
+                    },
+                )
+                for rx in locked
+            ]
+        )
         # DEA-15: transmission starts as soon as the signatures are committed (one broker
         # message for the batch; the worker fans it out to one task per prescription).
         transaction.on_commit(_queue_batch_callback([rx.pk for rx in locked]), robust=True)

@@ -87,3 +87,14 @@ def test_reports_are_append_only_too() -> None:
         report.delete()
     with pytest.raises(AppendOnlyError):
         IncidentReport.objects.all().delete()
+
+
+@pytest.mark.req("DEA-13")
+def test_a_batch_of_events_chains_in_order_after_the_existing_trail() -> None:
+    first = audit.record("test.before")
+    batch = audit.record_many([("test.batch", {"target": ("thing", n), "details": {"n": n}}) for n in range(3)])
+    assert [e.previous_hash for e in batch] == [first.hash, batch[0].hash, batch[1].hash]
+    assert (
+        list(AuditEvent.objects.order_by("id").values_list("action", flat=True)) == ["test.before"] + ["test.batch"] * 3
+    )
+    assert verify_chain().intact
