@@ -251,7 +251,6 @@ def test_signing_needs_a_sign_in_within_the_session_limits(world: PrescribingWor
 
 
 @pytest.mark.req("DEA-04")
-@pytest.mark.req("DEA-16")
 @pytest.mark.django_db(transaction=True)
 def test_signing_is_refused_while_epcs_is_blocked(world: PrescribingWorld, clinician_client: Client) -> None:
     rx = world.ready()
@@ -263,6 +262,39 @@ def test_signing_is_refused_while_epcs_is_blocked(world: PrescribingWorld, clini
         ceremony_url + "code/", {"device": world.signing.totp_device.pk, "code": world.signing.code()}
     )
     assert response.status_code == 400
+    assert state(rx) == PrescriptionState.READY
+    assert not VerificationChallenge.objects.exists()
+
+
+@pytest.mark.req("DEA-04")
+@pytest.mark.django_db(transaction=True)
+def test_a_dea_registration_expiring_today_stops_signing_the_same_day(
+    world: PrescribingWorld, clinician_client: Client
+) -> None:
+    from django.utils import timezone
+
+    rx = world.ready()
+    ceremony_url = open_ceremony(clinician_client, rx)
+    world.registration.expires_on = timezone.localdate()
+    world.registration.save(update_fields=["expires_on"])
+    assert "expired on" in text(clinician_client.get(ceremony_url))
+    response = clinician_client.post(
+        ceremony_url + "code/", {"device": world.signing.totp_device.pk, "code": world.signing.code()}
+    )
+    assert response.status_code == 400 and "expired on" in text(response)
+    assert state(rx) == PrescriptionState.READY
+
+
+@pytest.mark.req("DEA-02")
+@pytest.mark.django_db(transaction=True)
+def test_signing_needs_an_ial2_identity(world: PrescribingWorld, clinician_client: Client) -> None:
+    rx = world.ready()
+    ceremony_url = open_ceremony(clinician_client, rx)
+    Provider.objects.filter(pk=world.provider.pk).update(identity_ial="ial1")
+    response = clinician_client.post(
+        ceremony_url + "code/", {"device": world.signing.totp_device.pk, "code": world.signing.code()}
+    )
+    assert response.status_code == 400 and "IAL2" in text(response)
     assert state(rx) == PrescriptionState.READY
     assert not VerificationChallenge.objects.exists()
 
