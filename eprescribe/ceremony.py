@@ -337,7 +337,10 @@ def ceremony_cancel(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpRespons
 def ceremony_status(request: HttpRequest, ceremony_id: uuid.UUID) -> JsonResponse:
     """What the waiting page needs, from the EHR's own records (the browser never asks ID.me)."""
     provider = _provider(request)
-    _ceremony_ids(request, provider, ceremony_id)
+    try:
+        _ceremony_ids(request, provider, ceremony_id)
+    except Http404:
+        return JsonResponse({"error": "not_found", "error_description": "No such signing."}, status=404)
     challenge = _latest_challenge(provider, ceremony_id)
     if challenge is None:
         return JsonResponse({"status": "none", "message": "", "seconds_left": 0, "match_number": ""})

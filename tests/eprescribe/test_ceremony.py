@@ -158,7 +158,8 @@ def test_another_provider_cannot_see_or_sign_this_ceremony(
     intruder = Client()
     assert intruder.login(username="dr.wilson", password=TEST_PASSWORD)
     assert intruder.get(ceremony_url).status_code == 404
-    assert intruder.get(ceremony_url + "status/").status_code == 404
+    status = intruder.get(ceremony_url + "status/")
+    assert status.status_code == 404 and status.json()["error"] == "not_found"
     code = world.signing.code()
     assert (
         intruder.post(ceremony_url + "code/", {"device": world.signing.totp_device.pk, "code": code}).status_code == 404
