@@ -15,8 +15,8 @@ from eprescribe.models import Prescription
 from idme_sandbox.accounts.services import new_pairing_code
 from mfa.services import sync_devices
 from providers.models import User
+from tests.browser import sign_in_to_ehr
 from tests.conftest import TEST_PASSWORD
-from tests.e2e.conftest import sign_in_to_ehr
 from tests.eprescribe.ceremony_world import make_prescribing_world
 from tests.eprescribe.test_ceremony import DEA_STATEMENT_TEXT
 from tests.idme_fixtures import IdmeSandboxHandle
