@@ -1,8 +1,9 @@
-"""Shared Playwright fixtures: Debian's Chromium driven by the sync API against live_server.
+"""Shared Playwright fixtures (a pytest plugin): Debian's Chromium driven by the sync API.
 
 Browsers are never downloaded: the system's chromium is used, and the tests are skipped
-with a clear message only when none is installed. Every browser test should use
-`browser_page` (a fresh context per test) and mark itself `@pytest.mark.browser`.
+with a clear message only when none is installed. One Playwright instance serves the whole
+run (the sync API allows only one per thread). Browser tests use `browser_page` or
+`browser_context` (fresh per test) and mark themselves `@pytest.mark.browser`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DEFAULT_TIMEOUT_MS = 15_000
-ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "var" / "e2e"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "e2e"
 
 
 def find_chromium() -> str | None:
@@ -63,11 +64,18 @@ def playwright_browser(chromium_path: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def browser_page(playwright_browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh browser context and page; on failure a screenshot lands in var/e2e/."""
+def browser_context(playwright_browser: Any) -> Iterator[Any]:
+    """A fresh browser context: its own cookies and storage, shared by the pages it opens."""
     context = playwright_browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    page = context.new_page()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def browser_page(browser_context: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A page in a fresh context; on failure a screenshot lands in var/e2e/."""
+    page = browser_context.new_page()
     yield page
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
@@ -75,7 +83,6 @@ def browser_page(playwright_browser: Any, request: pytest.FixtureRequest) -> Ite
         # A failed screenshot must not hide the test's own failure.
         with contextlib.suppress(Exception):
             page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
 
 
 @pytest.hookimpl(hookwrapper=True)

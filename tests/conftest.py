@@ -17,7 +17,7 @@ from django.test import Client
 from providers.models import Provider, User
 
 # Shared fixtures of the ID.me sandbox (`idme_sandbox_live`).
-pytest_plugins = ["tests.idme_fixtures"]
+pytest_plugins = ["tests.idme_fixtures", "tests.browser"]
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS_FILE = ROOT.parent / "shared" / "REQUIREMENTS.md"

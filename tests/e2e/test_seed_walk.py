@@ -26,8 +26,8 @@ from audit.models import AuditEvent
 from mfa import services
 from mfa.models import DeviceSyncState, ProviderDevice
 from providers.models import Provider, User
+from tests.browser import sign_in_to_ehr
 from tests.conftest import TEST_PASSWORD
-from tests.e2e.conftest import sign_in_to_ehr
 from tests.idme_fixtures import IDME_TEST_PASSWORD, IdmeSandboxHandle
 from tests.mfa.conftest import link
 

@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from idme_sandbox.models import Account, Device, DeviceKind, PushStatus, PushTransaction
-from tests.e2e.conftest import CHROMIUM_ARGS, find_chromium
 from tests.idme_sandbox.conftest import SANDBOX_PASSWORD
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser_context() -> Iterator[Any]:
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("No Chromium found; browser tests skipped")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(locale="en-US")
-        context.set_default_timeout(15_000)
-        yield context
-        context.close()
-        browser.close()
 
 
 def test_pair_the_phone_page_and_approve_a_sign_in(
