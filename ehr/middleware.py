@@ -26,6 +26,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 LAST_SEEN_KEY = "last_seen_at"
+SIGNED_IN_AT_KEY = "signed_in_at"
+LAST_SEEN_RESOLUTION_SECONDS = 60
 
 
 class SecurityHeadersMiddleware:
@@ -40,9 +42,11 @@ class SecurityHeadersMiddleware:
 
 
 class SessionTimeoutMiddleware:
-    """Ends a signed-in session after SESSION_IDLE_TIMEOUT_SECONDS without a request.
+    """Ends a signed-in session 12 hours after sign-in and after 30 minutes idle (NIST-07).
 
-    The absolute limit (12 hours) is SESSION_COOKIE_AGE, which Django enforces.
+    Both limits are kept here rather than in the cookie's expiry, because Django moves a
+    session's expiry forward every time the session is saved. The last-seen time is written
+    at most once a minute, so an ordinary page view does not rewrite the session.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -51,9 +55,12 @@ class SessionTimeoutMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             now = time.time()
-            last_seen = request.session.get(LAST_SEEN_KEY)
-            if last_seen is not None and now - float(last_seen) > settings.SESSION_IDLE_TIMEOUT_SECONDS:
+            session = request.session
+            started = session.setdefault(SIGNED_IN_AT_KEY, now)
+            last_seen = session.get(LAST_SEEN_KEY)
+            idle_for = now - float(last_seen) if last_seen is not None else 0.0
+            if now - float(started) > settings.SESSION_COOKIE_AGE or idle_for > settings.SESSION_IDLE_TIMEOUT_SECONDS:
                 logout(request)
-            else:
-                request.session[LAST_SEEN_KEY] = now
+            elif last_seen is None or idle_for >= LAST_SEEN_RESOLUTION_SECONDS:
+                session[LAST_SEEN_KEY] = now
         return self.get_response(request)
