@@ -15,8 +15,10 @@ from django.utils import timezone
 from audit.models import AuditEvent, IncidentReport, Outcome
 
 GENESIS_HASH = "0" * 64
-# Serialises appends on PostgreSQL so each event chains onto the true previous one.
-# (SQLite transactions are IMMEDIATE in settings, which serialises them already.)
+# Serialises appends on PostgreSQL so each event chains onto the true previous one. Our
+# PostgreSQL backend already takes this lock when a transaction begins (ehr.db.postgresql),
+# and SQLite's IMMEDIATE transactions serialise writers; taking it here again is re-entrant
+# and keeps the rule true for any other connection.
 _CHAIN_LOCK_ID = 7_311_150
 # Actions that count as security events in the daily incident report.
 SECURITY_ACTION_MARKERS = ("fail", "lock", "denied", "replay", "forged", "lost", "tamper", "rate_limit")

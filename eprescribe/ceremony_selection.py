@@ -55,7 +55,7 @@ def load_selection(provider: Provider, ids: list[int], *, for_update: bool = Fal
         "patient", "medication", "dea_registration", "pharmacy", "prescriber__user"
     )
     if for_update:
-        queryset = queryset.select_for_update()
+        queryset = queryset.select_for_update(of=("self",))
     prescriptions = sorted(queryset, key=lambda p: ids.index(p.pk))
     if len(prescriptions) != len(ids):
         raise SelectionError("One or more of these prescriptions were not found.", not_found=True)

@@ -46,7 +46,7 @@ def find_refresh_token_for_update(raw: str) -> Token | None:
     if not raw:
         return None
     return (
-        Token.objects.select_for_update()
+        Token.objects.select_for_update(of=("self",))
         .select_related("client", "account")
         .filter(refresh_token_digest=Token.digest(raw))
         .first()
