@@ -19,7 +19,7 @@ TRANSACTION_LOCK_KEY = 7_311_150
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def _set_autocommit(self, autocommit: bool) -> None:
-        super()._set_autocommit(autocommit)
+        super()._set_autocommit(autocommit)  # type: ignore[misc]  # not in django-stubs
         if not autocommit:
             with self.wrap_database_errors, self.connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TRANSACTION_LOCK_KEY])
