@@ -9,9 +9,9 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from ehr.geography import US_STATE_CODES
 from providers.credentials import check_dea_number
 from providers.epcs import today
-from providers.forms import US_STATE_CODES
 from providers.models import DeaRegistration, Provider
 
 STATE_CHOICES = [("", "Choose a state")] + [(code, code) for code in US_STATE_CODES]

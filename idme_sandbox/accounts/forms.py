@@ -9,67 +9,9 @@ from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
+from ehr.geography import US_STATE_CODES
 from idme_sandbox.accounts import services
 from idme_sandbox.models import Account
-
-US_STATES = [
-    "AL",
-    "AK",
-    "AZ",
-    "AR",
-    "CA",
-    "CO",
-    "CT",
-    "DE",
-    "DC",
-    "FL",
-    "GA",
-    "HI",
-    "ID",
-    "IL",
-    "IN",
-    "IA",
-    "KS",
-    "KY",
-    "LA",
-    "ME",
-    "MD",
-    "MA",
-    "MI",
-    "MN",
-    "MS",
-    "MO",
-    "MT",
-    "NE",
-    "NV",
-    "NH",
-    "NJ",
-    "NM",
-    "NY",
-    "NC",
-    "ND",
-    "OH",
-    "OK",
-    "OR",
-    "PA",
-    "RI",
-    "SC",
-    "SD",
-    "TN",
-    "TX",
-    "UT",
-    "VT",
-    "VA",
-    "WA",
-    "WV",
-    "WI",
-    "WY",
-    "PR",
-    "GU",
-    "VI",
-    "AS",
-    "MP",
-]
 
 
 class SignUpForm(forms.Form):
@@ -159,7 +101,7 @@ class IdentityForm(forms.Form):
     )
     street = forms.CharField(label="Street address", max_length=200)
     city = forms.CharField(label="City", max_length=100)
-    state = forms.ChoiceField(label="State", choices=[("", "Choose a state")] + [(s, s) for s in US_STATES])
+    state = forms.ChoiceField(label="State", choices=[("", "Choose a state")] + [(s, s) for s in US_STATE_CODES])
     zip_code = forms.RegexField(
         label="ZIP code", regex=r"^\d{5}(-\d{4})?$", error_messages={"invalid": "Enter a 5-digit ZIP code."}
     )
