@@ -9,13 +9,15 @@ from django.http import HttpRequest
 
 from providers.credentials import expires_soon
 from providers.credentials_forms import PrescriberDetailsForm
-from providers.epcs import epcs_block_reason, registration_block_reason, today
+from providers.epcs import epcs_block_reason, permission_for, registration_block_reason, today
 from providers.models import Provider
-from providers.permissions_services import pending_request_for, permission_for
+from providers.permissions_services import pending_request_for
 
 
 def credentials_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
     on = today()
+    dea_registrations = list(provider.dea_registrations.all())
+    permission = permission_for(provider)
     registrations = [
         {
             "registration": registration,
@@ -34,7 +36,7 @@ def credentials_section(request: HttpRequest, provider: Provider) -> dict[str, A
                 if getattr(registration, name)
             ),
         }
-        for registration in provider.dea_registrations.all()
+        for registration in dea_registrations
     ]
     licenses = [
         {
@@ -52,7 +54,7 @@ def credentials_section(request: HttpRequest, provider: Provider) -> dict[str, A
         "registrations": registrations,
         "licenses": licenses,
         "details_form": details_form,
-        "permission": permission_for(provider),
+        "permission": permission,
         "pending_request": pending_request_for(provider),
-        "epcs_block_reason": epcs_block_reason(provider, on=on),
+        "epcs_block_reason": epcs_block_reason(provider, on=on, permission=permission, registrations=dea_registrations),
     }

@@ -11,6 +11,7 @@ with no nightly job in between (DEA-04).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.utils import timezone
 
@@ -32,8 +33,13 @@ def current_registrations(provider: Provider, on: dt.date | None = None) -> list
     return list(provider.dea_registrations.filter(revoked_at__isnull=True, expires_on__gt=on).order_by("number"))
 
 
-def has_current_registration(provider: Provider, on: dt.date | None = None) -> bool:
+def has_current_registration(
+    provider: Provider, on: dt.date | None = None, registrations: list[DeaRegistration] | None = None
+) -> bool:
+    """`registrations`: the provider's registrations when the caller has read them already."""
     on = on or today()
+    if registrations is not None:
+        return any(r.revoked_at is None and r.expires_on > on for r in registrations)
     return provider.dea_registrations.filter(revoked_at__isnull=True, expires_on__gt=on).exists()
 
 
@@ -53,14 +59,23 @@ def registration_block_reason(registration: DeaRegistration, on: dt.date | None 
     return None
 
 
+_NOT_READ: Any = object()
+
+
 def epcs_block_reason(
-    provider: Provider, dea_registration: DeaRegistration | None = None, on: dt.date | None = None
+    provider: Provider,
+    dea_registration: DeaRegistration | None = None,
+    on: dt.date | None = None,
+    *,
+    permission: EpcsPermission | None = _NOT_READ,
+    registrations: list[DeaRegistration] | None = None,
 ) -> str | None:
     """None when `provider` may sign EPCS now, otherwise a sentence for the clinician.
 
     Checks: identity IAL2-confirmed through ID.me; EPCS permission granted and not revoked;
     the chosen DEA registration (or, when none is given, at least one) belongs to the
-    provider, is not revoked and has not expired.
+    provider, is not revoked and has not expired. A page that has already read the
+    provider's permission and registrations passes them in to save the queries.
     """
     on = on or today()
     if not provider.identity_confirmed:
@@ -68,7 +83,8 @@ def epcs_block_reason(
             "Your identity has not been confirmed at IAL2 through ID.me. "
             "Verify your identity on eRx Info before signing controlled substance prescriptions."
         )
-    permission = permission_for(provider)
+    if permission is _NOT_READ:
+        permission = permission_for(provider)
     if permission is None or permission.state == EpcsPermissionState.REQUESTED:
         return (
             "You do not have EPCS permission yet. An EPCS access manager enters it on the "
@@ -85,7 +101,7 @@ def epcs_block_reason(
         if dea_registration.provider_id != provider.pk:
             return "That DEA registration is not yours. Choose one of your own registrations."
         return registration_block_reason(dea_registration, on)
-    if not has_current_registration(provider, on):
+    if not has_current_registration(provider, on, registrations):
         return (
             "You have no current DEA registration. Add or renew it under Prescriber Credentials on eRx Info "
             "before signing controlled substance prescriptions."

@@ -20,7 +20,7 @@ from mfa import challenges
 from mfa.models import ProviderDevice, VerificationChallenge
 from providers import permissions_services as svc
 from providers import services
-from providers.epcs import epcs_block_reason, has_current_registration
+from providers.epcs import epcs_block_reason, has_current_registration, permission_for
 from providers.models import EpcsPermissionRequest, EpcsRequestAction, Provider
 
 
@@ -37,7 +37,7 @@ class PermissionStatusSerializer(serializers.Serializer[Provider]):
         return has_current_registration(provider)
 
     def get_state(self, provider: Provider) -> str:
-        permission = svc.permission_for(provider)
+        permission = permission_for(provider)
         return permission.state if permission else "none"
 
     def get_can_sign_epcs(self, provider: Provider) -> bool:

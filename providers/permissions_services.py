@@ -134,10 +134,6 @@ def approval_refusal(permission_request: EpcsPermissionRequest, approver: Any) -
     return None
 
 
-def permission_for(provider: Provider) -> EpcsPermission | None:
-    return EpcsPermission.objects.filter(provider=provider).first()
-
-
 def pending_request_for(provider: Provider) -> EpcsPermissionRequest | None:
     return EpcsPermissionRequest.objects.filter(provider=provider, status=EpcsRequestStatus.PENDING).first()
 

@@ -22,7 +22,7 @@ from mfa import challenges
 from mfa.models import ChallengeMethod, ChallengeStatus, ProviderDevice, VerificationChallenge
 from providers import permissions_services as svc
 from providers import services
-from providers.epcs import epcs_block_reason, has_current_registration
+from providers.epcs import epcs_block_reason, has_current_registration, permission_for
 from providers.models import EpcsAccessNotice, EpcsPermissionRequest, Provider
 from providers.permissions_forms import ApprovalCodeForm, EnterRequestForm
 
@@ -57,9 +57,7 @@ def _prescriber_rows() -> list[dict[str, Any]]:
 def _is_prescriber(provider: Provider) -> bool:
     """Someone EPCS status matters to: has a DEA registration, a permission or a request."""
     return (
-        provider.dea_registrations.exists()
-        or svc.permission_for(provider) is not None
-        or provider.epcs_requests.exists()
+        provider.dea_registrations.exists() or permission_for(provider) is not None or provider.epcs_requests.exists()
     )
 
 
