@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -39,9 +40,21 @@ def _render_form(request: HttpRequest, form: Any, title: str, status: int = 200)
     return response
 
 
-def _apply_validation_error(form: Any, error: ValidationError) -> None:
-    for message in error.messages:
-        form.add_error(None, message)
+def _form_page(request: HttpRequest, form: Any, title: str, save: Callable[[dict[str, Any]], str]) -> HttpResponse:
+    """GET shows the form; a valid POST calls `save` (which returns the success message) and
+    goes back to eRx Info; anything refused is shown on the form with a 400, nothing saved."""
+    if request.method != "POST":
+        return _render_form(request, form, title)
+    if form.is_valid():
+        try:
+            message = save(form.cleaned_data)
+        except ValidationError as error:
+            for text in error.messages:
+                form.add_error(None, text)
+        else:
+            messages.success(request, message)
+            return redirect(erx_info_url())
+    return _render_form(request, form, title, status=400)
 
 
 # --- DEA registrations -----------------------------------------------------------
@@ -50,17 +63,12 @@ def _apply_validation_error(form: Any, error: ValidationError) -> None:
 def dea_add(request: HttpRequest) -> HttpResponse:
     provider = _provider(request)
     form = DeaRegistrationForm(request.POST or None, provider=provider)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                registration = credentials.add_dea_registration(request, provider, form.cleaned_data)
-            except ValidationError as error:
-                _apply_validation_error(form, error)
-            else:
-                messages.success(request, f"DEA registration {registration.number} has been added.")
-                return redirect(erx_info_url())
-        return _render_form(request, form, "Add DEA registration", status=400)
-    return _render_form(request, form, "Add DEA registration")
+
+    def save(data: dict[str, Any]) -> str:
+        registration = credentials.add_dea_registration(request, provider, data)
+        return f"DEA registration {registration.number} has been added."
+
+    return _form_page(request, form, "Add DEA registration", save)
 
 
 @login_required
@@ -70,17 +78,12 @@ def dea_edit(request: HttpRequest, pk: int) -> HttpResponse:
     registration = get_object_or_404(DeaRegistration, pk=pk, provider=provider)
     title = f"Edit DEA registration {registration.number}"
     form = DeaRegistrationForm(request.POST or None, provider=provider, instance=registration)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                credentials.update_dea_registration(request, registration, form.cleaned_data)
-            except ValidationError as error:
-                _apply_validation_error(form, error)
-            else:
-                messages.success(request, "The DEA registration has been saved.")
-                return redirect(erx_info_url())
-        return _render_form(request, form, title, status=400)
-    return _render_form(request, form, title)
+
+    def save(data: dict[str, Any]) -> str:
+        credentials.update_dea_registration(request, registration, data)
+        return "The DEA registration has been saved."
+
+    return _form_page(request, form, title, save)
 
 
 @login_required
@@ -113,17 +116,12 @@ def dea_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 def license_add(request: HttpRequest) -> HttpResponse:
     provider = _provider(request)
     form = StateLicenseForm(request.POST or None)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                credentials.add_state_license(request, provider, form.cleaned_data)
-            except ValidationError as error:
-                _apply_validation_error(form, error)
-            else:
-                messages.success(request, "The state license has been added.")
-                return redirect(erx_info_url())
-        return _render_form(request, form, "Add state license", status=400)
-    return _render_form(request, form, "Add state license")
+
+    def save(data: dict[str, Any]) -> str:
+        credentials.add_state_license(request, provider, data)
+        return "The state license has been added."
+
+    return _form_page(request, form, "Add state license", save)
 
 
 @login_required
@@ -134,17 +132,12 @@ def license_edit(request: HttpRequest, pk: int) -> HttpResponse:
     initial = {"state": license_.state, "number": license_.number, "expires_on": license_.expires_on}
     form = StateLicenseForm(request.POST or None, initial=initial)
     title = f"Edit state license {license_.state} {license_.number}"
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                credentials.update_state_license(request, license_, form.cleaned_data)
-            except ValidationError as error:
-                _apply_validation_error(form, error)
-            else:
-                messages.success(request, "The state license has been saved.")
-                return redirect(erx_info_url())
-        return _render_form(request, form, title, status=400)
-    return _render_form(request, form, title)
+
+    def save(data: dict[str, Any]) -> str:
+        credentials.update_state_license(request, license_, data)
+        return "The state license has been saved."
+
+    return _form_page(request, form, title, save)
 
 
 @login_required
