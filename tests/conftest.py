@@ -95,10 +95,11 @@ def worker_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db: None, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Start `celery worker` as its own process against the configured broker and test DB."""
-    log = tmp_path / "worker.log"
+def start_celery_worker(
+    log: Path, *, extra_env: dict[str, str] | None = None, concurrency: int = 4
+) -> subprocess.Popen[bytes]:
+    """Start `celery worker` as its own process against the configured broker and test DB,
+    and wait until it is ready. Its own session, so a test can kill it like a crash would."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -110,32 +111,44 @@ def celery_worker_process(transactional_db: None, tmp_path: Path) -> Iterator[su
             "--pool",
             "threads",
             "--concurrency",
-            "4",
+            str(concurrency),
             "--loglevel",
             "INFO",
             "--without-mingle",
             "--without-gossip",
             "--hostname",
-            f"test-{os.getpid()}@%h",
+            f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
         ],
         cwd=ROOT,
-        env=worker_environment(),
-        stdout=log.open("wb"),
+        env=worker_environment(extra_env),
+        stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if b"ready." in log.read_bytes():
-            break
+            return process
         if process.poll() is not None:
             raise RuntimeError(f"Celery worker exited early:\n{log.read_text()}")
         time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError(f"Celery worker did not become ready:\n{log.read_text()}")
+    process.kill()
+    raise RuntimeError(f"Celery worker did not become ready:\n{log.read_text()}")
+
+
+def stop_celery_worker(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: None, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process for the test."""
+    process = start_celery_worker(tmp_path / "worker.log")
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_celery_worker(process)

@@ -8,9 +8,7 @@ from `mfa.services.sync_devices` over HTTP, and the phone answers with a signed 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +23,7 @@ from idme_sandbox import authenticators
 from idme_sandbox.models import Account, Device, DeviceKind, PushTransaction
 from mfa.models import ProviderDevice
 from providers.models import IdentityAssurance, Provider, User
-from tests.conftest import ROOT, worker_environment
+from tests.conftest import start_celery_worker, stop_celery_worker
 from tests.idme_fixtures import IdmeSandboxHandle
 
 
@@ -135,52 +133,11 @@ def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.1) -> bo
 
 
 def start_worker(log: Path, idme_base_url: str, concurrency: int = 2) -> subprocess.Popen[bytes]:
-    """A real `celery worker` process pointed at the live sandbox (like the conftest fixture,
-    plus IDME_BASE_URL), so a test can kill it and start another."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "ehr",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(concurrency),
-            "--loglevel",
-            "INFO",
-            "--without-mingle",
-            "--without-gossip",
-            "--hostname",
-            f"ceremony-{os.getpid()}-{time.monotonic_ns()}@%h",
-        ],
-        cwd=ROOT,
-        env=worker_environment({"IDME_BASE_URL": idme_base_url}),
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if b"ready." in log.read_bytes():
-            return process
-        if process.poll() is not None:
-            raise RuntimeError(f"Celery worker exited early:\n{log.read_text()}")
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"Celery worker did not become ready:\n{log.read_text()}")
+    """A real worker pointed at the live sandbox, so a test can kill it and start another."""
+    return start_celery_worker(log, extra_env={"IDME_BASE_URL": idme_base_url}, concurrency=concurrency)
 
 
-def stop_worker(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+stop_worker = stop_celery_worker
 
 
 def expire_push_at_sandbox(push: PushTransaction) -> None:
