@@ -47,7 +47,7 @@ def subject_for(ceremony_id: uuid.UUID) -> str:
 
 
 def _provider(request: HttpRequest) -> Provider:
-    return people.provider_for(people.signed_in_user(request))
+    return people.current_provider(request)
 
 
 def _signed_in_recently_enough(request: HttpRequest) -> bool:

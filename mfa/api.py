@@ -138,7 +138,7 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = None
 
     def provider(self) -> Provider:
-        return provider_services.provider_for(provider_services.signed_in_user(self.request))
+        return provider_services.current_provider(self.request)
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller

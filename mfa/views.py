@@ -25,7 +25,7 @@ def erx_info_url() -> str:
 
 
 def _sync_and_tell(request: HttpRequest) -> HttpResponse:
-    provider = provider_services.provider_for(provider_services.signed_in_user(request))
+    provider = provider_services.current_provider(request)
     try:
         result = services.sync_devices(provider, request=request)
     except IdmeError as exc:
@@ -63,7 +63,7 @@ def select_primary(request: HttpRequest) -> HttpResponse:
     Only this provider's synced devices (ASVS-06): any other id is 404. Needs a password
     entry in the last 15 minutes (ASVS-05).
     """
-    provider = provider_services.provider_for(provider_services.signed_in_user(request))
+    provider = provider_services.current_provider(request)
     raw_id = request.POST.get("device_id", "")
     if not raw_id.isdigit() or len(raw_id) > 18:
         return HttpResponseBadRequest("Choose one of your devices with its Select as the primary device button.")

@@ -39,4 +39,4 @@ class MyProviderView(generics.RetrieveAPIView):
     serializer_class = ProviderSerializer
 
     def get_object(self) -> Provider:
-        return services.provider_for(services.signed_in_user(self.request))
+        return services.current_provider(self.request)

@@ -27,7 +27,7 @@ def erx_info_url() -> str:
 
 
 def _provider(request: HttpRequest) -> Provider:
-    return services.provider_for(services.signed_in_user(request))
+    return services.current_provider(request)
 
 
 def _render_form(request: HttpRequest, form: Any, title: str, status: int = 200) -> HttpResponse:

@@ -30,6 +30,6 @@ SECTIONS: tuple[tuple[str, Section], ...] = (
 def erx_info_tab(request: HttpRequest) -> HttpResponse:
     from providers.views import render_tab
 
-    provider = services.provider_for(services.signed_in_user(request))
+    provider = services.current_provider(request)
     sections = [{"template": template, **build(request, provider)} for template, build in SECTIONS]
     return render_tab(request, "erx-info", "providers/tab_erx_info.html", {"provider": provider, "sections": sections})

@@ -195,7 +195,7 @@ def _erx_info_url() -> str:
 @login_required
 @require_POST
 def verify_with_idme(request: HttpRequest) -> HttpResponse:
-    provider = services.provider_for(services.signed_in_user(request))
+    provider = services.current_provider(request)
     try:
         url = start_verification(request, provider)
     except IdmeUnavailable:
@@ -207,7 +207,7 @@ def verify_with_idme(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def idme_callback(request: HttpRequest) -> HttpResponse:
-    provider = services.provider_for(services.signed_in_user(request))
+    provider = services.current_provider(request)
     outcome = finish_verification(request, provider)
     if outcome.verified:
         messages.success(request, confirmation_message())

@@ -29,6 +29,11 @@ def provider_for(user: User) -> Provider:
     return provider
 
 
+def current_provider(request: HttpRequest) -> Provider:
+    """The provider profile of the signed-in user behind `request`."""
+    return provider_for(signed_in_user(request))
+
+
 def update_profile(request: HttpRequest, provider: Provider, email: str, changes: dict[str, Any]) -> None:
     with transaction.atomic():
         changed = [name for name, value in changes.items() if getattr(provider, name) != value]

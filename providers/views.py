@@ -49,7 +49,7 @@ def provider_settings(request: HttpRequest, tab: str) -> HttpResponse:
 
 
 def profile_tab(request: HttpRequest) -> HttpResponse:
-    provider = services.provider_for(services.signed_in_user(request))
+    provider = services.current_provider(request)
     form = ProfileForm(request.POST or None, instance=provider, initial={"email": provider.user.email})
     if request.method == "POST" and form.is_valid():
         changes = {name: form.cleaned_data[name] for name in form.Meta.fields}
