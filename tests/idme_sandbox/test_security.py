@@ -13,6 +13,7 @@ import pytest
 import zxingcpp
 from django.http import HttpResponse
 from django.test import Client
+from django.utils import timezone
 from PIL import Image
 
 from idme_sandbox.models import Account, Consent, Device, DeviceKind, OutboxMessage
@@ -56,6 +57,7 @@ def qr_text(page: str) -> str:
 def test_security_page_follows_the_seed(sandbox_totp_device: Device, ehr_client: OidcClient) -> None:
     Consent.objects.create(account=sandbox_totp_device.account, client=ehr_client, scope="openid")
     page = signed_in_client(sandbox_totp_device.account).get(SECURITY).content.decode()
+    added = timezone.localtime(sandbox_totp_device.added_at)  # the page shows local dates
     for text in [
         "Securing Your Account",
         "Set up at least one backup option to add an extra layer of security to your account.",
@@ -66,8 +68,7 @@ def test_security_page_follows_the_seed(sandbox_totp_device: Device, ehr_client:
         "Generate verification codes via code generator apps like ID.me Authenticator to sign in.",
         "Text Message or Phone Call",
         "Office iPhone",
-        f"Added {sandbox_totp_device.added_at.strftime('%b')} {sandbox_totp_device.added_at.day}, "
-        f"{sandbox_totp_device.added_at.year}",
+        f"Added {added:%b} {added.day}, {added.year}",
         "DrChrono Inc.",
         "Rename",
         'aria-label="Delete Office iPhone"',

@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from idme_sandbox import authenticators
 from idme_sandbox.models import Account, Device, DeviceKind, OutboxMessage, PushStatus, PushTransaction
@@ -259,7 +260,7 @@ def test_identity_verification_raises_the_account_to_ial2(sandbox_account: Accou
     sandbox_account.refresh_from_db()
     assert sandbox_account.ial == 2 and sandbox_account.identity_verified_at is not None
     overview = client.get("/idme-sandbox/account/overview/").content.decode()
-    assert "VERIFIED" in overview and sandbox_account.identity_verified_at.strftime("%m/%d/%Y") in overview
+    assert "VERIFIED" in overview and f"{timezone.localtime(sandbox_account.identity_verified_at):%m/%d/%Y}" in overview
     assert "My Profile" in overview and "Member Since" in overview
 
 
