@@ -28,7 +28,7 @@ class ReviewForm(forms.Form):
         required=False,  # required to confirm, optional to reject: providers.identity_reviews decides
         max_length=reviews.REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Required to confirm: why the difference is legitimate (for example a maiden name).",
+        help_text="Why the difference is legitimate (for example a maiden name). Optional to reject.",
     )
 
 

@@ -220,6 +220,7 @@ def test_access_manager_confirms_a_legitimate_difference_with_a_reason(
 ) -> None:
     alicia, mismatch = refuse_alicia(ehr, idme_sandbox_live)
     reviewer = browser(idme_sandbox_live, manager)
+    assert f'href="{REVIEWS}"' in reviewer.get("/account/epcs-permissions/").content.decode()
     page = reviewer.get(REVIEWS).content.decode()
     assert "Alicia Smyth" in page and "Alice Smith" in page and "Confirm identity" in page
     response = reviewer.post(
@@ -368,3 +369,24 @@ def test_confirming_asks_for_the_password_again_after_15_minutes(
 def test_an_unknown_review_is_not_found(manager: User, idme_sandbox_live: IdmeSandboxHandle) -> None:
     reviewer = browser(idme_sandbox_live, manager)
     assert reviewer.post(f"{REVIEWS}999999/confirm/", {"reason": "x"}).status_code == 404
+
+
+# --- the demo data -------------------------------------------------------------------------------
+@pytest.mark.req("DEA-20")
+def test_demo_idme_accounts_bind_to_their_demo_providers(idme_sandbox_live: IdmeSandboxHandle) -> None:
+    from idme_sandbox.demo import seed_demo_accounts
+    from providers.demo import DEMO_PASSWORD, seed_people
+
+    seed_people()
+    seed_demo_accounts()
+    for username, email in (("dr.smith", "alice.smith@example.test"), ("dr.jones", "brian.jones@example.test")):
+        client = Client(HTTP_HOST=urlparse(idme_sandbox_live.live_url).netloc)
+        assert login_through_form(client, username, DEMO_PASSWORD).status_code == 302
+        html = verify(client, idme_sandbox_live, Account.objects.get(email=email)).content.decode()
+        assert "Your identity has now been confirmed" in html, username
+    carter = Client(HTTP_HOST=urlparse(idme_sandbox_live.live_url).netloc)
+    assert login_through_form(carter, "dr.carter", DEMO_PASSWORD).status_code == 302
+    html = verify(carter, idme_sandbox_live, Account.objects.get(email="alicia.smyth@example.test")).content.decode()
+    assert "The name at ID.me (Alicia Smyth) does not match your EHR profile (Alicia Carter)." in html
+    assert IdentityMismatch.objects.get(provider__user__username="dr.carter").differences == ["last_name"]
+    assert [e.details["birth_date_compared"] for e in events("identity.verified")] == [True, True]
