@@ -26,7 +26,7 @@ from django.utils import timezone
 
 import audit
 from audit.models import Outcome
-from providers.identity import link_refusal, store_link
+from providers.identity import VerificationFailure, link_refusal, store_link
 from providers.identity_binding import ehr_identity
 from providers.models import IdentityMismatch, IdentityMismatchStatus, Provider, User
 from providers.permissions_services import is_access_manager
@@ -60,6 +60,13 @@ REFUSAL_MESSAGES: dict[ReviewRefusal, str] = {
     "answered. Ask the prescriber to verify with ID.me again.",
     ReviewRefusal.UUID_LINKED_ELSEWHERE: "This ID.me account is already linked to another provider.",
     ReviewRefusal.PROVIDER_LINKED_ELSEWHERE: "The prescriber is already linked to a different ID.me account.",
+}
+
+
+# The link rules of providers.identity, as review refusals.
+_LINK_REFUSALS: dict[VerificationFailure, ReviewRefusal] = {
+    VerificationFailure.UUID_LINKED_ELSEWHERE: ReviewRefusal.UUID_LINKED_ELSEWHERE,
+    VerificationFailure.PROVIDER_LINKED_ELSEWHERE: ReviewRefusal.PROVIDER_LINKED_ELSEWHERE,
 }
 
 
@@ -137,7 +144,7 @@ def _confirm_refusal(locked_provider: Provider, mismatch: IdentityMismatch, reas
         return ReviewRefusal.PROFILE_CHANGED
     link = link_refusal(locked_provider, mismatch.idme_uuid)
     if link is not None:
-        return ReviewRefusal(link.value)
+        return _LINK_REFUSALS[link]
     return None
 
 

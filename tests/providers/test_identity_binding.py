@@ -351,6 +351,23 @@ def test_a_stale_or_changed_review_cannot_be_confirmed(
 
 
 @pytest.mark.req("DEA-20")
+def test_confirming_keeps_one_idme_account_per_provider(
+    ehr: Client, alice: User, manager: User, make_user: Any, idme_sandbox_live: IdmeSandboxHandle
+) -> None:
+    alicia, mismatch = refuse_alicia(ehr, idme_sandbox_live)
+    # Meanwhile the same ID.me account was linked to the real Alicia Smyth's profile.
+    smyth = make_user("dr.smyth", first_name="Alicia", last_name="Smyth")
+    Provider.objects.create(user=smyth, display_name="Dr. Alicia Smyth", idme_uuid=alicia.uuid)
+    reviewer = browser(idme_sandbox_live, manager)
+    response = reviewer.post(f"{REVIEWS}{mismatch.pk}/confirm/", {"reason": "Maiden name"})
+    assert response.status_code == 400
+    assert "already linked to another provider" in response.content.decode()
+    assert_unconfirmed(alice)
+    [refused] = events("identity.mismatch_review_refused")
+    assert refused.details["refusal"] == "uuid_linked_elsewhere"
+
+
+@pytest.mark.req("DEA-20")
 def test_confirming_asks_for_the_password_again_after_15_minutes(
     ehr: Client, alice: User, manager: User, idme_sandbox_live: IdmeSandboxHandle
 ) -> None:
