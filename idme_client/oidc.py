@@ -214,6 +214,18 @@ def _check_claims(claims: dict[str, Any], *, issuer: str, nonce: str) -> None:
         raise IdentityNotProofed(
             "ID.me has verified this identity only at IAL1; EPCS needs an identity verified at IAL2."
         )
+    if "birth_date" in claims and claims["birth_date"] not in (None, "") and _birth_date(claims) is None:
+        raise IdmeTokenInvalid("The ID token's birth_date is not a date (YYYY-MM-DD).")
+
+
+def _birth_date(claims: dict[str, Any]) -> dt.date | None:
+    value = claims.get("birth_date")
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _identity(claims: dict[str, Any]) -> IdentityClaims:
@@ -233,6 +245,7 @@ def _identity(claims: dict[str, Any]) -> IdentityClaims:
         ial=int(claims["credential_ial"]),
         aal=aal,
         issued_at=dt.datetime.fromtimestamp(float(claims["iat"]), tz=dt.UTC),
+        birth_date=_birth_date(claims),
     )
 
 

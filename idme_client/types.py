@@ -59,3 +59,5 @@ class IdentityClaims:
     ial: int
     aal: int
     issued_at: dt.datetime
+    # ID.me's `birth_date` claim (YYYY-MM-DD) when the token carries one.
+    birth_date: dt.date | None = None

@@ -7,6 +7,7 @@ anywhere but a local sandbox.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -19,11 +20,13 @@ from idme_sandbox.models import Account, Client, Consent, Device, DeviceKind
 DEMO_ALICE_UUID = "5e0d1c2b3a4f4e5d8c7b6a5f4e3d2c1b"
 DEMO_BRIAN_UUID = "6f1e2d3c4b5a4f6e9d8c7b6a5f4e3d2c"
 DEMO_IAL1_UUID = "7a2f3e4d5c6b4a7f8e9d0c1b2a3f4e5d"
+DEMO_ALICIA_UUID = "8b3a4f5e6d7c4b8a9f0e1d2c3b4a5f6e"
 DEMO_IDME_PASSWORD = "Demo-IDme-2026"
 
 # Base32, 160 bits each. Published demo values: anyone can compute these codes.
 DEMO_ALICE_TOTP_SECRET = "DEMOALICE2SANDBOX3ONLY4ID5ME6XYZ"
 DEMO_BRIAN_TOTP_SECRET = "DEMOBRIAN2SANDBOX3ONLY4ID5ME6XYZ"
+DEMO_ALICIA_TOTP_SECRET = "DEMOALICIA2SANDBOX3ONLY4ID5ME6XY"
 DEMO_DEVICE_NAME = "Office iPhone"
 
 
@@ -36,16 +39,45 @@ class DemoAccount:
     ial: int
     totp_secret: str | None
     phone: str | None
+    birth_date: dt.date | None = None
 
 
+# The names and dates of birth match the EHR's demo providers (providers/demo.py), so
+# Verify with ID.me confirms dr.smith and dr.jones; alicia.smyth@example.test is dr.carter
+# (Alicia Carter) under her maiden name: the EHR refuses it as a mismatch for an access
+# manager to review.
 DEMO_ACCOUNTS = [
     DemoAccount(
-        DEMO_ALICE_UUID, "alice.smith@example.test", "Alice", "Smith", 2, DEMO_ALICE_TOTP_SECRET, "(555) 201-0801"
+        DEMO_ALICE_UUID,
+        "alice.smith@example.test",
+        "Alice",
+        "Smith",
+        2,
+        DEMO_ALICE_TOTP_SECRET,
+        "(555) 201-0801",
+        dt.date(1979, 3, 14),
     ),
     DemoAccount(
-        DEMO_BRIAN_UUID, "brian.jones@example.test", "Brian", "Jones", 2, DEMO_BRIAN_TOTP_SECRET, "(555) 201-0802"
+        DEMO_BRIAN_UUID,
+        "brian.jones@example.test",
+        "Brian",
+        "Jones",
+        2,
+        DEMO_BRIAN_TOTP_SECRET,
+        "(555) 201-0802",
+        dt.date(1975, 11, 2),
     ),
     DemoAccount(DEMO_IAL1_UUID, "ial1.only@example.test", "Ian", "Lowe", 1, None, None),
+    DemoAccount(
+        DEMO_ALICIA_UUID,
+        "alicia.smyth@example.test",
+        "Alicia",
+        "Smyth",
+        2,
+        DEMO_ALICIA_TOTP_SECRET,
+        "(555) 201-0803",
+        dt.date(1984, 7, 22),
+    ),
 ]
 
 
@@ -55,6 +87,7 @@ def _seed_one(demo: DemoAccount, client: Client | None) -> Account:
         account = Account(uuid=demo.uuid, email=demo.email)
     account.email = demo.email
     account.fname, account.lname = demo.fname, demo.lname
+    account.birth_date = demo.birth_date
     account.ial = demo.ial
     if demo.ial >= 2 and account.identity_verified_at is None:
         account.identity_verified_at = timezone.now()

@@ -31,6 +31,8 @@ class Account(models.Model):
     password = models.CharField(max_length=256)
     fname = models.CharField("first name", max_length=100, blank=True)
     lname = models.CharField("last name", max_length=100, blank=True)
+    # Kept from the (simulated) identity verification; sent as the `birth_date` claim when known.
+    birth_date = models.DateField("date of birth", null=True, blank=True)
     phone = models.CharField(max_length=32, blank=True, help_text="For text message or phone call codes")
     # Identity assurance: 1 until the (simulated) identity verification succeeds, then 2.
     ial = models.PositiveSmallIntegerField(default=1)

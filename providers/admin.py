@@ -9,6 +9,7 @@ from providers.models import (
     EpcsAccessNotice,
     EpcsPermission,
     EpcsPermissionRequest,
+    IdentityMismatch,
     Provider,
     StateLicense,
     User,
@@ -76,3 +77,12 @@ class EpcsPermissionRequestAdmin(ReadOnlyAdmin):
 @admin.register(EpcsAccessNotice)
 class EpcsAccessNoticeAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "provider", "message", "dismissed_by", "dismissed_at")
+
+
+# --- identity mismatches (providers/identity_reviews.py) -------------------------------------
+@admin.register(IdentityMismatch)
+class IdentityMismatchAdmin(ReadOnlyAdmin):
+    # Confirmed or rejected on the Identity reviews page, where the rules are applied and audited.
+    list_display = ("created_at", "provider", "idme_fname", "idme_lname", "status", "decided_by", "decided_at")
+    list_filter = ("status",)
+    search_fields = ("provider__display_name", "provider__user__username", "idme_lname")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from providers.models import Provider, User
@@ -18,11 +19,27 @@ class DemoPerson:
     npi: str = ""
     is_staff: bool = False
     is_superuser: bool = False
+    # Compared with ID.me's birth_date claim; the same dates as the demo ID.me accounts.
+    date_of_birth: dt.date | None = None
 
 
 DEMO_PEOPLE = (
-    DemoPerson("dr.smith", "Alice", "Smith", "alice.smith@example.test", npi="1234567893"),
-    DemoPerson("dr.jones", "Brian", "Jones", "brian.jones@example.test", npi="1234567802"),
+    DemoPerson(
+        "dr.smith", "Alice", "Smith", "alice.smith@example.test", npi="1234567893", date_of_birth=dt.date(1979, 3, 14)
+    ),
+    DemoPerson(
+        "dr.jones", "Brian", "Jones", "brian.jones@example.test", npi="1234567802", date_of_birth=dt.date(1975, 11, 2)
+    ),
+    # Not linked to ID.me: verifying with alicia.smyth@example.test (her maiden name) shows the
+    # identity mismatch that an access manager reviews (docs/epcs-permissions.md).
+    DemoPerson(
+        "dr.carter",
+        "Alicia",
+        "Carter",
+        "alicia.carter@example.test",
+        npi="1234567810",
+        date_of_birth=dt.date(1984, 7, 22),
+    ),
     DemoPerson("manager.lee", "Casey", "Lee", "casey.lee@example.test", is_staff=True),
     DemoPerson("admin", "Practice", "Admin", "admin@example.test", is_staff=True, is_superuser=True),
 )
@@ -55,6 +72,7 @@ def seed_people() -> list[User]:
                     "city": "New York",
                     "state": "NY",
                     "postal_code": "10001",
+                    "date_of_birth": person.date_of_birth,
                 },
             )
         users.append(user)
@@ -91,8 +109,6 @@ DEMO_CREDENTIALS = (
 def seed_credentials() -> None:
     """DEA registrations (all schedules, two years ahead), state licenses, Medicaid ids and the
     ID.me links (IAL2) of dr.smith and dr.jones; manager.lee becomes an EPCS access manager."""
-    import datetime as dt
-
     from django.utils import timezone
 
     from providers.models import DeaRegistration, IdentityAssurance, StateLicense

@@ -1,4 +1,4 @@
-"""eRx Info: the Identity Confirmation section (DEA-02)."""
+"""eRx Info: the Identity Confirmation section (DEA-02, DEA-20)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ from typing import Any
 from django.http import HttpRequest
 
 from providers.identity import CONFIRMED_TEXT, epcs_permissions_url
+from providers.identity_binding import pending_mismatch_for
 from providers.models import Provider
 
 
 def identity_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
+    confirmed = provider.identity_confirmed
     return {
         "provider": provider,
-        "confirmed": provider.identity_confirmed,
+        "confirmed": confirmed,
         "confirmed_text": CONFIRMED_TEXT,
         "epcs_permissions_url": epcs_permissions_url(),
+        "pending_mismatch": None if confirmed else pending_mismatch_for(provider),
     }

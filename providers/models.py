@@ -51,6 +51,9 @@ class Provider(models.Model):
     identity_ial = models.CharField(max_length=8, choices=IdentityAssurance.choices, blank=True)
     identity_aal = models.CharField(max_length=8, blank=True)
     identity_verified_at = models.DateTimeField(null=True, blank=True)
+    # Compared with ID.me's birth_date claim when both are known (DEA-20; docs/idme-oidc.md).
+    # Kept by the practice admin (Django admin), like the legal names on the user account.
+    date_of_birth = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["display_name"]
@@ -220,3 +223,66 @@ class EpcsAccessNotice(models.Model):
 
     def __str__(self) -> str:
         return self.message[:60]
+
+
+# --- identity binding (owned by providers/identity_binding.py and providers/identity_reviews.py) ---
+class IdentityMismatchStatus(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    CONFIRMED = "confirmed", "Confirmed by an access manager"
+    REJECTED = "rejected", "Rejected by an access manager"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class IdentityMismatch(models.Model):
+    """An ID.me identity (IAL2) whose name or birth date differs from the provider's (DEA-20).
+
+    Kept from the OIDC callback so that an EPCS access manager other than the prescriber can
+    confirm a legitimate difference (a maiden name) with a reason, or reject it. The EHR side
+    is a snapshot of the profile when ID.me answered; confirming checks it is still the same.
+    """
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="identity_mismatches")
+    status = models.CharField(
+        max_length=12, choices=IdentityMismatchStatus.choices, default=IdentityMismatchStatus.PENDING
+    )
+    # Which parts differ: "first_name", "last_name", "birth_date" (providers.identity_binding.Difference).
+    differences = models.JSONField(default=list)
+    idme_uuid = models.CharField("ID.me uuid", max_length=64)
+    idme_fname = models.CharField("first name at ID.me", max_length=150, blank=True)
+    idme_lname = models.CharField("last name at ID.me", max_length=150, blank=True)
+    idme_email = models.CharField("email at ID.me", max_length=254, blank=True)
+    idme_birth_date = models.DateField("date of birth at ID.me", null=True, blank=True)
+    idme_ial = models.PositiveSmallIntegerField("IAL")
+    idme_aal = models.PositiveSmallIntegerField("AAL")
+    ehr_first_name = models.CharField(max_length=150, blank=True)
+    ehr_last_name = models.CharField(max_length=150, blank=True)
+    ehr_birth_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider"], condition=models.Q(status="pending"), name="one_pending_identity_mismatch"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Identity mismatch of {self.provider} ({self.get_status_display()})"
+
+    @property
+    def idme_name(self) -> str:
+        return " ".join(part for part in (self.idme_fname, self.idme_lname) if part)
+
+    @property
+    def ehr_name(self) -> str:
+        return " ".join(part for part in (self.ehr_first_name, self.ehr_last_name) if part)
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == IdentityMismatchStatus.PENDING

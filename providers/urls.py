@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from providers import identity, views
+from providers import identity, identity_reviews_views, views
 from providers.auth_views import ThrottledLoginView
 
 urlpatterns = [
@@ -13,6 +13,16 @@ urlpatterns = [
     # Identity proofing with ID.me (providers/identity.py)
     path("account/idme/verify/", identity.verify_with_idme, name="idme-verify"),
     path("account/idme/callback/", identity.idme_callback, name="idme-callback"),
+    # Identity mismatches reviewed by EPCS access managers (providers/identity_reviews.py)
+    path("account/identity-reviews/", identity_reviews_views.reviews_page, name="identity-reviews"),
+    path(
+        "account/identity-reviews/<int:pk>/confirm/",
+        identity_reviews_views.confirm_view,
+        name="identity-review-confirm",
+    ),
+    path(
+        "account/identity-reviews/<int:pk>/reject/", identity_reviews_views.reject_view, name="identity-review-reject"
+    ),
     # Prescriber credentials and the EPCS Permissions Page (providers/permissions_urls.py)
     path("", include("providers.permissions_urls")),
 ]

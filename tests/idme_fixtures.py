@@ -7,6 +7,7 @@ server's callback and return addresses, and hands back helpers to make accounts 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Iterator
@@ -67,9 +68,11 @@ class IdmeSandboxHandle:
         lname: str,
         ial: int = 2,
         linked: bool = True,
+        birth_date: dt.date | None = None,
     ) -> Account:
-        """An ID.me account; `linked` means it completed consent for the EHR's client."""
-        account = Account(email=email, fname=fname, lname=lname, ial=ial)
+        """An ID.me account; `linked` means it completed consent for the EHR's client;
+        `birth_date` (when given) is sent as the `birth_date` claim."""
+        account = Account(email=email, fname=fname, lname=lname, ial=ial, birth_date=birth_date)
         if ial >= 2:
             account.identity_verified_at = timezone.now()
         account.set_password(password)

@@ -291,12 +291,13 @@ class IdentityDetails:
 
 def verify_identity(account: Account, details: IdentityDetails) -> Account:
     """Simulated identity proofing: plausible details raise the account to IAL2. Nothing is kept
-    but the names and the verification time."""
+    but the names, the date of birth (the `birth_date` claim) and the verification time."""
     account.fname = details.fname.strip()
     account.lname = details.lname.strip()
+    account.birth_date = details.birth_date
     account.ial = 2
     account.identity_verified_at = timezone.now()
-    account.save(update_fields=["fname", "lname", "ial", "identity_verified_at"])
+    account.save(update_fields=["fname", "lname", "birth_date", "ial", "identity_verified_at"])
     logger.info("identity verified (simulated) account=%s", account.uuid)
     return account
 

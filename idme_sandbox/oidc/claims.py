@@ -14,7 +14,7 @@ PARTNER_SCOPE = "epcs"
 SCOPES_SUPPORTED = ["openid", IDENTITY_SCOPE, "profile", "email", PARTNER_SCOPE]
 SCOPE_DESCRIPTIONS = {
     "openid": "Sign you in with your ID.me account",
-    IDENTITY_SCOPE: "Share your verified identity: name, email and identity assurance level (IAL2)",
+    IDENTITY_SCOPE: "Share your verified identity: name, date of birth, email and identity assurance level (IAL2)",
     "profile": "Share your name",
     "email": "Share your email address",
     PARTNER_SCOPE: "Use your ID.me multi-factor devices to sign electronic prescriptions (EPCS)",
@@ -35,7 +35,7 @@ def assurance_aal(account: Account) -> int:
 
 
 def user_claims(account: Account) -> dict[str, Any]:
-    return {
+    claims: dict[str, Any] = {
         "sub": account.uuid,
         "uuid": account.uuid,
         "fname": account.fname,
@@ -44,6 +44,9 @@ def user_claims(account: Account) -> dict[str, Any]:
         "credential_ial": int(account.ial),
         "credential_aal": assurance_aal(account),
     }
+    if account.birth_date is not None:  # only when identity verification recorded one
+        claims["birth_date"] = account.birth_date.isoformat()
+    return claims
 
 
 def describe_scopes(scope: str) -> list[str]:

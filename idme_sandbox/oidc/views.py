@@ -58,6 +58,7 @@ def discovery(request: HttpRequest) -> HttpResponse:
                 "uuid",
                 "fname",
                 "lname",
+                "birth_date",
                 "email",
                 "credential_ial",
                 "credential_aal",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -191,6 +192,13 @@ def test_unreachable_idme_raises_idme_unavailable(settings: Any) -> None:
 def test_a_good_token_validates(idme_sandbox_live: IdmeSandboxHandle) -> None:
     claims = idme_oidc.validate_id_token(signed(good_claims(idme_sandbox_live)), nonce=NONCE)
     assert claims.uuid == "abc123" and claims.ial == 2
+    assert claims.birth_date is None  # no birth_date claim
+
+
+@pytest.mark.req("DEA-20")
+def test_the_birth_date_claim_is_read_as_a_date(idme_sandbox_live: IdmeSandboxHandle) -> None:
+    token = signed(good_claims(idme_sandbox_live, birth_date="1979-03-14"))
+    assert idme_oidc.validate_id_token(token, nonce=NONCE).birth_date == dt.date(1979, 3, 14)
 
 
 @pytest.mark.req("ASVS-07")
@@ -206,6 +214,8 @@ def test_a_good_token_validates(idme_sandbox_live: IdmeSandboxHandle) -> None:
         ({"nonce": None}, "(nonce)"),
         ({"credential_ial": 1}, "IAL1"),
         ({"credential_ial": None}, "IAL1"),
+        ({"birth_date": "14/03/1979"}, "birth_date"),
+        ({"birth_date": 19790314}, "birth_date"),
     ],
 )
 def test_bad_claims_are_refused(idme_sandbox_live: IdmeSandboxHandle, overrides: dict[str, Any], message: str) -> None:

@@ -15,13 +15,16 @@ def test_seed_is_idempotent_and_links_the_ehr_client(db: None) -> None:
     ehr = OidcClient.objects.create(client_id=settings.IDME_CLIENT_ID, name="EHR", redirect_uris="http://x/cb/")
     demo.seed_demo_accounts()
     demo.seed_demo_accounts()
-    assert Account.objects.count() == 3
+    assert Account.objects.count() == 4
     alice = Account.objects.get(uuid=demo.DEMO_ALICE_UUID)
     brian = Account.objects.get(uuid=demo.DEMO_BRIAN_UUID)
     ial1 = Account.objects.get(email="ial1.only@example.test")
     assert (alice.email, alice.fname, alice.lname, alice.ial) == ("alice.smith@example.test", "Alice", "Smith", 2)
     assert (brian.email, brian.ial) == ("brian.jones@example.test", 2)
     assert ial1.ial == 1 and ial1.identity_verified_at is None
+    # dr.carter (Alicia Carter) under her maiden name: the EHR's identity-mismatch demo.
+    alicia = Account.objects.get(uuid=demo.DEMO_ALICIA_UUID)
+    assert (alicia.email, alicia.fname, alicia.lname, alicia.ial) == ("alicia.smyth@example.test", "Alicia", "Smyth", 2)
     for account in (alice, brian):
         assert account.check_password(demo.DEMO_IDME_PASSWORD)
         assert Consent.objects.filter(account=account, client=ehr).count() == 1

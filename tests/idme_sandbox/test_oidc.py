@@ -21,7 +21,7 @@ from django.utils import timezone
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from idme_sandbox.models import AuthorizationCode, Consent, SigningKey, Token
+from idme_sandbox.models import Account, AuthorizationCode, Consent, SigningKey, Token
 from idme_sandbox.oidc.clients import register_client
 from tests.idme_fixtures import IdmeSandboxHandle
 
@@ -183,6 +183,27 @@ def test_code_flow_with_pkce_issues_a_signed_id_token_with_idme_claims(
         timeout=10,
     )
     assert userinfo.status_code == 200 and userinfo.json()["uuid"] == alice.uuid
+
+
+@pytest.mark.req("DEA-20")
+def test_the_birth_date_is_a_claim_only_when_identity_verification_recorded_one(
+    idme_sandbox_live: IdmeSandboxHandle, alice: Any
+) -> None:
+    flow = Flow(idme_sandbox_live)
+    flow.sign_in(alice)
+    without = verify_id_token(idme_sandbox_live, flow.token(flow.authorize()["code"][0]).json()["id_token"])
+    assert "birth_date" not in without
+    Account.objects.filter(pk=alice.pk).update(birth_date=dt.date(1979, 3, 14))
+    flow = Flow(idme_sandbox_live)
+    flow.sign_in(alice)
+    body = flow.token(flow.authorize()["code"][0]).json()
+    assert verify_id_token(idme_sandbox_live, body["id_token"])["birth_date"] == "1979-03-14"
+    userinfo = requests.get(
+        f"{idme_sandbox_live.base_url}/api/public/v3/userinfo",
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+        timeout=10,
+    )
+    assert userinfo.json()["birth_date"] == "1979-03-14"
 
 
 def test_unsigned_in_person_is_sent_to_sign_in_with_next(idme_sandbox_live: IdmeSandboxHandle) -> None:

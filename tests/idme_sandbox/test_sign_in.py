@@ -259,6 +259,7 @@ def test_identity_verification_raises_the_account_to_ial2(sandbox_account: Accou
     assert ok.status_code == 302
     sandbox_account.refresh_from_db()
     assert sandbox_account.ial == 2 and sandbox_account.identity_verified_at is not None
+    assert str(sandbox_account.birth_date) == "1980-04-02"  # sent as the birth_date claim
     overview = client.get("/idme-sandbox/account/overview/").content.decode()
     assert "VERIFIED" in overview and f"{timezone.localtime(sandbox_account.identity_verified_at):%m/%d/%Y}" in overview
     assert "My Profile" in overview and "Member Since" in overview

@@ -26,6 +26,14 @@ CONFIRMED = (
 
 
 @pytest.fixture
+def clinician(make_user: Any) -> User:
+    """The clinician who is Alice Smith at ID.me too (DEA-20: the identity must be their own)."""
+    user = make_user("dr.alice", first_name="Alice", last_name="Smith", email="alice@example.test")
+    Provider.objects.create(user=user, display_name="Dr. Alice Smith", npi="1234567893")
+    return user
+
+
+@pytest.fixture
 def ehr(clinician: User, idme_sandbox_live: IdmeSandboxHandle) -> Client:
     """The clinician's browser on the EHR, addressed by the live server's host (the
     redirect URI the EHR sends is then one the sandbox has registered)."""
