@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from ehr import jsonbody
 from idme_sandbox.models import PharmacyMessage
 from idme_sandbox.pharmacy import services
 
@@ -41,8 +40,8 @@ def new_rx(request: HttpRequest) -> JsonResponse:
 def failure_mode(request: HttpRequest) -> JsonResponse:
     """`{"failing": true, "status": 503, "count": 0}`; count 0 = until switched off."""
     try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+        data = jsonbody.loads(request.body or b"{}")
+    except jsonbody.InvalidJSON:
         return _error(400, "invalid_json", "The body must be a JSON object.")
     if not isinstance(data, dict) or not isinstance(data.get("failing"), bool):
         return _error(400, "invalid", "'failing' (true or false) is required.")
