@@ -7,7 +7,9 @@ instead of a traceback from deep inside Django or Celery.
 from __future__ import annotations
 
 import os
+import stat
 import sys
+from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
@@ -69,3 +71,30 @@ def redis_url() -> str | None:
 
 def is_running_tests() -> bool:
     return "pytest" in sys.modules or os.environ.get("EHR_TESTING") == "1"
+
+
+def keep_files_private(var_dir: Path) -> None:
+    """Files the app creates are its owner's only (ASVS-01).
+
+    The process umask gains 077, so the database and its WAL and SHM files, keys, the file
+    cache, the filesystem broker's folders and beat's schedule are created 0600 (folders
+    0700), whichever entry point (manage.py, gunicorn, the Celery worker or beat) starts
+    first: each of them loads these settings before it writes anything. `var_dir` itself
+    is made 0700, and the entries directly inside it lose any group and other bits, so an
+    installation made before this rule is tightened on its next start. A shared folder
+    (sticky bit, like /tmp) or one owned by someone else is left as it is.
+    """
+    current = os.umask(0o077)
+    os.umask(current | 0o077)
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = var_dir.stat()
+    if info.st_mode & stat.S_ISVTX or info.st_uid != os.getuid():
+        return
+    var_dir.chmod(0o700)
+    for entry in var_dir.iterdir():
+        try:
+            mode = entry.lstat().st_mode
+            if not stat.S_ISLNK(mode) and mode & 0o077:
+                entry.chmod(stat.S_IMODE(mode) & 0o700)
+        except OSError:  # removed meanwhile (another process starting), or not ours
+            continue

@@ -16,7 +16,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 
-from ehr.envconfig import database_config, fail, is_running_tests, redis_url, require
+from ehr.envconfig import database_config, fail, is_running_tests, keep_files_private, redis_url, require
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -24,6 +24,8 @@ env = environ.Env()
 DEBUG: bool = env.bool("DJANGO_DEBUG", default=True)
 TESTING: bool = is_running_tests()
 VAR_DIR = Path(env.str("EHR_VAR_DIR", default=str(BASE_DIR / "var")))
+# Before anything is written: umask 077, var/ 0700 (ASVS-01).
+keep_files_private(VAR_DIR)
 
 if not DEBUG:
     require(
