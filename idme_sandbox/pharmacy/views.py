@@ -9,7 +9,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ehr import jsonbody
 from idme_sandbox.models import PharmacyMessage
+from idme_sandbox.operator.views import operator_required
 from idme_sandbox.pharmacy import services
+from idme_sandbox.session import read_operator
 
 
 def _error(status: int, code: str, detail: str) -> JsonResponse:
@@ -56,15 +58,18 @@ def failure_mode(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
+@operator_required
 def message_list(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "idme_sandbox/pharmacy/messages.html",
-        {"messages_received": PharmacyMessage.objects.all()[:200], "mode": services.network_mode()},
-    )
+    context = {
+        "messages_received": PharmacyMessage.objects.all()[:200],
+        "mode": services.network_mode(),
+        "operator": read_operator(request),
+    }
+    return render(request, "idme_sandbox/pharmacy/messages.html", context)
 
 
 @require_GET
+@operator_required
 def message_detail(request: HttpRequest, ack_id: str) -> HttpResponse:
     message = get_object_or_404(PharmacyMessage, ack_id=ack_id)
     return render(request, "idme_sandbox/pharmacy/message.html", {"message": message})
