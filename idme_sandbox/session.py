@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from idme_sandbox.models import Account, Operator, SignInSession
+
+logger = logging.getLogger("idme_sandbox.session")
 
 COOKIE_NAME = "idme_session"
 OPERATOR_COOKIE_NAME = "idme_operator_session"
@@ -76,9 +79,10 @@ def _live(session_id: object) -> SignInSession | None:
 
 def _end(session_id: object) -> None:
     if isinstance(session_id, str) and session_id:
-        SignInSession.objects.filter(id_digest=_digest(session_id), ended_at__isnull=True).update(
-            ended_at=timezone.now()
-        )
+        digest = _digest(session_id)
+        ended = SignInSession.objects.filter(id_digest=digest, ended_at__isnull=True).update(ended_at=timezone.now())
+        if ended:
+            logger.info("session ended session=%s", digest[:12])
 
 
 def _cookie_data(request: HttpRequest, name: str, salt: str) -> dict[str, Any] | None:
