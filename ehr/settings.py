@@ -16,7 +16,18 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 
-from ehr.envconfig import database_config, fail, is_running_tests, redis_url, require
+from ehr.envconfig import (
+    DEMO_IDME_CLIENT_SECRET,
+    DEMO_SANDBOX_OPERATOR_PASSWORD,
+    PUBLISHED_DEVELOPMENT_SECRET_KEY,
+    database_config,
+    is_running_tests,
+    keep_files_private,
+    missing_variables,
+    production_problems,
+    redis_url,
+    refuse,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -24,9 +35,15 @@ env = environ.Env()
 DEBUG: bool = env.bool("DJANGO_DEBUG", default=True)
 TESTING: bool = is_running_tests()
 VAR_DIR = Path(env.str("EHR_VAR_DIR", default=str(BASE_DIR / "var")))
+# Before anything is written: umask 077, var/ 0700 (ASVS-01).
+keep_files_private(VAR_DIR)
 
-if not DEBUG:
-    require(
+# Production mode refuses to start on any of these; every problem is collected and
+# reported at the end of this file, one line each (`ehr.envconfig.production_problems`).
+_MISSING_IN_PRODUCTION: list[str] = (
+    []
+    if DEBUG
+    else missing_variables(
         [
             "DJANGO_SECRET_KEY",
             "FIELD_ENCRYPTION_KEY",
@@ -38,9 +55,9 @@ if not DEBUG:
             "IDME_CLIENT_SECRET",
         ]
     )
+)
 
-_DEV_SECRET = "dev-only-insecure-secret-key-for-the-embedded-default-never-use-in-production"
-SECRET_KEY: str = env.str("DJANGO_SECRET_KEY", default=_DEV_SECRET)
+SECRET_KEY: str = env.str("DJANGO_SECRET_KEY", default=PUBLISHED_DEVELOPMENT_SECRET_KEY)
 
 
 def _dev_fernet_key(label: str) -> str:
@@ -76,6 +93,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: static assets stay cacheable, everything else is no-store.
+    "ehr.middleware.NoStoreMiddleware",
+    "ehr.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -171,9 +191,7 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Cache, broker, Celery --------------------------------------------------
-REDIS_URL = redis_url()
-if not DEBUG and REDIS_URL is None:
-    fail("REDIS_URL must be set in production mode")
+REDIS_URL = redis_url()  # production mode without it is refused below
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -219,7 +237,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 IDME_SANDBOX_ENABLED: bool = env.bool("IDME_SANDBOX_ENABLED", default=DEBUG)
 IDME_BASE_URL: str = env.str("IDME_BASE_URL", default="http://127.0.0.1:8000/idme-sandbox").rstrip("/")
 IDME_CLIENT_ID: str = env.str("IDME_CLIENT_ID", default="ehr-demo-client")
-IDME_CLIENT_SECRET: str = env.str("IDME_CLIENT_SECRET", default="ehr-demo-client-secret-change-me")
+IDME_CLIENT_SECRET: str = env.str("IDME_CLIENT_SECRET", default=DEMO_IDME_CLIENT_SECRET)
 IDME_PARTNER_CLIENT_ID: str = env.str("IDME_PARTNER_CLIENT_ID", default=IDME_CLIENT_ID)
 IDME_PARTNER_CLIENT_SECRET: str = env.str("IDME_PARTNER_CLIENT_SECRET", default=IDME_CLIENT_SECRET)
 IDME_SCOPE: str = env.str("IDME_SCOPE", default="openid http://idmanagement.gov/ns/assurance/ial/2/aal/2")
@@ -228,6 +246,32 @@ IDME_TIMEOUT_SECONDS: float = env.float("IDME_TIMEOUT_SECONDS", default=5.0)
 IDME_SANDBOX_ENCRYPTION_KEYS: list[str] = env.list(
     "IDME_SANDBOX_ENCRYPTION_KEY", default=[_dev_fernet_key("idme-sandbox")]
 )
+# Production mode refuses the sandbox unless this says the host is a demonstration.
+IDME_SANDBOX_IN_PRODUCTION: bool = env.bool("IDME_SANDBOX_IN_PRODUCTION", default=False)
+# The sandbox operator: signs in to the message outbox and the pharmacy network (patient data).
+IDME_SANDBOX_OPERATOR_USERNAME: str = env.str("IDME_SANDBOX_OPERATOR_USERNAME", default="operator")
+IDME_SANDBOX_OPERATOR_PASSWORD: str = env.str("IDME_SANDBOX_OPERATOR_PASSWORD", default=DEMO_SANDBOX_OPERATOR_PASSWORD)
+
+if not DEBUG:
+    refuse(
+        _MISSING_IN_PRODUCTION
+        + production_problems(
+            secret_key=SECRET_KEY,
+            fernet_keys={
+                "FIELD_ENCRYPTION_KEY": FIELD_ENCRYPTION_KEYS,
+                "IDME_SANDBOX_ENCRYPTION_KEY": IDME_SANDBOX_ENCRYPTION_KEYS,
+            },
+            allowed_hosts=ALLOWED_HOSTS,
+            idme_base_url=IDME_BASE_URL,
+            idme_client_secrets={
+                "IDME_CLIENT_SECRET": IDME_CLIENT_SECRET,
+                "IDME_PARTNER_CLIENT_SECRET": IDME_PARTNER_CLIENT_SECRET,
+            },
+            sandbox_enabled=IDME_SANDBOX_ENABLED,
+            sandbox_in_production=IDME_SANDBOX_IN_PRODUCTION,
+            sandbox_operator_password=IDME_SANDBOX_OPERATOR_PASSWORD,
+        )
+    )
 
 # --- EPCS signing and pharmacy transmission (owned by eprescribe; docs/eprescribe.md) ---
 # Ed25519 private key (PEM). Empty: a key file under EHR_VAR_DIR, created on first use (0600).
@@ -254,7 +298,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["ehr.api.SafeJSONParser"],
     "EXCEPTION_HANDLER": "ehr.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {

@@ -52,6 +52,52 @@ class Account(models.Model):
         return check_password(raw, self.password)
 
 
+class Operator(models.Model):
+    """A person who runs the sandbox: reads the message outbox and the pharmacy network,
+    which show patient data. Not an ID.me account; seeded from the settings."""
+
+    username = models.CharField(max_length=150, unique=True)
+    password = models.CharField(max_length=256)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.username
+
+    def set_password(self, raw: str) -> None:
+        self.password = make_password(raw)
+
+    def check_password(self, raw: str) -> bool:
+        return check_password(raw, self.password)
+
+
+class SignInSession(models.Model):
+    """One browser sign-in at the sandbox, an account's or an operator's (idme_sandbox.session).
+
+    The signed cookie names the session; only a digest of its id is kept here. Sign-out
+    ends the session on the server, so a copy of the cookie stops working too.
+    """
+
+    id_digest = models.CharField(max_length=64, unique=True)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="sign_in_sessions"
+    )
+    operator = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.CASCADE, related_name="sessions")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(account__isnull=False, operator__isnull=True)
+                | models.Q(account__isnull=True, operator__isnull=False),
+                name="idme_sign_in_session_one_holder",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"sign-in of {self.account or self.operator}"
+
+
 class Client(models.Model):
     """A relying party / partner registered with ID.me (the EHR is one)."""
 

@@ -10,6 +10,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("pharmacy-network/", include("idme_sandbox.pharmacy.urls")),
     # Accounts, sign-in with MFA, account pages and method set-up (docs/idme-sandbox.md)
     path("", include("idme_sandbox.accounts.urls")),
+    # The sandbox operator's sign-in, for the outbox and the pharmacy network (docs/idme-sandbox.md)
+    path("", include("idme_sandbox.operator.urls")),
     # The simulated ID.me Authenticator: the phone page and its API (docs/idme-sandbox.md)
     path("", include("idme_sandbox.phone.urls")),
 ]

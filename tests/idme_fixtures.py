@@ -21,13 +21,44 @@ from django.conf import settings as django_settings
 from django.http import HttpResponse
 from django.utils import timezone
 
-from idme_sandbox.models import Account, Client, Consent, Device, DeviceKind
+from idme_sandbox.models import Account, Client, Consent, Device, DeviceKind, Operator
 from idme_sandbox.oidc.clients import register_client
-from idme_sandbox.session import COOKIE_NAME, write_session
+from idme_sandbox.session import COOKIE_NAME, OPERATOR_COOKIE_NAME, write_session
 
 EHR_CALLBACK_PATH = "/account/idme/callback/"
 EHR_RETURN_PATH = "/mfa/devices/returned/"
 IDME_TEST_PASSWORD = "Idme-Test-Password-42"
+OPERATOR_TEST_PASSWORD = "Operator-Test-Password-42"
+
+
+def make_operator(username: str = "operator", password: str = OPERATOR_TEST_PASSWORD) -> Operator:
+    """A sandbox operator (the person who may read the outbox and the pharmacy network)."""
+    operator = Operator.objects.filter(username=username).first() or Operator(username=username)
+    operator.set_password(password)
+    operator.save()
+    return operator
+
+
+def operator_http_session(base_url: str, username: str = "operator") -> requests.Session:
+    """A `requests` session signed in as a sandbox operator through the sign-in page.
+    `base_url` is the sandbox's, e.g. `<live server>/idme-sandbox`."""
+    operator = make_operator(username)
+    http = requests.Session()
+    url = f"{base_url}/operator/sign-in/"
+    page = http.get(url, timeout=10)
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert match, "the operator sign-in page has no CSRF token"
+    signed_in = http.post(
+        url,
+        data={"username": operator.username, "password": OPERATOR_TEST_PASSWORD, "csrfmiddlewaretoken": match.group(1)},
+        headers={"Referer": url},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert signed_in.status_code == 302, signed_in.text[:300]
+    # Outside DEBUG the cookie is marked Secure; the live server speaks plain http.
+    http.cookies.set(OPERATOR_COOKIE_NAME, signed_in.cookies[OPERATOR_COOKIE_NAME])
+    return http
 
 
 def clear_idme_client_caches() -> None:

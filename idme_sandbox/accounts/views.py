@@ -17,7 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from idme_sandbox import authenticators
 from idme_sandbox.accounts import forms, services, web
 from idme_sandbox.models import Account, Device, DeviceKind, OutboxMessage, PushStatus, PushTransaction
-from idme_sandbox.session import SandboxSession, end_session, read_session, write_session
+from idme_sandbox.operator.views import operator_required
+from idme_sandbox.session import SandboxSession, end_session, read_operator, read_session, write_session
 
 SIGN_IN_PUSH_COOKIE = "idme_sign_in_push"
 _PUSH_SALT = "idme_sandbox.sign_in_push"
@@ -53,7 +54,7 @@ def client_ip(request: HttpRequest) -> str:
 
 def _finish_sign_in(request: HttpRequest, session: SandboxSession, next_url: str) -> HttpResponse:
     response = HttpResponseRedirect(next_url)
-    write_session(response, session.account, session.password_at, time.time())
+    write_session(response, session.account, session.password_at, time.time(), replacing=request)
     response.delete_cookie(SIGN_IN_PUSH_COOKIE, path="/")
     services.CODE_ENTRY_LIMITER.reset(str(session.account.pk))
     return response
@@ -84,7 +85,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
             "Your ID.me account was created. Secure it: set up a multi-factor method in Sign In & Security.",
             "warning",
         )
-        write_session(response, account, now, now)  # no method yet: nothing to ask for
+        write_session(response, account, now, now, replacing=request)  # no method yet: nothing to ask for
         return response
     return render_page(request, "idme_sandbox/sign_up.html", {"form": form, "next": next_url})
 
@@ -113,14 +114,14 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             now = time.time()
             if services.mfa_devices(account):
                 to_mfa = HttpResponseRedirect(web.with_next(reverse("idme_sandbox:mfa_choose"), next_url))
-                write_session(to_mfa, account, now, None)
+                write_session(to_mfa, account, now, None, replacing=request)
                 return to_mfa
             response = web.redirect_with_notice(
                 next_url,
                 "Your account has no multi-factor method. Set one up in Sign In & Security to secure it.",
                 "warning",
             )
-            write_session(response, account, now, now)
+            write_session(response, account, now, now, replacing=request)
             return response
     elif request.method == "POST":
         status = 400
@@ -131,7 +132,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
     response = web.redirect_with_notice(reverse("idme_sandbox:sign_in"), "You have signed out of ID.me.")
-    end_session(response)
+    end_session(request, response)
     response.delete_cookie(web.RETURN_COOKIE, path="/")
     response.delete_cookie(SIGN_IN_PUSH_COOKIE, path="/")
     return response
@@ -339,8 +340,10 @@ def verify_identity(request: HttpRequest, account: Account, sandbox_session: San
 # --- message outbox ----------------------------------------------------------------------
 @never_cache
 @require_GET
+@operator_required
 def outbox(request: HttpRequest) -> HttpResponse:
-    """The simulated phone/inbox: messages sent to one phone number or email address."""
+    """The simulated phone/inbox: messages sent to one phone number or email address.
+    Anyone's messages: the sandbox operator's page (idme_sandbox.operator)."""
     to = request.GET.get("to", "").strip()[:254]
     outbox_messages: list[OutboxMessage] = []
     if to:
@@ -349,5 +352,5 @@ def outbox(request: HttpRequest) -> HttpResponse:
         outbox_messages = list(OutboxMessage.objects.filter(phone=recipient).order_by("-created_at", "-id")[:20])
     session = read_session(request)
     account = session.account if session and session.fully_signed_in else None
-    context = {"to": to, "outbox_messages": outbox_messages, "account": account}
+    context = {"to": to, "outbox_messages": outbox_messages, "account": account, "operator": read_operator(request)}
     return render_page(request, "idme_sandbox/outbox.html", context)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
-from idme_sandbox.partner.errors import invalid_request
+from ehr import jsonbody
+from idme_sandbox.partner.errors import PartnerError, invalid_request
 
 MAX_BODY_BYTES = 16 * 1024
 # Ids are opaque; the sandbox's are 32 hex characters. Anything outside this never reaches the database.
@@ -20,28 +20,32 @@ def looks_like_id(value: str) -> bool:
     return bool(_ID_PATTERN.fullmatch(value))
 
 
+def too_large() -> PartnerError:
+    return PartnerError(413, "request_too_large", f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+
+
 def json_object(request: HttpRequest, *, allow_empty: bool = False) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400 invalid_request."""
+    """The request body as a JSON object, or a 400 invalid_request (413 request_too_large when too big)."""
     declared = request.META.get("CONTENT_LENGTH") or "0"
     try:
         declared_length = int(declared)
     except ValueError:
         raise invalid_request("The Content-Length header is not a number.") from None
     if declared_length > MAX_BODY_BYTES:
-        raise invalid_request(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        raise too_large()
     try:
         raw = request.body
     except RequestDataTooBig:
-        raise invalid_request(f"The request body is larger than {MAX_BODY_BYTES} bytes.") from None
+        raise too_large() from None
     if len(raw) > MAX_BODY_BYTES:
-        raise invalid_request(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        raise too_large()
     if not raw.strip():
         if allow_empty:
             return {}
         raise invalid_request("The request body must be a JSON object.")
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
+        body = jsonbody.loads(raw)
+    except jsonbody.InvalidJSON:
         raise invalid_request("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise invalid_request("The request body must be a JSON object.")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from ehr import jsonbody
 from idme_sandbox.models import PharmacyMessage
+from idme_sandbox.operator.views import operator_required
 from idme_sandbox.pharmacy import services
+from idme_sandbox.session import read_operator
 
 
 def _error(status: int, code: str, detail: str) -> JsonResponse:
@@ -41,8 +42,8 @@ def new_rx(request: HttpRequest) -> JsonResponse:
 def failure_mode(request: HttpRequest) -> JsonResponse:
     """`{"failing": true, "status": 503, "count": 0}`; count 0 = until switched off."""
     try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+        data = jsonbody.loads(request.body or b"{}")
+    except jsonbody.InvalidJSON:
         return _error(400, "invalid_json", "The body must be a JSON object.")
     if not isinstance(data, dict) or not isinstance(data.get("failing"), bool):
         return _error(400, "invalid", "'failing' (true or false) is required.")
@@ -57,15 +58,18 @@ def failure_mode(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
+@operator_required
 def message_list(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "idme_sandbox/pharmacy/messages.html",
-        {"messages_received": PharmacyMessage.objects.all()[:200], "mode": services.network_mode()},
-    )
+    context = {
+        "messages_received": PharmacyMessage.objects.all()[:200],
+        "mode": services.network_mode(),
+        "operator": read_operator(request),
+    }
+    return render(request, "idme_sandbox/pharmacy/messages.html", context)
 
 
 @require_GET
+@operator_required
 def message_detail(request: HttpRequest, ack_id: str) -> HttpResponse:
     message = get_object_or_404(PharmacyMessage, ack_id=ack_id)
     return render(request, "idme_sandbox/pharmacy/message.html", {"message": message})

@@ -49,8 +49,9 @@ class PhoneKey:
     def save(self, path: Path) -> None:
         raw = self.private_key.private_bytes_raw()
         data = {"device_id": self.device_id, "name": self.name, "base_url": self.base_url, "private_key": b64url(raw)}
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an older file keeps its mode through O_TRUNC
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle)
 

@@ -11,11 +11,9 @@ Errors are JSON `{"error": code, "error_description": text}` with 400, 404, 409,
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -23,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from ehr import jsonbody
 from idme_sandbox import authenticators
 from idme_sandbox.accounts import services
 from idme_sandbox.models import Device, DeviceKind, PushStatus, PushTransaction
@@ -49,8 +48,8 @@ class BadRequest(Exception):
 
 def _body(request: HttpRequest) -> dict[str, Any]:
     try:
-        data = json.loads(request.body or b"{}")
-    except (RequestDataTooBig, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        data = jsonbody.loads(request.body or b"{}")
+    except jsonbody.InvalidJSON as exc:
         raise BadRequest("The body must be a JSON object.") from exc
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")

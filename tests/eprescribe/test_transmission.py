@@ -20,6 +20,7 @@ from eprescribe.tasks import transmit_prescription
 from eprescribe.transmission import transmit
 from idme_sandbox.models import PharmacyMessage
 from tests.eprescribe.conftest import RxWorld, client_for
+from tests.idme_fixtures import operator_http_session
 
 SIMULATOR_PATH = "/idme-sandbox/pharmacy-network/"
 MAX_RETRIES = int(transmit_prescription.max_retries or 0)
@@ -132,7 +133,9 @@ def test_a_signed_prescription_reaches_the_pharmacy_network(rx: RxWorld, gateway
     assert message.pharmacy_ncpdp_id == "1234567" and message.dea_schedule_code == "C48672"
     assert message.digitally_signed and message.patient_name == "Pat Doe"
     assert "eprescribe.transmitted" in actions(signed)
-    listing = requests.get(gateway, timeout=10)
+    # The simulator's pages show patient data: a sandbox operator reads them.
+    assert requests.get(gateway, timeout=10, allow_redirects=False).status_code == 302
+    listing = operator_http_session(gateway.removesuffix("/pharmacy-network/")).get(gateway, timeout=10)
     assert listing.status_code == 200 and message.ack_id in listing.text
 
 

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.test import Client as DjangoClient
 
 from idme_sandbox import authenticators
-from idme_sandbox.models import Account, Device, DeviceKind
+from idme_sandbox.models import Account, Device, DeviceKind, Operator
+from tests.idme_fixtures import OPERATOR_TEST_PASSWORD, make_operator
 
 SANDBOX_PASSWORD = "Sandbox-Pass-2026"
 
@@ -62,3 +64,17 @@ def sandbox_push_device(sandbox_account: Account, sandbox_phone_key: Ed25519Priv
 
 def sign_answer(private_key: Ed25519PrivateKey, txid: str, decision: str, number: str) -> str:
     return authenticators.encode_b64url(private_key.sign(authenticators.answer_message(txid, decision, number)))
+
+
+@pytest.fixture
+def sandbox_operator(db: None) -> Operator:
+    return make_operator()
+
+
+def sign_in_operator(client: DjangoClient, username: str = "operator") -> None:
+    """Sign `client` in as a sandbox operator through the sign-in page (made if missing)."""
+    make_operator(username)
+    response = client.post(
+        "/idme-sandbox/operator/sign-in/", {"username": username, "password": OPERATOR_TEST_PASSWORD}
+    )
+    assert response.status_code == 302, response.content

@@ -323,7 +323,8 @@ def test_malformed_bodies_are_400_and_change_nothing(call: Callable[..., Any], l
         "null",
         b"\xff\xfe\x00garbage",
         "[" * 5000 + "]" * 5000,
-        '{"device_id": "x", "code": "1"' + " " * 20_000 + "}",
+        "[" * 1500 + "]" * 1500,
+        '{"a":' * 1500 + "1" + "}" * 1500,
     ]
     for path in (f"/users/{uuid}/totp/verify", f"/users/{uuid}/push", "/push/statuses"):
         for raw in raw_bodies:
@@ -332,9 +333,12 @@ def test_malformed_bodies_are_400_and_change_nothing(call: Callable[..., Any], l
 
 
 @pytest.mark.req("ASVS-10")
-def test_a_huge_body_is_400_not_500(call: Callable[..., Any], linked: Linked) -> None:
+def test_a_body_over_the_limit_is_413_json_not_500(call: Callable[..., Any], linked: Linked) -> None:
+    over_partner_limit = '{"device_id": "x", "code": "1"' + " " * 20_000 + "}"
     huge = json.dumps({"device_id": linked.totp.device_id, "code": "123456", "pad": "x" * (2 * 1024 * 1024)})
-    assert_json_error(call("POST", f"/users/{linked.account.uuid}/totp/verify", huge), 400, "invalid_request")
+    for raw in (over_partner_limit, huge):
+        for path in (f"/users/{linked.account.uuid}/totp/verify", "/push/statuses"):
+            assert_json_error(call("POST", path, raw), 413, "request_too_large")
     nothing_changed()
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from idme_sandbox.models import Account, Device, DeviceKind, PushStatus, PushTransaction
+from tests.idme_fixtures import OPERATOR_TEST_PASSWORD, make_operator
 from tests.idme_sandbox.conftest import SANDBOX_PASSWORD
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -28,7 +29,12 @@ def test_pair_the_phone_page_and_approve_a_sign_in(
     site.get_by_role("button", name="Select Text Message or Phone Call").click()
     site.get_by_role("button", name="Continue").click()
     phone_page = browser_context.new_page()
+    # The outbox shows anyone's messages: the sandbox operator signs in first.
+    make_operator()
     phone_page.goto(f"{base}/outbox/?to=5552010444")
+    phone_page.get_by_label("Operator username").fill("operator")
+    phone_page.get_by_label("Password").fill(OPERATOR_TEST_PASSWORD)
+    phone_page.get_by_role("button", name="Sign in as operator").click()
     code = phone_page.locator("td.idme-outbox-body").first.inner_text().split()[1]
     site.get_by_label("Enter the 6-digit code").fill(code)
     site.get_by_role("button", name="Continue").click()

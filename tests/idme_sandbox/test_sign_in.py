@@ -15,7 +15,7 @@ from django.utils import timezone
 from idme_sandbox import authenticators
 from idme_sandbox.models import Account, Device, DeviceKind, OutboxMessage, PushStatus, PushTransaction
 from idme_sandbox.session import COOKIE_NAME, read_session
-from tests.idme_sandbox.conftest import SANDBOX_PASSWORD, sign_answer
+from tests.idme_sandbox.conftest import SANDBOX_PASSWORD, sign_answer, sign_in_operator
 
 SIGN_IN = "/idme-sandbox/sign-in/"
 SECURITY = "/idme-sandbox/account/security/"
@@ -96,6 +96,7 @@ def test_text_message_sign_in_reads_the_code_from_the_outbox(sandbox_account: Ac
     assert sent.status_code == 302
     page = client.get(sent["Location"])
     assert b"Please check your phone for the 6-digit code that we just sent to you at (***) ***-*999." in page.content
+    sign_in_operator(client)
     outbox = client.get("/idme-sandbox/outbox/", {"to": "555-201-0999"})
     code = re.search(r"ID\.me: (\d{6}) is your verification code", outbox.content.decode())
     assert code is not None
@@ -293,6 +294,7 @@ def test_bad_ids_and_input_are_4xx_never_500(sandbox_totp_device: Device) -> Non
         ).status_code
         == 400
     )
+    sign_in_operator(client)
     assert client.get("/idme-sandbox/outbox/", {"to": "x" * 5000}).status_code == 200
     assert client.post(SIGN_IN, {"email": "not-an-email", "password": ""}).status_code == 400
 

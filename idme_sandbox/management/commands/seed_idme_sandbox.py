@@ -1,4 +1,5 @@
-"""Register the EHR's client with the sandbox and seed the demo ID.me accounts. Idempotent."""
+"""Register the EHR's client with the sandbox, seed the demo ID.me accounts and the sandbox
+operator. Idempotent."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from idme_sandbox.oidc.clients import register_client
+from idme_sandbox.operator.services import seed_operator
 
 EHR_HOSTS = ("http://127.0.0.1:8000", "http://localhost:8000")
 EHR_CLIENT_NAME = "EHR Demo Practice"
 
 
 class Command(BaseCommand):
-    help = "Register the EHR's OIDC client and the demo ID.me accounts (safe to run again)."
+    help = "Register the EHR's OIDC client, the demo ID.me accounts and the sandbox operator (safe to run again)."
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
@@ -33,3 +35,5 @@ class Command(BaseCommand):
         if callable(seed):
             seed()
             self.stdout.write("Seeded the demo ID.me accounts.")
+        operator = seed_operator()
+        self.stdout.write(f"Sandbox operator {operator.username} (password from IDME_SANDBOX_OPERATOR_PASSWORD).")
