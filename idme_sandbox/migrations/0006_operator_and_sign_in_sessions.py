@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('idme_sandbox', '0004_pharmacymessage_pharmacynetworkmode'),
+        ('idme_sandbox', '0005_account_birth_date'),
     ]
 
     operations = [
