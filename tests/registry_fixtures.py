@@ -30,6 +30,7 @@ from providers.models import DeaRegistration, User
 from providers.permissions_services import ensure_access_manager_group
 
 VERIFIER_USERNAME = "registry.verifier"
+ALL_SCHEDULE_CODES = tuple(schedule.value for schedule in Schedule)
 
 
 def registry_verifier() -> User:
@@ -84,7 +85,7 @@ class DeaRegistryHandle:
         first_name: str = "",
         state: str = "NJ",
         expires_on: dt.date | None = None,
-        schedules: Iterable[str] = tuple(s.value for s in Schedule),
+        schedules: Iterable[str] = ALL_SCHEDULE_CODES,
         status: str = "active",
         business_activity: str = "practitioner",
     ) -> DeaRegistryRecord:

@@ -16,9 +16,7 @@ LOCAL_COPY = Path(__file__).resolve().parent.parent / "docs" / "requirements-lis
 def requirement_rows() -> list[tuple[str, str, str]]:
     """(id, rule, issue note) for each row; the note is "" or e.g. "issue 8" / "planned: issue 10"."""
     text = LOCAL_COPY.read_text()
-    return [
-        (m.group(1), m.group(2), m.group(3) or "") for line in text.splitlines() if (m := REQUIREMENT_LINE.match(line))
-    ]
+    return [(m.group(1), m.group(2), m.group(3) or "") for line in text.splitlines() if (m := REQUIREMENT_LINE.match(line))]
 
 
 def tests_by_requirement(items: list[pytest.Item]) -> dict[str, list[str]]:
