@@ -22,7 +22,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -34,9 +34,7 @@ from dea_registry_client import (
     RegistryError,
     RegistryNotFound,
     RegistryRecord,
-    RegistryRejected,
     RegistryStatus,
-    RegistryUnavailable,
     Schedule,
     registry_client,
 )
@@ -180,7 +178,7 @@ def _refuse(
     details: dict[str, Any] | None = None,
     outcome: str = Outcome.DENIED,
     mismatches: tuple[Mismatch, ...] = (),
-) -> None:
+) -> NoReturn:
     audit.record(
         action,
         actor=actor,
@@ -222,8 +220,7 @@ def verify_dea_registration(
             request=request,
             mismatches=(Mismatch(Field.NUMBER, f"The DEA registry has no registration {registration.number}."),),
         )
-        raise AssertionError("unreachable") from None
-    except (RegistryUnavailable, RegistryRejected, RegistryError) as exc:
+    except RegistryError as exc:  # unreachable, broken, refused our key: nothing changes
         _refuse(
             "credentials.dea_verification_failed",
             f"The DEA registry could not be asked ({exc}). DEA registration {registration.number} stays "
@@ -235,7 +232,6 @@ def verify_dea_registration(
             details={"registry_error": getattr(exc, "code", "registry_error")},
             outcome=Outcome.FAILURE,
         )
-        raise AssertionError("unreachable") from None
     return record_dea_verification(actor=actor, registration=registration, answer=answer, request=request)
 
 
@@ -289,7 +285,6 @@ def record_dea_verification(
         details={"mismatches": [m.as_json() for m in mismatches], "registry_answer": snapshot},
         mismatches=mismatches,
     )
-    raise AssertionError("unreachable")
 
 
 def clear_dea_verification(

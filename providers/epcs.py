@@ -45,8 +45,9 @@ def registration_is_verified(registration: DeaRegistration) -> bool:
 
 
 def registration_counts(registration: DeaRegistration, on: dt.date | None = None) -> bool:
-    """THE rule: current and verified. Signing, EPCS permission and approving all ask this."""
-    return registration_is_current(registration, on) and registration_is_verified(registration)
+    """THE rule: current and verified. Signing, EPCS permission and approving all ask this;
+    `registration_block_reason` words why not."""
+    return registration_block_reason(registration, on) is None
 
 
 def license_is_verified(license_: StateLicense) -> bool:
@@ -102,6 +103,7 @@ def permission_for(provider: Provider) -> EpcsPermission | None:
 
 
 def registration_block_reason(registration: DeaRegistration, on: dt.date | None = None) -> str | None:
+    """Why this registration does not count today (revoked, expired, unverified), or None."""
     on = on or today()
     if registration.revoked_at is not None:
         return f"DEA registration {registration.number} has been revoked. Choose another registration."
@@ -133,8 +135,9 @@ def epcs_block_reason(
 
     Checks: identity IAL2-confirmed through ID.me; EPCS permission granted and not revoked;
     the chosen DEA registration (or, when none is given, at least one) belongs to the
-    provider, is not revoked, has not expired and is verified (`registration_counts`). A page that has already read the
-    provider's permission and registrations passes them in to save the queries.
+    provider, is not revoked, has not expired and is verified (`registration_counts`). A page
+    that has already read the provider's permission and registrations passes them in to save
+    the queries.
     """
     on = on or today()
     if not provider.identity_confirmed:
