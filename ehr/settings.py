@@ -273,6 +273,15 @@ if not DEBUG:
         )
     )
 
+# --- DEA registration registry (providers verifies registrations; docs/dea-registry.md) ---
+# The real service is the DEA's CSA registration validation, a subscription (NTIS). By default
+# the sandbox's simulator (when the sandbox is mounted). Empty: verification says it is not configured.
+DEA_REGISTRY_URL: str = env.str(
+    "DEA_REGISTRY_URL", default=f"{IDME_BASE_URL}/dea-registry" if IDME_SANDBOX_ENABLED else ""
+).rstrip("/")
+DEA_REGISTRY_API_KEY: str = env.str("DEA_REGISTRY_API_KEY", default="ehr-demo-dea-registry-key-change-me")
+DEA_REGISTRY_TIMEOUT_SECONDS: float = env.float("DEA_REGISTRY_TIMEOUT_SECONDS", default=5.0)
+
 # --- EPCS signing and pharmacy transmission (owned by eprescribe; docs/eprescribe.md) ---
 # Ed25519 private key (PEM). Empty: a key file under EHR_VAR_DIR, created on first use (0600).
 EPCS_SIGNING_KEY: str = env.str("EPCS_SIGNING_KEY", default="")

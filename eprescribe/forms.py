@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from eprescribe import services
 from eprescribe.models import Medication, Patient, Pharmacy, Prescription
+from providers.epcs import registrations_that_count
 from providers.models import DeaRegistration, Provider, User
 
 
@@ -62,12 +63,11 @@ class PrescriptionForm(forms.Form):
             # prepares only their own (DEA-05).
             del self.fields["prescriber"]
             prescriber = instance.prescriber if instance is not None else own_provider
-            registration_field.queryset = DeaRegistration.objects.filter(provider=prescriber, revoked_at__isnull=True)
+            registration_field.queryset = registrations_that_count(prescriber)
         else:
-            prescriber_field.queryset = Provider.objects.filter(dea_registrations__isnull=False).distinct()
-            registration_field.queryset = DeaRegistration.objects.filter(revoked_at__isnull=True).select_related(
-                "provider"
-            )
+            counting = registrations_that_count()
+            prescriber_field.queryset = Provider.objects.filter(dea_registrations__in=counting).distinct()
+            registration_field.queryset = counting.select_related("provider")
             registration_field.label_from_instance = lambda r: f"{r.number} ({r.state}), {r.provider}"  # type: ignore[method-assign,assignment]
 
     def clean(self) -> dict[str, Any]:

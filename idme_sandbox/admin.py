@@ -129,3 +129,7 @@ class ConsentAdmin(admin.ModelAdmin):
     search_fields = ("account__email", "account__uuid")
     list_select_related = ("account", "client")
     readonly_fields = ("granted_at",)
+
+
+# The DEA registry simulator registers its own admin (idme_sandbox/dea_registry/admin.py).
+import idme_sandbox.dea_registry.admin  # noqa: E402, F401

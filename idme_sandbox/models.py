@@ -459,3 +459,7 @@ class PharmacyNetworkMode(models.Model):
 
     def __str__(self) -> str:
         return f"failing ({self.failure_status})" if self.failing else "accepting"
+
+
+# The DEA registry simulator keeps its models in its own folder (docs/dea-registry.md).
+from idme_sandbox.dea_registry.models import DeaRegistryRecord, DeaRegistrySubscriber  # noqa: E402, F401

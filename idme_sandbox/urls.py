@@ -8,6 +8,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/public/v3/epcs/", include("idme_sandbox.partner.urls")),
     # The pharmacy-network simulator that receives NewRx messages (docs/eprescribe.md)
     path("pharmacy-network/", include("idme_sandbox.pharmacy.urls")),
+    # The DEA registration registry simulator, a JSON API for subscribers (docs/dea-registry.md)
+    path("dea-registry/", include("idme_sandbox.dea_registry.urls")),
     # Accounts, sign-in with MFA, account pages and method set-up (docs/idme-sandbox.md)
     path("", include("idme_sandbox.accounts.urls")),
     # The sandbox operator's sign-in, for the outbox and the pharmacy network (docs/idme-sandbox.md)

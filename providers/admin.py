@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
+from providers.epcs import license_is_verified, registration_is_verified
 from providers.models import (
     DeaRegistration,
     EpcsAccessNotice,
@@ -48,16 +49,42 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(DeaRegistration)
 class DeaRegistrationAdmin(ReadOnlyAdmin):
     # Entered on eRx Info, where the DEA rule is applied and every change is audited.
-    list_display = ("number", "provider", "state", "expires_on", "revoked_at")
+    # Verification happens on the Credential Verification page (DEA-20); shown here read-only.
+    list_display = (
+        "number",
+        "provider",
+        "state",
+        "expires_on",
+        "revoked_at",
+        "is_verified",
+        "verified_by",
+        "verified_at",
+    )
     search_fields = ("number", "provider__display_name", "provider__user__username")
     list_filter = ("state",)
+    readonly_fields = ("verified_at", "verified_by", "registry_answer", "verified_fingerprint")
+
+    @admin.display(boolean=True, description="Verified")
+    def is_verified(self, obj: DeaRegistration) -> bool:
+        return registration_is_verified(obj)
 
 
 @admin.register(StateLicense)
 class StateLicenseAdmin(ReadOnlyAdmin):
-    list_display = ("provider", "state", "number", "expires_on")
+    list_display = ("provider", "state", "number", "expires_on", "is_verified", "verified_by", "verified_at")
     search_fields = ("number", "provider__display_name")
     list_filter = ("state",)
+    readonly_fields = (
+        "verified_at",
+        "verified_by",
+        "verification_source",
+        "verification_reference",
+        "verified_fingerprint",
+    )
+
+    @admin.display(boolean=True, description="Verified")
+    def is_verified(self, obj: StateLicense) -> bool:
+        return license_is_verified(obj)
 
 
 @admin.register(EpcsPermission)

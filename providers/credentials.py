@@ -7,6 +7,8 @@ prescribing name. The business rules live here; forms only parse and report.
 - A registration used on prescriptions keeps its number and cannot be deleted (the database
   PROTECTs it); it can be marked revoked instead, which stops signing with it at once (DEA-04).
 - Every change is audited (DEA-13).
+- A registration or license entered here is unverified; changing a verified one makes it
+  unverified again (DEA-20). Access managers verify them (providers.credentials_verification).
 """
 
 from __future__ import annotations
@@ -109,6 +111,11 @@ def update_dea_registration(
             name: {"from": before[name], "to": after[name]} for name in DEA_FIELDS if before[name] != after[name]
         }
         audit.record("credentials.dea_changed", request=request, target=locked, details={"changes": changed})
+        if changed:
+            # DEA-20: a changed number, state, expiry or schedule is no longer what was verified.
+            from providers.credentials_verification import clear_dea_verification
+
+            clear_dea_verification(locked, sorted(changed), request)
         from providers.permissions_services import revoke_without_current_registration
 
         revoke_without_current_registration(
@@ -200,6 +207,10 @@ def update_state_license(request: HttpRequest | None, license_: StateLicense, da
             if before[name] != getattr(locked, name)
         }
         audit.record("credentials.license_changed", request=request, target=locked, details={"changes": changed})
+        if changed:
+            from providers.credentials_verification import clear_license_verification
+
+            clear_license_verification(locked, sorted(changed), request)
     return locked
 
 

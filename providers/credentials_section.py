@@ -9,19 +9,27 @@ from django.http import HttpRequest
 
 from providers.credentials import expires_soon
 from providers.credentials_forms import PrescriberDetailsForm
-from providers.epcs import epcs_block_reason, permission_for, registration_block_reason, today
+from providers.epcs import (
+    epcs_block_reason,
+    license_is_verified,
+    permission_for,
+    registration_block_reason,
+    registration_is_verified,
+    today,
+)
 from providers.models import Provider
 from providers.permissions_services import pending_request_for
 
 
 def credentials_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
     on = today()
-    dea_registrations = list(provider.dea_registrations.all())
+    dea_registrations = list(provider.dea_registrations.select_related("verified_by"))
     permission = permission_for(provider)
     registrations = [
         {
             "registration": registration,
             "problem": registration_block_reason(registration, on),
+            "verified": registration_is_verified(registration),
             "expires_soon": expires_soon(registration.expires_on, on),
             "schedules": ", ".join(
                 label
@@ -42,9 +50,10 @@ def credentials_section(request: HttpRequest, provider: Provider) -> dict[str, A
         {
             "license": license_,
             "expired": license_.expires_on <= on,
+            "verified": license_is_verified(license_),
             "expires_soon": expires_soon(license_.expires_on, on),
         }
-        for license_ in provider.state_licenses.all()
+        for license_ in provider.state_licenses.select_related("verified_by")
     ]
     details_form = PrescriberDetailsForm(
         initial={"medicaid_id": provider.medicaid_id, "prescribing_name": provider.prescribing_name}

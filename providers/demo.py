@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from providers.models import Provider, User
 
@@ -106,30 +107,80 @@ DEMO_CREDENTIALS = (
 )
 
 
-def seed_credentials() -> None:
-    """DEA registrations (all schedules, two years ahead), state licenses, Medicaid ids and the
-    ID.me links (IAL2) of dr.smith and dr.jones; manager.lee becomes an EPCS access manager."""
+def demo_registration_expiry(today: dt.date) -> dt.date:
+    """31 December two years after this year: the same rule as the DEA registry simulator's
+    demo data (idme_sandbox/dea_registry/demo.py), so the two agree."""
+    return dt.date(today.year + 2, 12, 31)
+
+
+def demo_registry_answer(item: DemoCredentials, person: DemoPerson, today: dt.date) -> Any:
+    """What the sandbox's DEA registry answers for a demo prescriber's number (its documented
+    demo data: active, all schedules, practitioner). Repeated here because EHR code may not
+    import the sandbox; tests/providers/test_dea_verification.py checks the two agree."""
     from django.utils import timezone
 
+    from dea_registry_client import BusinessActivity, RegistryRecord, RegistryStatus, Schedule
+
+    return RegistryRecord(
+        dea_number=item.dea_number,
+        registrant_name=f"{person.last_name}, {person.first_name}",
+        registrant_last_name=person.last_name,
+        registrant_first_name=person.first_name,
+        business_activity=BusinessActivity.PRACTITIONER,
+        schedules=frozenset(Schedule),
+        state=item.dea_state,
+        expires_on=demo_registration_expiry(today),
+        status=RegistryStatus.ACTIVE,
+        checked_at=timezone.now(),
+    )
+
+
+def seed_credentials() -> None:
+    """DEA registrations (all schedules), state licenses, Medicaid ids and the ID.me links
+    (IAL2) of dr.smith and dr.jones; manager.lee becomes an EPCS access manager and is recorded
+    as having verified the registrations against the DEA registry's demo answer and the
+    licenses at the state board (seeded: the server may not be running while seeding, and
+    the audit trail says "seeded")."""
+    from django.utils import timezone
+
+    from providers.credentials_verification import record_dea_verification, verify_state_license
+    from providers.epcs import license_is_verified, registration_is_verified
     from providers.models import DeaRegistration, IdentityAssurance, StateLicense
     from providers.permissions_services import ensure_access_manager_group
 
+    manager = User.objects.get(username="manager.lee")
+    manager.groups.add(ensure_access_manager_group())
     today = timezone.localdate()
-    two_years = today + dt.timedelta(days=730)
+    expires_on = demo_registration_expiry(today)
+    people = {person.username: person for person in DEMO_PEOPLE}
     for item in DEMO_CREDENTIALS:
         provider = Provider.objects.get(user__username=item.username)
         registration, created = DeaRegistration.objects.get_or_create(
-            number=item.dea_number, defaults={"provider": provider, "state": item.dea_state, "expires_on": two_years}
+            number=item.dea_number, defaults={"provider": provider, "state": item.dea_state, "expires_on": expires_on}
         )
-        if not created and registration.expires_on <= today + dt.timedelta(days=30):
-            registration.expires_on = two_years
+        if not created and registration.revoked_at is None and registration.expires_on != expires_on:
+            registration.expires_on = expires_on
             registration.save(update_fields=["expires_on"])
-        StateLicense.objects.get_or_create(
+        if registration.revoked_at is None and not registration_is_verified(registration):
+            record_dea_verification(
+                actor=manager,
+                registration=registration,
+                answer=demo_registry_answer(item, people[item.username], today),
+                seeded=True,
+            )
+        license_, _ = StateLicense.objects.get_or_create(
             provider=provider,
             state=item.license_state,
             number=item.license_number,
-            defaults={"expires_on": two_years},
+            defaults={"expires_on": expires_on},
         )
+        if license_.expires_on > today and not license_is_verified(license_):
+            verify_state_license(
+                actor=manager,
+                license_=license_,
+                source="Seeded demo data (no state board was asked)",
+                reference=f"DEMO-{item.license_state}-{item.license_number}",
+            )
         changed = []
         if provider.medicaid_id != item.medicaid_id:
             provider.medicaid_id = item.medicaid_id
@@ -143,8 +194,6 @@ def seed_credentials() -> None:
             changed += ["idme_uuid", "identity_ial", "identity_aal", "identity_verified_at"]
         if changed:
             provider.save(update_fields=changed)
-    manager = User.objects.get(username="manager.lee")
-    manager.groups.add(ensure_access_manager_group())
 
 
 def seed_epcs_permission() -> None:

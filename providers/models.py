@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -75,6 +77,9 @@ class Provider(models.Model):
         return self.identity_ial == IdentityAssurance.IAL2 and self.identity_verified_at is not None
 
 
+DEA_SCHEDULE_FIELDS = ("schedule_2", "schedule_2n", "schedule_3", "schedule_3n", "schedule_4", "schedule_5")
+
+
 class DeaRegistration(models.Model):
     """A DEA registration of a prescriber (DEA-05, DEA-18). One is chosen per prescription."""
 
@@ -89,6 +94,14 @@ class DeaRegistration(models.Model):
     schedule_5 = models.BooleanField("Schedule V", default=True)
     expires_on = models.DateField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Verification against the DEA registry by an access manager (DEA-20; providers/dea_verification.py).
+    # It holds only while the verified values are unchanged: see verification_fingerprint.
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    registry_answer = models.JSONField(default=dict, blank=True, help_text="The registry's answer when verified")
+    verified_fingerprint = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["provider", "number"]
@@ -97,12 +110,26 @@ class DeaRegistration(models.Model):
     def __str__(self) -> str:
         return f"{self.number} ({self.state})"
 
+    def verification_fingerprint(self) -> str:
+        """SHA-256 of the values a verification vouches for: number, state, expiry, schedules."""
+        schedules = "".join("1" if getattr(self, name) else "0" for name in DEA_SCHEDULE_FIELDS)
+        text = f"{self.number}|{self.state}|{self.expires_on.isoformat()}|{schedules}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
 
 class StateLicense(models.Model):
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="state_licenses")
     state = models.CharField(max_length=2)
     number = models.CharField("license number", max_length=40)
     expires_on = models.DateField()
+    # Verification against the state board by an access manager (DEA-20): where it was looked up.
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verification_source = models.CharField(max_length=200, blank=True)
+    verification_reference = models.CharField(max_length=100, blank=True)
+    verified_fingerprint = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["provider", "state"]
@@ -110,6 +137,11 @@ class StateLicense(models.Model):
 
     def __str__(self) -> str:
         return f"{self.state} {self.number}"
+
+    def verification_fingerprint(self) -> str:
+        """SHA-256 of the values a verification vouches for: state, number, expiry."""
+        text = f"{self.state}|{self.number}|{self.expires_on.isoformat()}"
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 # --- EPCS permissions (owned by providers/epcs.py and providers/permissions_services.py) ---

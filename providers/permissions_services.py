@@ -5,8 +5,9 @@ Rules (DEA-02, DEA-03, DEA-04, NIST-05; docs/epcs-permissions.md):
 - Only an *access manager* (active staff with `providers.manage_epcs_access`, given by the
   "EPCS access manager" group) enters a grant or revocation request.
 - A grant may be entered and approved only while the prescriber's identity is IAL2-confirmed
-  through ID.me and they hold a current DEA registration.
-- A *second person* approves: a DEA registrant with a current registration who is neither the
+  through ID.me and they hold a current DEA registration verified against the DEA registry.
+- A *second person* approves: a DEA registrant with a current, verified registration
+  (providers.epcs.registration_counts) who is neither the
   person who entered the request nor the prescriber. They approve by completing a 2FA
   challenge (purpose "epcs_permission") on their own ID.me device; the change is applied by
   `complete_permission_challenge`, which mfa.challenges runs exactly once, in the transaction
@@ -35,7 +36,7 @@ from django.utils import timezone
 
 import audit
 from audit.models import Outcome
-from providers.epcs import has_current_registration, today
+from providers.epcs import has_current_registration, has_registration_in_force, today
 from providers.models import (
     EpcsAccessNotice,
     EpcsPermission,
@@ -107,7 +108,8 @@ def provider_of(user: Any) -> Provider | None:
 
 
 def is_registrant(user: Any, on: dt.date | None = None) -> bool:
-    """A DEA registrant: a provider with a current (unexpired, unrevoked) DEA registration."""
+    """A DEA registrant: a provider with a DEA registration that counts (current and verified
+    against the DEA registry by someone else; providers.epcs.registration_counts)."""
     provider = provider_of(user)
     return provider is not None and has_current_registration(provider, on)
 
@@ -117,7 +119,10 @@ def grant_refusal(provider: Provider, on: dt.date | None = None) -> str | None:
     if not provider.identity_confirmed:
         return f"{provider} cannot be granted EPCS: their identity is not confirmed at IAL2 through ID.me."
     if not has_current_registration(provider, on):
-        return f"{provider} cannot be granted EPCS: they have no current DEA registration."
+        return (
+            f"{provider} cannot be granted EPCS: they have no current DEA registration verified against the "
+            "DEA registry."
+        )
     return None
 
 
@@ -130,7 +135,10 @@ def approval_refusal(permission_request: EpcsPermissionRequest, approver: Any) -
     if approver.pk == permission_request.provider.user_id:
         return "You cannot approve a change to your own EPCS permission."
     if not is_registrant(approver):
-        return "Only a DEA registrant with a current DEA registration can approve EPCS permission changes."
+        return (
+            "Only a DEA registrant with a current DEA registration verified against the DEA registry can approve "
+            "EPCS permission changes."
+        )
     return None
 
 
@@ -584,7 +592,7 @@ def revoke_without_current_registration(
     """
     with transaction.atomic():
         permission = EpcsPermission.objects.select_for_update().filter(provider=provider).first()
-        if permission is None or not permission.is_granted or has_current_registration(provider):
+        if permission is None or not permission.is_granted or has_registration_in_force(provider):
             return False
         permission.state = EpcsPermissionState.REVOKED
         permission.revoked_at = timezone.now()
@@ -606,7 +614,7 @@ def revoke_lapsed_permissions(on: dt.date | None = None) -> int:
     on = on or today()
     count = 0
     for permission in EpcsPermission.objects.filter(state=EpcsPermissionState.GRANTED).select_related("provider"):
-        if not has_current_registration(permission.provider, on):
+        if not has_registration_in_force(permission.provider, on):
             count += revoke_without_current_registration(
                 permission.provider, reason="No current DEA registration (expired or revoked)"
             )

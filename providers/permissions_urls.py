@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from providers import credentials_views, permissions_views
+from providers import credentials_views, permissions_views, verification_views
 
 urlpatterns: list[URLPattern] = [
     # Prescriber credentials on eRx Info
@@ -21,6 +21,18 @@ urlpatterns: list[URLPattern] = [
     ),
     path("account/credentials/details/", credentials_views.prescriber_details, name="credentials-details"),
     path("account/epcs/report-lost-device/", credentials_views.lost_device, name="epcs-report-lost-device"),
+    # The Credential Verification page (access managers verify DEA registrations and licenses)
+    path("account/credential-verification/", verification_views.verification_page, name="credential-verification"),
+    path(
+        "account/credential-verification/dea/<int:pk>/verify/",
+        verification_views.verify_registration,
+        name="credential-verify-dea",
+    ),
+    path(
+        "account/credential-verification/licenses/<int:pk>/verify/",
+        verification_views.verify_license,
+        name="credential-verify-license",
+    ),
     # The EPCS Permissions Page
     path("account/epcs-permissions/", permissions_views.permissions_page, name="epcs-permissions"),
     path("account/epcs-permissions/requests/", permissions_views.enter_request, name="epcs-enter-request"),

@@ -16,8 +16,8 @@ from django.test import Client
 
 from providers.models import Provider, User
 
-# Shared fixtures of the ID.me sandbox (`idme_sandbox_live`).
-pytest_plugins = ["tests.idme_fixtures", "tests.browser"]
+# Shared fixtures of the ID.me sandbox (`idme_sandbox_live`) and the DEA registry (`dea_registry_live`).
+pytest_plugins = ["tests.idme_fixtures", "tests.registry_fixtures", "tests.browser"]
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS_FILE = ROOT.parent / "shared" / "REQUIREMENTS.md"

@@ -1,5 +1,6 @@
 """A prescriber ready to sign EPCS: linked ID.me devices (tests/mfa/challenge_world.py), a
-current DEA registration, granted EPCS permission, and READY controlled prescriptions made
+current DEA registration verified against the DEA registry (tests/registry_fixtures.py),
+granted EPCS permission, and READY controlled prescriptions made
 through eprescribe.services for two patients."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from eprescribe.models import Medication, Patient, Pharmacy, Prescription
 from providers.models import DeaRegistration, EpcsPermission, EpcsPermissionState, User
 from tests.idme_fixtures import IdmeSandboxHandle
 from tests.mfa.challenge_world import SigningWorld, make_signing_world
+from tests.registry_fixtures import verified_registration
 
 
 @dataclass
@@ -61,11 +63,13 @@ def make_prescribing_world(
 ) -> PrescribingWorld:
     signing = make_signing_world(sandbox, user, primary=primary, email=email)
     provider = signing.provider
-    registration = DeaRegistration.objects.create(
-        provider=provider,
-        number=f"A{(user.last_name or 'X')[0].upper()}1234563",
-        state="NJ",
-        expires_on=timezone.localdate() + dt.timedelta(days=365),
+    registration = verified_registration(
+        DeaRegistration.objects.create(
+            provider=provider,
+            number=f"A{(user.last_name or 'X')[0].upper()}1234563",
+            state="NJ",
+            expires_on=timezone.localdate() + dt.timedelta(days=365),
+        )
     )
     EpcsPermission.objects.create(
         provider=provider, state=EpcsPermissionState.GRANTED, granted_at=timezone.now(), requested_at=timezone.now()

@@ -1,6 +1,7 @@
 """Prescribing test data for tests/eprescribe (the ceremony's tests use ceremony_world.py).
 
-`rx` builds a prescriber who may sign EPCS (IAL2 identity, a current DEA registration,
+`rx` builds a prescriber who may sign EPCS (IAL2 identity, a current DEA registration
+verified against the DEA registry (tests/registry_fixtures.py),
 granted EPCS permission), patients, pharmacies and medications; prescriptions are made
 through eprescribe.services like the product does.
 
@@ -33,6 +34,7 @@ from providers.models import (
     User,
 )
 from tests.conftest import TEST_PASSWORD
+from tests.registry_fixtures import verified_registration
 
 
 def make_signer(user: User, dea_number: str) -> tuple[Provider, DeaRegistration]:
@@ -44,8 +46,10 @@ def make_signer(user: User, dea_number: str) -> tuple[Provider, DeaRegistration]
     provider.identity_ial = IdentityAssurance.IAL2
     provider.identity_verified_at = timezone.now()
     provider.save()
-    registration = DeaRegistration.objects.create(
-        provider=provider, number=dea_number, state="NJ", expires_on=timezone.localdate() + dt.timedelta(days=365)
+    registration = verified_registration(
+        DeaRegistration.objects.create(
+            provider=provider, number=dea_number, state="NJ", expires_on=timezone.localdate() + dt.timedelta(days=365)
+        )
     )
     EpcsPermission.objects.create(
         provider=provider, state=EpcsPermissionState.GRANTED, granted_at=timezone.now(), requested_at=timezone.now()

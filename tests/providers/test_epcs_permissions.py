@@ -38,6 +38,7 @@ from providers.reauth import AUTHENTICATED_AT_KEY
 from tests.conftest import TEST_PASSWORD, login_through_form
 from tests.idme_fixtures import IdmeSandboxHandle
 from tests.mfa.challenge_world import SigningWorld, make_signing_world, wrong_code
+from tests.registry_fixtures import verified_registration
 
 PAGE = "/account/epcs-permissions/"
 ENTER = "/account/epcs-permissions/requests/"
@@ -62,8 +63,11 @@ def confirm_identity(provider: Provider) -> Provider:
 
 
 def add_dea(provider: Provider, number: str, days: int = 365) -> DeaRegistration:
-    return DeaRegistration.objects.create(
-        provider=provider, number=number, state="NJ", expires_on=timezone.localdate() + dt.timedelta(days=days)
+    """A registration an access manager verified against the DEA registry (DEA-20)."""
+    return verified_registration(
+        DeaRegistration.objects.create(
+            provider=provider, number=number, state="NJ", expires_on=timezone.localdate() + dt.timedelta(days=days)
+        )
     )
 
 
@@ -118,10 +122,12 @@ def test_an_expired_dea_registration_stops_signing_the_same_day(people: People) 
     today = timezone.localdate()
     registration.expires_on = today + dt.timedelta(days=1)
     registration.save()
+    registration = verified_registration(registration)  # a changed expiry is verified again (DEA-20)
     assert epcs_block_reason(people.prescriber, registration) is None
     # The day it expires, signing with it stops: no nightly job in between.
     registration.expires_on = today
     registration.save()
+    registration = verified_registration(registration)
     reason = epcs_block_reason(people.prescriber, registration)
     assert reason is not None and "expired" in reason
     assert epcs_block_reason(people.prescriber) is not None

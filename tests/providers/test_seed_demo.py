@@ -22,3 +22,27 @@ def test_seed_demo_twice_gives_the_same_data() -> None:
     assert snapshot() == first
     assert {u["username"] for u in first[0]} >= {"dr.smith", "dr.jones", "manager.lee", "admin"}
     assert User.objects.get(username="dr.smith").check_password("Demo-EHR-2026")
+
+
+@pytest.mark.req("DEA-20")
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_registrations_are_verified_by_the_demo_access_manager_against_the_registry_data() -> None:
+    from audit.models import AuditEvent
+    from providers.epcs import epcs_block_reason, license_is_verified, registration_is_verified
+    from providers.models import DeaRegistration
+
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    manager = User.objects.get(username="manager.lee")
+    for username, number in (("dr.smith", "AS1234563"), ("dr.jones", "BJ1234563")):
+        registration = DeaRegistration.objects.get(number=number)
+        assert registration.provider.user.username == username
+        assert registration_is_verified(registration) and registration.verified_by == manager
+        assert registration.registry_answer["status"] == "active"
+        assert registration.registry_answer["expires_on"] == registration.expires_on.isoformat()
+        assert all(license_is_verified(lic) for lic in registration.provider.state_licenses.all())
+    # Seeding twice verifies once; the audit trail says it was seeded.
+    events = AuditEvent.objects.filter(action="credentials.dea_verified")
+    assert events.count() == 2 and all(e.details["seeded"] for e in events)
+    # make run: dr.smith may sign at once.
+    assert epcs_block_reason(Provider.objects.get(user__username="dr.smith")) is None

@@ -35,5 +35,9 @@ class Command(BaseCommand):
         if callable(seed):
             seed()
             self.stdout.write("Seeded the demo ID.me accounts.")
+        from idme_sandbox.dea_registry.demo import seed_demo_registry
+
+        seed_demo_registry(api_key=str(settings.DEA_REGISTRY_API_KEY))
+        self.stdout.write("Seeded the DEA registry's demo registrations.")
         operator = seed_operator()
         self.stdout.write(f"Sandbox operator {operator.username} (password from IDME_SANDBOX_OPERATOR_PASSWORD).")
