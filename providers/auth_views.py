@@ -25,7 +25,7 @@ class LimitedSignInMixin:
     def clean(self) -> dict[str, Any]:
         refusal = refusal_for(self.request, self.data.get("username", ""))  # the backend enforces it
         try:
-            return super().clean()  # type: ignore[misc, no-any-return]
+            return super().clean()  # type: ignore[misc]
         except forms.ValidationError:
             if refusal is not None:
                 raise forms.ValidationError(LOCKED_MESSAGES[refusal], code=refusal.value) from None

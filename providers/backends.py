@@ -30,7 +30,7 @@ class PasswordLocked(PermissionDenied):
 
 
 class LimitedModelBackend(ModelBackend):
-    def authenticate(  # type: ignore[override]
+    def authenticate(
         self,
         request: HttpRequest | None,
         username: str | None = None,
@@ -54,4 +54,4 @@ class LimitedModelBackend(ModelBackend):
             record_failed(request, username, purpose)
             return None
         PASSWORD_LIMITER.success(account)
-        return user  # type: ignore[return-value]
+        return user

@@ -22,18 +22,23 @@ class TooManyAttempts(exceptions.APIException):
     default_detail = "Too many failed password attempts. Wait 15 minutes and try again."
 
 
-def require_recent_password(request: Request, password: str | None) -> None:
-    """A session signed in (or re-checked) within 15 minutes, or the right password in this request.
+def confirm_password_if_given(request: Request, password: str | None) -> None:
+    """Check a `password` sent in the body (unless the re-check is already recent).
 
-    A password sent here counts for this request, and for the session only when the session
-    is signed in as the same user; never for another token or another user (ASVS-12).
+    A password accepted here counts for this request, and for the session only when the
+    session is signed in as the same user; never for another token or another user (ASVS-12).
     """
-    if recently_authenticated(request):
+    if password is None or recently_authenticated(request):
         return
-    if password is None:
-        raise ReauthenticationRequired()
     check = confirm_password(request, password)
     if check.locked:
         raise TooManyAttempts(message_for(check))
     if check is not PasswordCheck.ACCEPTED:
         raise ReauthenticationRequired(message_for(check))
+
+
+def require_recent_password(request: Request, password: str | None) -> None:
+    """A session signed in (or re-checked) within 15 minutes, or the right password in this request."""
+    confirm_password_if_given(request, password)
+    if not recently_authenticated(request):
+        raise ReauthenticationRequired()
