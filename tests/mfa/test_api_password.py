@@ -36,7 +36,7 @@ def test_password_guesses_through_the_api_lock_the_sign_in_page(
     clinician: User, provider: Provider, make_mirror_device: MakeDevice
 ) -> None:
     device = make_mirror_device(provider, "MyiPhone")
-    api = Client(**token_header(clinician))
+    api = Client(HTTP_AUTHORIZATION=token_header(clinician)["HTTP_AUTHORIZATION"])
     url = f"{API}{device.pk}/primary/"
     for attempt in range(10):
         assert post_json(api, url, {"password": f"guess-{attempt}"}).status_code == 403
@@ -58,7 +58,11 @@ def test_an_account_locked_on_the_sign_in_page_is_refused_by_the_api(
     device = make_mirror_device(provider, "MyiPhone")
     for _ in range(10):
         login_through_form(Client(), clinician.username, "wrong password")
-    response = post_json(Client(**token_header(clinician)), f"{API}{device.pk}/primary/", {"password": TEST_PASSWORD})
+    response = post_json(
+        Client(HTTP_AUTHORIZATION=token_header(clinician)["HTTP_AUTHORIZATION"]),
+        f"{API}{device.pk}/primary/",
+        {"password": TEST_PASSWORD},
+    )
     assert response.status_code == 429
     assert AuditEvent.objects.filter(action="auth.reauthentication_locked", outcome=Outcome.DENIED).exists()
     device.refresh_from_db()
