@@ -233,7 +233,7 @@ def _start_decision(request: Request, pk: int, decision: svc.Decision, body_clas
     except svc.PermissionRefused as refusal:
         if refusal.code == "challenge_error":
             return Response({"error": "challenge_error", "detail": refusal.message}, status=status.HTTP_409_CONFLICT)
-        if refusal.code == "reauthentication_required":
+        if refusal.code == svc.REAUTHENTICATION_REQUIRED:
             raise ReauthenticationRequired(refusal.message) from refusal
         raise PermissionDenied(refusal.message) from refusal
     return Response(challenge_body(challenge), status=status.HTTP_201_CREATED)

@@ -290,6 +290,8 @@ class Decision(StrEnum):
     REJECT = "reject"
 
 
+# PermissionRefused.code when the approver's last password entry is older than 15 minutes.
+REAUTHENTICATION_REQUIRED = "reauthentication_required"
 RECENT_PASSWORD_NEEDED = (
     "Confirm your password first: approving or rejecting an EPCS permission change needs your "
     "password entered in the last 15 minutes and your two-factor authentication."
@@ -330,7 +332,7 @@ def start_approval(
             actor=approver,
             target=permission_request,
             request=request,
-            code="reauthentication_required",
+            code=REAUTHENTICATION_REQUIRED,
         )
     if refusal is not None or approver_provider is None:
         _refuse(

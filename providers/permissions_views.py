@@ -257,7 +257,7 @@ def _decision_page(request: HttpRequest, pk: int, decision: svc.Decision) -> Htt
                 reason=str(request.POST.get("reason", ""))[:300],
             )
         except svc.PermissionRefused as refusal_error:
-            if refusal_error.code == "reauthentication_required":
+            if refusal_error.code == svc.REAUTHENTICATION_REQUIRED:
                 return ask_for_password(request)  # the POST is kept and offered again afterwards
             if refusal_error.code == "challenge_error":
                 messages.error(request, refusal_error.message)
