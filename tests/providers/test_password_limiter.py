@@ -192,3 +192,18 @@ def test_a_right_password_clears_the_account_counter_but_not_the_address_counter
         login_through_form(Client(), f"someone{n}", "wrong password")
     response = login_through_form(Client(), clinician.username)
     assert response.status_code == 200 and "from your network address" in response.content.decode()
+
+
+@pytest.mark.req("ASVS-01")
+@pytest.mark.req("ASVS-09")
+def test_failed_passwords_are_audited_without_the_password(clinician: User) -> None:
+    secret = "Tr0ub4dor&3-not-mine"
+    login_through_form(Client(), clinician.username, secret)
+    admin_login(Client(), clinician.username, secret)
+    client = Client()
+    client.force_login(clinician)
+    client.post(REAUTH, {"password": secret, "next": SECURITY})
+    events = AuditEvent.objects.filter(outcome=Outcome.FAILURE)
+    assert {e.action for e in events} == {"auth.login_failed", "auth.reauthentication_failed"}
+    assert events.count() == 3
+    assert all(secret not in str(e.details) for e in AuditEvent.objects.all())
