@@ -169,6 +169,9 @@ SESSION_IDLE_TIMEOUT_SECONDS = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=3
 # Changing MFA settings or approving EPCS needs a sign-in this recent (ASVS-05).
 REAUTHENTICATION_WINDOW_SECONDS = 15 * 60
 
+# --- Passwords: one limiter (ASVS-12; providers/backends.py, docs/architecture.md) ---
+AUTHENTICATION_BACKENDS = ["providers.backends.LimitedModelBackend"]
+
 # --- Static files -----------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -1,13 +1,19 @@
-"""Counting failed attempts (ASVS-02, NIST-02): the one limiter used for sign-in and codes.
+"""Counting failed attempts (ASVS-02, ASVS-12, NIST-02): the limiters used for passwords and codes.
 
 Counts live in the cache (Redis in production), keyed by what is being protected, in a
 fixed window. A key that reaches its limit stays locked until the window ends.
+
+`PASSWORD_LIMITER` is the one limiter every EHR password check goes through (the EHR's
+authentication backend, `providers.backends`, calls it): a counter per account plus a
+counter per client address across usernames. The ID.me sandbox builds its own
+`AttemptLimiter`s from this module; it imports no EHR app.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from enum import StrEnum
 
 from django.core.cache import cache
 
@@ -22,8 +28,11 @@ class AttemptLimiter:
         digest = hashlib.sha256(subject.lower().encode()).hexdigest()[:32]
         return f"attempts:{self.scope}:{digest}"
 
+    def count(self, subject: str) -> int:
+        return int(cache.get(self._key(subject), 0))
+
     def is_locked(self, subject: str) -> bool:
-        return int(cache.get(self._key(subject), 0)) >= self.limit
+        return self.count(subject) >= self.limit
 
     def failure(self, subject: str) -> int:
         key = self._key(subject)
@@ -39,5 +48,46 @@ class AttemptLimiter:
         cache.delete(self._key(subject))
 
 
-# Sign-in: 10 failures for one username in 15 minutes lock that username for the rest of the window.
-LOGIN_LIMITER = AttemptLimiter("login", limit=10, window_seconds=15 * 60)
+class PasswordRefusal(StrEnum):
+    """Why a password check was refused before the password was looked at."""
+
+    ACCOUNT_LOCKED = "account_locked"
+    CLIENT_LOCKED = "client_locked"
+
+
+@dataclass(frozen=True)
+class PasswordLimiter:
+    """One counter per account and one per client address; either one locks.
+
+    `account` is the normalised username (the caller normalises it as sign-in does);
+    `client` is the client address, or None when there is no request (then only the
+    account counts). A success clears the account's counter, never the client's: one
+    good password must not buy an address fresh guesses at other accounts.
+    """
+
+    per_account: AttemptLimiter
+    per_client: AttemptLimiter
+
+    def refusal(self, account: str, client: str | None) -> PasswordRefusal | None:
+        if self.per_account.is_locked(account):
+            return PasswordRefusal.ACCOUNT_LOCKED
+        if client and self.per_client.is_locked(client):
+            return PasswordRefusal.CLIENT_LOCKED
+        return None
+
+    def failure(self, account: str, client: str | None) -> None:
+        self.per_account.failure(account)
+        if client:
+            self.per_client.failure(client)
+
+    def success(self, account: str) -> None:
+        self.per_account.reset(account)
+
+
+WINDOW_SECONDS = 15 * 60
+# 10 failed passwords for one account in 15 minutes lock that account for the rest of the
+# window; 50 failed passwords from one client address (any usernames) lock that address.
+PASSWORD_LIMITER = PasswordLimiter(
+    per_account=AttemptLimiter("login", limit=10, window_seconds=WINDOW_SECONDS),
+    per_client=AttemptLimiter("login_client", limit=50, window_seconds=WINDOW_SECONDS),
+)

@@ -15,15 +15,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-import audit
-from audit.models import Outcome
-from ehr.throttle import LOGIN_LIMITER
 from idme_client import IdmeError, IdmeNotFound
 from mfa import services
 from mfa.models import ProviderDevice
 from providers import services as provider_services
 from providers.models import Provider
-from providers.reauth import mark_authenticated, recently_authenticated
+from providers.reauth_api import require_recent_password
 
 
 class DeviceSerializer(serializers.ModelSerializer):
@@ -78,18 +75,6 @@ class SyncStatusSerializer(serializers.Serializer):
     stale = serializers.BooleanField(help_text="Older than a few minutes: eRx Info queues a background sync")
 
 
-class ReauthenticationRequired(exceptions.APIException):
-    status_code = status.HTTP_403_FORBIDDEN
-    default_code = "reauthentication_required"
-    default_detail = "Confirm your password: send it as 'password' (no sign-in in the last 15 minutes)."
-
-
-class TooManyAttempts(exceptions.APIException):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_code = "too_many_attempts"
-    default_detail = "Too many failed password attempts. Wait 15 minutes and try again."
-
-
 class IdmeUnreachable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "idme_unavailable"
@@ -106,25 +91,6 @@ class PrimaryBusy(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
     default_detail = "Another change to your primary device is in progress. Try again."
-
-
-def _require_recent_authentication(request: Request, password: str | None) -> None:
-    """ASVS-05: a session signed in within 15 minutes, or the password in the request."""
-    if recently_authenticated(request._request):
-        return
-    user = request.user
-    username = user.get_username()
-    if password is None:
-        raise ReauthenticationRequired()
-    if LOGIN_LIMITER.is_locked(username):
-        raise TooManyAttempts()
-    if not user.check_password(password):
-        LOGIN_LIMITER.failure(username)
-        audit.record("auth.reauthentication_failed", request=request._request, outcome=Outcome.FAILURE)
-        raise ReauthenticationRequired("That password is not correct.")
-    LOGIN_LIMITER.reset(username)
-    mark_authenticated(request._request)
-    audit.record("auth.reauthenticated", request=request._request, details={"via": "api"})
 
 
 @extend_schema_view(
@@ -165,7 +131,7 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
             device = services.device_of(provider, int(pk or ""))
         except (ValueError, ProviderDevice.DoesNotExist) as exc:
             raise Http404("No such device among your ID.me devices.") from exc
-        _require_recent_authentication(request, body.validated_data.get("password"))
+        require_recent_password(request, body.validated_data.get("password"))
         try:
             device = services.select_primary_device(provider, device.pk, request=request._request)
         except ProviderDevice.DoesNotExist as exc:  # removed by a sync meanwhile

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
+from providers.auth_views import LimitedAdminAuthenticationForm
 from providers.epcs import license_is_verified, registration_is_verified
 from providers.models import (
     DeaRegistration,
@@ -15,6 +16,9 @@ from providers.models import (
     StateLicense,
     User,
 )
+
+# The admin's sign-in shares the one password limiter and its wording (ASVS-12).
+admin.site.login_form = LimitedAdminAuthenticationForm
 
 
 @admin.register(User)

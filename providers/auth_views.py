@@ -1,41 +1,45 @@
-"""Sign-in with anti-automation (ASVS-02)."""
+"""Sign-in pages (ASVS-02, ASVS-12): /accounts/login/ and the Django admin's sign-in.
+
+Both forms call `authenticate()`, so the one password limiter (providers/backends.py) decides;
+the forms only word its verdict.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 
-import audit
-from audit.models import Outcome
-from ehr.throttle import LOGIN_LIMITER
+from providers.passwords import LOCKED_MESSAGES, refusal_for
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
+class LimitedSignInMixin:
+    """Say "too many attempts" when the limiter refused, instead of "wrong password"."""
+
+    data: Any
+    request: Any
+
     def clean(self) -> dict[str, Any]:
-        username = str(self.data.get("username", ""))
-        if LOGIN_LIMITER.is_locked(username):
-            audit.record(
-                "auth.login_locked",
-                outcome=Outcome.DENIED,
-                request=self.request,
-                details={"username": username[:150]},
-            )
-            raise forms.ValidationError(
-                "Too many failed sign-in attempts for this account. Wait 15 minutes and try again.",
-                code="locked",
-            )
+        refusal = refusal_for(self.request, self.data.get("username", ""))  # the backend enforces it
         try:
-            cleaned = super().clean()
+            return super().clean()  # type: ignore[misc]
         except forms.ValidationError:
-            LOGIN_LIMITER.failure(username)
+            if refusal is not None:
+                raise forms.ValidationError(LOCKED_MESSAGES[refusal], code=refusal.value) from None
             raise
-        LOGIN_LIMITER.reset(username)
-        return cleaned
+
+
+class LimitedAuthenticationForm(LimitedSignInMixin, AuthenticationForm):
+    pass
+
+
+class LimitedAdminAuthenticationForm(LimitedSignInMixin, AdminAuthenticationForm):
+    pass
 
 
 class ThrottledLoginView(LoginView):
-    form_class = ThrottledAuthenticationForm
+    form_class = LimitedAuthenticationForm
     redirect_authenticated_user = True

@@ -1,9 +1,31 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.contrib.auth.forms import PasswordChangeForm
+from django.http import HttpRequest
 
 from ehr.geography import US_STATE_CODES
-from providers.models import Provider
+from providers.models import Provider, User
+from providers.passwords import PasswordCheck, PasswordPurpose, message_for, verify_own_password
+
+
+class LimitedPasswordChangeForm(PasswordChangeForm):
+    """Change password: the old password is checked through the one limiter (ASVS-12)."""
+
+    def __init__(self, request: HttpRequest, user: User, *args: Any, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self) -> str:
+        old_password = str(self.cleaned_data.get("old_password", ""))
+        check = verify_own_password(self.request, self.user, old_password, PasswordPurpose.CHANGE_PASSWORD)
+        if check is PasswordCheck.WRONG:
+            raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        if check is not PasswordCheck.ACCEPTED:
+            raise forms.ValidationError(message_for(check), code=check.value)
+        return old_password
 
 
 class ProfileForm(forms.ModelForm):

@@ -22,6 +22,7 @@ from providers import permissions_services as svc
 from providers import services
 from providers.epcs import epcs_block_reason, has_current_registration, permission_for
 from providers.models import EpcsPermissionRequest, EpcsRequestAction, Provider
+from providers.reauth_api import ReauthenticationRequired, confirm_password_if_given
 
 
 class PermissionStatusSerializer(serializers.Serializer[Provider]):
@@ -77,12 +78,19 @@ class EnterRequestSerializer(serializers.Serializer[Any]):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
-class RejectSerializer(serializers.Serializer[Any]):
-    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-
-
 class StartApprovalSerializer(serializers.Serializer[Any]):
-    device_id = serializers.IntegerField(min_value=1)
+    device_id = serializers.IntegerField(min_value=1, help_text="One of your own ID.me devices")
+    password = serializers.CharField(
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        max_length=256,
+        help_text="Your EHR password; needed unless this session entered it in the last 15 minutes",
+    )
+
+
+class RejectSerializer(StartApprovalSerializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
 class CodeSerializer(serializers.Serializer[Any]):
@@ -200,22 +208,44 @@ class CancelRequestView(APIView):
         return Response(PermissionRequestSerializer(done).data)
 
 
+def _start_decision(request: Request, pk: int, decision: svc.Decision, body_class: type[Any]) -> Response:
+    """Approve or reject: a recent password (or `password` in the body) and your 2FA (DEA-03)."""
+    user = services.signed_in_user(request)
+    permission_request = _visible_request(request, pk)
+    body = body_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    own = svc.provider_of(user)
+    device = ProviderDevice.objects.filter(provider=own, pk=body.validated_data["device_id"]).first() if own else None
+    if device is None:
+        message = svc.approval_refusal(permission_request, user) or "Approve with one of your own ID.me devices."
+        svc.record_refusal(user, permission_request, message, request)
+        raise PermissionDenied(message)
+    confirm_password_if_given(request, body.validated_data.get("password"))
+    try:
+        challenge = svc.start_approval(
+            approver=user,
+            permission_request=permission_request,
+            device=device,
+            request=request,
+            decision=decision,
+            reason=body.validated_data.get("reason", ""),
+        )
+    except svc.PermissionRefused as refusal:
+        if refusal.code == "challenge_error":
+            return Response({"error": "challenge_error", "detail": refusal.message}, status=status.HTTP_409_CONFLICT)
+        if refusal.code == svc.REAUTHENTICATION_REQUIRED:
+            raise ReauthenticationRequired(refusal.message) from refusal
+        raise PermissionDenied(refusal.message) from refusal
+    return Response(challenge_body(challenge), status=status.HTTP_201_CREATED)
+
+
 class RejectRequestView(APIView):
-    @extend_schema(request=RejectSerializer, responses=PermissionRequestSerializer)
+    """Reject a request: like approving, it needs a recent password and your 2FA; the code is
+    sent to the approval's code endpoint."""
+
+    @extend_schema(request=RejectSerializer, responses={201: ChallengeBodySerializer})
     def post(self, request: Request, pk: int) -> Response:
-        permission_request = _visible_request(request, pk)
-        body = RejectSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        try:
-            done = svc.reject_request(
-                actor=services.signed_in_user(request),
-                permission_request=permission_request,
-                reason=body.validated_data["reason"],
-                request=request,
-            )
-        except svc.PermissionRefused as refusal:
-            raise PermissionDenied(refusal.message) from refusal
-        return Response(PermissionRequestSerializer(done).data)
+        return _start_decision(request, pk, svc.Decision.REJECT, RejectSerializer)
 
 
 class StartApprovalView(APIView):
@@ -223,29 +253,7 @@ class StartApprovalView(APIView):
 
     @extend_schema(request=StartApprovalSerializer, responses={201: ChallengeBodySerializer})
     def post(self, request: Request, pk: int) -> Response:
-        user = services.signed_in_user(request)
-        permission_request = _visible_request(request, pk)
-        body = StartApprovalSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        own = svc.provider_of(user)
-        device = (
-            ProviderDevice.objects.filter(provider=own, pk=body.validated_data["device_id"]).first() if own else None
-        )
-        if device is None:
-            message = svc.approval_refusal(permission_request, user) or "Approve with one of your own ID.me devices."
-            svc.record_refusal(user, permission_request, message, request)
-            raise PermissionDenied(message)
-        try:
-            challenge = svc.start_approval(
-                approver=user, permission_request=permission_request, device=device, request=request
-            )
-        except svc.PermissionRefused as refusal:
-            if refusal.code == "challenge_error":
-                return Response(
-                    {"error": "challenge_error", "detail": refusal.message}, status=status.HTTP_409_CONFLICT
-                )
-            raise PermissionDenied(refusal.message) from refusal
-        return Response(challenge_body(challenge), status=status.HTTP_201_CREATED)
+        return _start_decision(request, pk, svc.Decision.APPROVE, StartApprovalSerializer)
 
 
 class ApprovalStatusView(APIView):

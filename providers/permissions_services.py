@@ -12,6 +12,9 @@ Rules (DEA-02, DEA-03, DEA-04, NIST-05; docs/epcs-permissions.md):
   challenge (purpose "epcs_permission") on their own ID.me device; the change is applied by
   `complete_permission_challenge`, which mfa.challenges runs exactly once, in the transaction
   that marks the challenge approved, and which checks every rule again.
+- Approving *or rejecting* needs both a password entry in the last 15 minutes (the
+  approver's own, `providers.reauth`) and the approver's 2FA; the rule is here, in
+  `start_approval`, so the page and the API share it (DEA-03, ASVS-05).
 - "Report lost or stolen device" revokes at once (no second person) and tells the access
   managers in the app and by email.
 - Every decision, granted or refused, is in the audit trail.
@@ -23,6 +26,7 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -47,6 +51,7 @@ from providers.models import (
     Provider,
     User,
 )
+from providers.reauth import recently_authenticated
 
 if TYPE_CHECKING:
     from mfa.models import ProviderDevice, VerificationChallenge
@@ -273,38 +278,6 @@ def cancel_request(
     raise AssertionError("unreachable")
 
 
-def reject_request(
-    *, actor: User, permission_request: EpcsPermissionRequest, reason: str = "", request: HttpRequest | None = None
-) -> EpcsPermissionRequest:
-    """A person who could approve it turns it down instead (no 2FA: nothing changes)."""
-    with transaction.atomic():
-        locked = (
-            EpcsPermissionRequest.objects.select_for_update(of=("self",))
-            .select_related("provider")
-            .get(pk=permission_request.pk)
-        )
-        refusal = approval_refusal(locked, actor)
-        if refusal is None:
-            _decide(locked, EpcsRequestStatus.REJECTED, actor, reason[:300] or "Rejected")
-            audit.record(
-                "epcs.permission_request_rejected",
-                actor=actor,
-                target=locked,
-                request=request,
-                details={"reason": reason[:300]},
-            )
-            return locked
-    _refuse(
-        "epcs.permission_approval_refused",
-        refusal,
-        actor=actor,
-        target=permission_request,
-        request=request,
-        code="not_allowed",
-    )
-    raise AssertionError("unreachable")
-
-
 def _decide(permission_request: EpcsPermissionRequest, status: str, actor: Any, reason: str) -> None:
     permission_request.status = status
     permission_request.decided_by = actor if getattr(actor, "pk", None) else None
@@ -318,23 +291,57 @@ def subject_for(permission_request: EpcsPermissionRequest, approver: User) -> st
     return f"epcs-permission-request:{permission_request.pk}:approver:{approver.pk}"
 
 
+class Decision(StrEnum):
+    """What the approver's 2FA decides: both need a recent password entry and 2FA."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+# PermissionRefused.code when the approver's last password entry is older than 15 minutes.
+REAUTHENTICATION_REQUIRED = "reauthentication_required"
+RECENT_PASSWORD_NEEDED = (
+    "Confirm your password first: approving or rejecting an EPCS permission change needs your "
+    "password entered in the last 15 minutes and your two-factor authentication."
+)
+
+
+def decision_of(challenge: VerificationChallenge) -> Decision:
+    return Decision(challenge.context.get("decision", Decision.APPROVE))
+
+
 def start_approval(
     *,
     approver: User,
     permission_request: EpcsPermissionRequest,
     device: ProviderDevice,
     request: HttpRequest | None = None,
+    decision: Decision = Decision.APPROVE,
+    reason: str = "",
 ) -> VerificationChallenge:
-    """Check the approver may approve, then start 2FA on their own device (code or push)."""
+    """Check the approver may decide, then start 2FA on their own device (code or push).
+
+    Refused with code "reauthentication_required" unless the approver entered their password
+    in the last 15 minutes (in this session, or in this API request).
+    """
     from mfa import challenges
     from mfa.models import DeviceKind
 
     refusal = approval_refusal(permission_request, approver)
-    if refusal is None and permission_request.action == EpcsRequestAction.GRANT:
+    if refusal is None and decision is Decision.APPROVE and permission_request.action == EpcsRequestAction.GRANT:
         refusal = grant_refusal(permission_request.provider)
     approver_provider = provider_of(approver)
     if refusal is None and (approver_provider is None or device.provider_id != approver_provider.pk):
         refusal = "Approve with one of your own ID.me devices."
+    if refusal is None and (request is None or not recently_authenticated(request)):
+        _refuse(
+            "epcs.permission_approval_refused",
+            RECENT_PASSWORD_NEEDED,
+            actor=approver,
+            target=permission_request,
+            request=request,
+            code=REAUTHENTICATION_REQUIRED,
+        )
     if refusal is not None or approver_provider is None:
         _refuse(
             "epcs.permission_approval_refused",
@@ -345,18 +352,29 @@ def start_approval(
             code="not_allowed",
         )
         raise AssertionError("unreachable")
-    context = {"request_id": permission_request.pk, "approver_user_id": approver.pk}
+    context = {
+        "request_id": permission_request.pk,
+        "approver_user_id": approver.pk,
+        "decision": decision.value,
+        "reason": reason[:300],
+    }
     subject = subject_for(permission_request, approver)
     try:
         if device.kind == DeviceKind.PUSH:
             verb = "Grant" if permission_request.action == EpcsRequestAction.GRANT else "Revoke"
+            if decision is Decision.REJECT:
+                title = "Reject an EPCS permission change"
+                message = f"Reject: {verb.lower()} EPCS permission for {permission_request.provider}"
+            else:
+                title = "Approve an EPCS permission change"
+                message = f"{verb} EPCS permission for {permission_request.provider}"
             return challenges.start_push_challenge(
                 provider=approver_provider,
                 device=device,
                 purpose=PURPOSE,
                 subject=subject,
-                title="Approve an EPCS permission change",
-                message=f"{verb} EPCS permission for {permission_request.provider}",
+                title=title,
+                message=message,
                 context=context,
                 request=request,
             )
@@ -415,6 +433,23 @@ def complete_permission_challenge(challenge: VerificationChallenge) -> None:
         raise CompletionRefused("This approval does not match an EPCS permission request.")
     refusal = approval_refusal(permission_request, approver)
     provider = permission_request.provider
+    if decision_of(challenge) is Decision.REJECT:
+        if refusal is not None:
+            raise CompletionRefused(refusal)
+        reason = str(challenge.context.get("reason", ""))[:300]
+        _decide(permission_request, EpcsRequestStatus.REJECTED, approver, reason or "Rejected with 2FA")
+        audit.record(
+            "epcs.permission_request_rejected",
+            actor=approver,
+            target=permission_request,
+            details={
+                "reason": reason,
+                "challenge": str(challenge.pk),
+                "device": challenge.device_label,
+                "method": challenge.method,
+            },
+        )
+        return
     if refusal is None and permission_request.action == EpcsRequestAction.GRANT:
         refusal = grant_refusal(provider)
     if refusal is not None:

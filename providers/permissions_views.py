@@ -25,6 +25,7 @@ from providers import services
 from providers.epcs import epcs_block_reason, has_current_registration, permission_for
 from providers.models import EpcsAccessNotice, EpcsPermissionRequest, Provider
 from providers.permissions_forms import ApprovalCodeForm, EnterRequestForm
+from providers.reauth import ask_for_password
 
 PAGE_TEMPLATE = "providers/epcs/permissions.html"
 APPROVE_TEMPLATE = "providers/epcs/approve.html"
@@ -143,23 +144,6 @@ def cancel_request(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def reject_request(request: HttpRequest, pk: int) -> HttpResponse:
-    permission_request = _visible_request(request, pk)
-    try:
-        svc.reject_request(
-            actor=services.signed_in_user(request),
-            permission_request=permission_request,
-            reason=str(request.POST.get("reason", ""))[:300],
-            request=request,
-        )
-    except svc.PermissionRefused as refusal:
-        return _forbidden(request, refusal.message)
-    messages.success(request, "The request has been rejected. Nothing changed.")
-    return redirect(page_url())
-
-
-@login_required
-@require_POST
 def dismiss_notice(request: HttpRequest, pk: int) -> HttpResponse:
     notice = get_object_or_404(EpcsAccessNotice, pk=pk)
     try:
@@ -177,7 +161,10 @@ def _devices(provider: Provider | None) -> list[ProviderDevice]:
 
 
 def _approval_context(
-    request: HttpRequest, permission_request: EpcsPermissionRequest, challenge: VerificationChallenge | None
+    request: HttpRequest,
+    permission_request: EpcsPermissionRequest,
+    challenge: VerificationChallenge | None,
+    decision: svc.Decision,
 ) -> dict[str, Any]:
     user = services.signed_in_user(request)
     own = svc.provider_of(user)
@@ -193,7 +180,10 @@ def _approval_context(
         devices = _devices(own)
     if challenge is not None:
         challenge = challenges.expire_if_overdue(challenge)
+    if challenge is not None:
+        decision = svc.decision_of(challenge)
     return {
+        "is_reject": decision is svc.Decision.REJECT,
         "permission_request": permission_request,
         "devices": devices,
         "challenge": challenge,
@@ -209,7 +199,23 @@ def _approval_context(
 @login_required
 @require_http_methods(["GET", "POST"])
 def approve_request(request: HttpRequest, pk: int) -> HttpResponse:
-    """Approve with 2FA: choose your device, then enter a code or answer the push."""
+    """Approve with your password (last 15 minutes) and 2FA: choose your device, then enter a
+    code or answer the push."""
+    return _decision_page(request, pk, svc.Decision.APPROVE)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reject_request(request: HttpRequest, pk: int) -> HttpResponse:
+    """Reject the same way: a recent password entry and your 2FA (nothing else changes)."""
+    return _decision_page(request, pk, svc.Decision.REJECT)
+
+
+def _decision_url(pk: int, decision: svc.Decision) -> str:
+    return reverse("epcs-reject" if decision is svc.Decision.REJECT else "epcs-approve", kwargs={"pk": pk})
+
+
+def _decision_page(request: HttpRequest, pk: int, decision: svc.Decision) -> HttpResponse:
     user = services.signed_in_user(request)
     permission_request = _visible_request(request, pk)
     challenge_id = request.POST.get("challenge") or request.GET.get("challenge")
@@ -227,7 +233,7 @@ def approve_request(request: HttpRequest, pk: int) -> HttpResponse:
         refusal = svc.approval_refusal(permission_request, user)
         if refusal and challenge is None:
             return _forbidden(request, refusal)
-        return render(request, APPROVE_TEMPLATE, _approval_context(request, permission_request, challenge))
+        return render(request, APPROVE_TEMPLATE, _approval_context(request, permission_request, challenge, decision))
 
     step = request.POST.get("step", "")
     if step == "start":
@@ -243,14 +249,21 @@ def approve_request(request: HttpRequest, pk: int) -> HttpResponse:
             return _forbidden(request, refusal)
         try:
             challenge = svc.start_approval(
-                approver=user, permission_request=permission_request, device=device, request=request
+                approver=user,
+                permission_request=permission_request,
+                device=device,
+                request=request,
+                decision=decision,
+                reason=str(request.POST.get("reason", ""))[:300],
             )
         except svc.PermissionRefused as refusal_error:
+            if refusal_error.code == svc.REAUTHENTICATION_REQUIRED:
+                return ask_for_password(request)  # the POST is kept and offered again afterwards
             if refusal_error.code == "challenge_error":
                 messages.error(request, refusal_error.message)
-                return redirect(reverse("epcs-approve", kwargs={"pk": pk}))
+                return redirect(_decision_url(pk, decision))
             return _forbidden(request, refusal_error.message)
-        return redirect(f"{reverse('epcs-approve', kwargs={'pk': pk})}?challenge={challenge.pk}")
+        return redirect(f"{_decision_url(pk, decision)}?challenge={challenge.pk}")
     if challenge is None:
         # Approval without 2FA is not a thing: every step below needs the approver's own challenge.
         refusal = "Approving needs two-factor authentication with your own ID.me device."
@@ -259,7 +272,7 @@ def approve_request(request: HttpRequest, pk: int) -> HttpResponse:
     if step == "code":
         form = ApprovalCodeForm(request.POST)
         if not form.is_valid():
-            context = _approval_context(request, permission_request, challenge)
+            context = _approval_context(request, permission_request, challenge, decision)
             context["code_form"] = form
             return render(request, APPROVE_TEMPLATE, context, status=400)
         outcome = challenges.submit_code(challenge, form.cleaned_data["code"], request=request)
@@ -275,14 +288,16 @@ def approve_request(request: HttpRequest, pk: int) -> HttpResponse:
     elif step == "cancel":
         challenges.cancel_challenge(challenge, request)
         messages.info(request, "The approval was cancelled. Nothing changed.")
-        return redirect(reverse("epcs-approve", kwargs={"pk": pk}))
+        return redirect(_decision_url(pk, decision))
     else:
         messages.error(request, "Unknown step.")
-    return redirect(f"{reverse('epcs-approve', kwargs={'pk': pk})}?challenge={challenge.pk}")
+    return redirect(f"{_decision_url(pk, decision)}?challenge={challenge.pk}")
 
 
 def _approved_message(permission_request: EpcsPermissionRequest) -> str:
     permission_request.refresh_from_db()
+    if permission_request.status == "rejected":
+        return "The request has been rejected. Nothing changed."
     if permission_request.status == "approved":
         verb = "granted" if permission_request.action == "grant" else "revoked"
         return f"Approved. EPCS permission for {permission_request.provider} has been {verb}."

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-import audit
-from audit.models import Outcome
-from ehr.throttle import LOGIN_LIMITER
 from providers import services
 from providers.erx_info import erx_info_tab
-from providers.forms import ProfileForm
-from providers.reauth import mark_authenticated, pop_pending_post
+from providers.forms import LimitedPasswordChangeForm, ProfileForm
+from providers.passwords import PasswordCheck, message_for
+from providers.reauth import confirm_password, pop_pending_post
 from providers.tabs import TABS, TABS_BY_SLUG
 
 
@@ -66,12 +63,12 @@ def profile_tab(request: HttpRequest) -> HttpResponse:
 
 def security_tab(request: HttpRequest) -> HttpResponse:
     user = services.signed_in_user(request)
-    password_form = PasswordChangeForm(user)
+    password_form = LimitedPasswordChangeForm(request, user)
     status = 200
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "change_password":
-            password_form = PasswordChangeForm(user, request.POST)
+            password_form = LimitedPasswordChangeForm(request, user, request.POST)
             if password_form.is_valid():
                 services.change_password(request, user, password_form.cleaned_data["new_password1"])
                 messages.success(request, "Your password has been changed.")
@@ -97,21 +94,14 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
         next_url = reverse("home")
     error = ""
-    username = request.user.get_username()
-    if request.method == "POST" and LOGIN_LIMITER.is_locked(username):
-        error = "Too many failed attempts. Wait 15 minutes and try again."
-    elif request.method == "POST":
-        if request.user.check_password(request.POST.get("password", "")):
-            LOGIN_LIMITER.reset(username)
-            mark_authenticated(request)
-            audit.record("auth.reauthenticated", request=request)
+    if request.method == "POST":
+        check = confirm_password(request, str(request.POST.get("password", "")))
+        if check is PasswordCheck.ACCEPTED:
             pending = pop_pending_post(request, next_url)
             if pending is not None:
                 return render(request, "providers/reauth_continue.html", {"action": next_url, "data": pending})
             return HttpResponseRedirect(next_url)
-        LOGIN_LIMITER.failure(username)
-        audit.record("auth.reauthentication_failed", request=request, outcome=Outcome.FAILURE)
-        error = "That password is not correct."
+        error = message_for(check)
     response = render(request, "providers/reauthenticate.html", {"next": next_url, "error": error})
     if error:
         response.status_code = 400

@@ -635,18 +635,40 @@ def test_the_admin_lists_credentials_and_permissions_read_only(people: People) -
 # --- reject, cancel, dismiss -------------------------------------------------------------------
 @pytest.mark.req("DEA-03")
 @pytest.mark.req("DEA-13")
-def test_a_registrant_rejects_and_nothing_changes(people: People, pending_grant: EpcsPermissionRequest) -> None:
+def test_rejecting_needs_the_registrants_2fa_too(people: People, pending_grant: EpcsPermissionRequest) -> None:
+    # Issue 8 changed this: rejecting, like approving, needs a recent password and the 2FA.
+    reject = f"/account/epcs-permissions/requests/{pending_grant.pk}/reject/"
     # The prescriber may not reject (or approve) a change to their own permission.
-    response = signed_in(people.prescriber.user).post(f"/account/epcs-permissions/requests/{pending_grant.pk}/reject/")
-    assert response.status_code == 403
-    response = signed_in(people.registrant).post(
-        f"/account/epcs-permissions/requests/{pending_grant.pk}/reject/", {"reason": "Not yet"}, follow=True
+    assert signed_in(people.prescriber.user).post(reject).status_code == 403
+    response = signed_in(people.registrant).post(reject, {"reason": "Not yet"})
+    assert response.status_code == 403 and "two-factor authentication" in response.content.decode()
+    pending_grant.refresh_from_db()
+    assert pending_grant.status == "pending"
+
+
+@pytest.mark.req("DEA-03")
+@pytest.mark.req("DEA-13")
+def test_a_registrant_rejects_with_their_own_code_and_nothing_changes(live: LiveApproval) -> None:
+    people = live.people
+    entered = enter_request(actor=people.manager, provider=people.prescriber, action="grant")
+    reject = f"/account/epcs-permissions/requests/{entered.pk}/reject/"
+    approver = signed_in(people.registrant)
+    page = approver.get(reject).content.decode()
+    assert "Reject with two-factor authentication" in page
+    response = approver.post(reject, {"step": "start", "device": live.approver.totp_device.pk, "reason": "Not yet"})
+    assert response.status_code == 302
+    challenge_id = response["Location"].split("challenge=")[1]
+    entered.refresh_from_db()
+    assert entered.status == "pending"
+    response = approver.post(
+        reject, {"step": "code", "challenge": challenge_id, "code": live.approver.code()}, follow=True
     )
     assert "has been rejected" in response.content.decode()
-    pending_grant.refresh_from_db()
-    assert (pending_grant.status, pending_grant.decided_by) == ("rejected", people.registrant)
+    entered.refresh_from_db()
+    assert (entered.status, entered.decided_by, entered.decision_reason) == ("rejected", people.registrant, "Not yet")
     assert epcs_block_reason(people.prescriber) is not None
-    assert AuditEvent.objects.filter(action="epcs.permission_request_rejected", actor=people.registrant).exists()
+    event = AuditEvent.objects.get(action="epcs.permission_request_rejected", actor=people.registrant)
+    assert event.details["challenge"] == challenge_id
 
 
 @pytest.mark.req("ASVS-06")

@@ -1,0 +1,44 @@
+"""The REST API's side of the password re-check (ASVS-05, ASVS-12): one helper every API
+call that takes a password uses, with JSON errors (ehr.api)."""
+
+from __future__ import annotations
+
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+
+from providers.passwords import PasswordCheck, message_for
+from providers.reauth import confirm_password, recently_authenticated
+
+
+class ReauthenticationRequired(exceptions.APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "reauthentication_required"
+    default_detail = "Confirm your password: send it as 'password' (no sign-in in the last 15 minutes)."
+
+
+class TooManyAttempts(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_attempts"
+    default_detail = "Too many failed password attempts. Wait 15 minutes and try again."
+
+
+def confirm_password_if_given(request: Request, password: str | None) -> None:
+    """Check a `password` sent in the body (unless the re-check is already recent).
+
+    A password accepted here counts for this request, and for the session only when the
+    session is signed in as the same user; never for another token or another user (ASVS-12).
+    """
+    if password is None or recently_authenticated(request):
+        return
+    check = confirm_password(request, password)
+    if check.locked:
+        raise TooManyAttempts(message_for(check))
+    if check is not PasswordCheck.ACCEPTED:
+        raise ReauthenticationRequired(message_for(check))
+
+
+def require_recent_password(request: Request, password: str | None) -> None:
+    """A session signed in (or re-checked) within 15 minutes, or the right password in this request."""
+    confirm_password_if_given(request, password)
+    if not recently_authenticated(request):
+        raise ReauthenticationRequired()
