@@ -131,7 +131,9 @@ def test_opening_the_review_binds_the_ceremony_to_digests_of_what_it_shows(
     opened = AuditEvent.objects.get(action="eprescribe.signing_review_opened")
     assert opened.details["binding_sha256"] == ceremony.binding_sha256
     # Signing stores exactly the reviewed content (plus the signing time).
-    clinician_client.post(ceremony_url + "code/", {"device": world.signing.totp_device.pk, "code": world.signing.code()})
+    clinician_client.post(
+        ceremony_url + "code/", {"device": world.signing.totp_device.pk, "code": world.signing.code()}
+    )
     for rx in (rx1, rx2):
         rx.refresh_from_db()
         signed = json.loads(rx.canonical_payload)
@@ -300,9 +302,7 @@ def test_cancelling_a_reviewed_prescription_ends_the_ceremony(
 # --- the phone shows what is signed ---------------------------------------------------------------
 @pytest.mark.req("DEA-19")
 @pytest.mark.req("NIST-03")
-def test_the_phone_shows_the_patient_the_count_and_each_drug(
-    world: PrescribingWorld, clinician_client: Client
-) -> None:
+def test_the_phone_shows_the_patient_the_count_and_each_drug(world: PrescribingWorld, clinician_client: Client) -> None:
     rx1, rx2 = world.ready(), world.ready(medication=world.alprazolam, quantity=30)
     ceremony_url = open_ceremony(clinician_client, rx1, rx2)
     clinician_client.post(ceremony_url + "push/", {"device": world.signing.push_device.pk})
