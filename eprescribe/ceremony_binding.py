@@ -281,11 +281,11 @@ def end_open_ceremonies_for(
     Called by eprescribe.services inside the transaction that changes the prescription, after
     its row lock (lock order: prescriptions, then ceremonies, as in the signing completion).
     """
+    reviewed_in = CeremonyPrescription.objects.filter(prescription_id__in=list(prescription_ids)).values("ceremony_id")
     ceremonies = list(
-        SigningCeremony.objects.select_for_update()
-        .filter(state=CeremonyState.OPEN, items__prescription_id__in=list(prescription_ids))
+        SigningCeremony.objects.select_for_update(of=("self",))
+        .filter(state=CeremonyState.OPEN, pk__in=reviewed_in)
         .select_related("provider__user")
-        .distinct()
         .order_by("pk")
     )
     for ceremony in ceremonies:

@@ -202,6 +202,8 @@ def behind_the_triggers() -> Iterator[None]:
     (PostgreSQL: disabled; SQLite: dropped and put back exactly as they were)."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # ALTER TABLE needs the deferred foreign-key checks of this transaction done first.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("ALTER TABLE eprescribe_prescription DISABLE TRIGGER eprescribe_prescription_signed_lock")
             saved: list[tuple[str, str]] = []
         else:
@@ -217,7 +219,9 @@ def behind_the_triggers() -> Iterator[None]:
     finally:
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute("ALTER TABLE eprescribe_prescription ENABLE TRIGGER eprescribe_prescription_signed_lock")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             for _name, sql in saved:
                 cursor.execute(sql)
 
