@@ -293,6 +293,20 @@ def end_open_ceremonies_for(
     return len(ceremonies)
 
 
-def mark_signed(ceremony: SigningCeremony) -> None:
+def mark_signed(ceremony: SigningCeremony, challenge_id: Any) -> None:
+    """In the signing transaction: the ceremony is done, and the audit trail records which
+    binding (content, prescriber, DEA numbers and statement digests) the 2FA completed."""
     SigningCeremony.objects.filter(pk=ceremony.pk).update(state=CeremonyState.SIGNED)
     ceremony.state = CeremonyState.SIGNED
+    audit.record(
+        "eprescribe.signing_bound",
+        actor=ceremony.provider.user,
+        target=("eprescribe.ceremony", ceremony.pk),
+        details={
+            "challenge_id": str(challenge_id),
+            "binding_sha256": ceremony.binding_sha256,
+            "signer_sha256": ceremony.signer_sha256,
+            "statement_sha256": ceremony.statement_sha256,
+            "content_sha256": {str(pk): digest for pk, digest in reviewed_digests(ceremony).items()},
+        },
+    )

@@ -77,7 +77,7 @@ def complete_signing(challenge: VerificationChallenge) -> None:
         raise _refuse(str(exc), CeremonyEnd.PRESCRIPTION_CHANGED, prescriptions=exc.prescription_ids) from exc
     except PrescriptionError as exc:
         raise _refuse(str(exc), CompletionStop.REFUSED) from exc
-    binding.mark_signed(ceremony)
+    binding.mark_signed(ceremony, challenge.pk)
 
 
 def record_refusal(challenge: VerificationChallenge, refusal: CompletionRefused) -> None:

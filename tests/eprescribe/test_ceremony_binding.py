@@ -5,6 +5,7 @@ changed. Against the live ID.me sandbox; the phone answers over HTTP like the re
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import json
 import re
@@ -15,6 +16,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
+from eprescribe.ceremony import DEA_STATEMENT
 from eprescribe.models import CeremonyEnd, CeremonyState, Prescription, PrescriptionState, SigningCeremony
 from eprescribe.services import update_prescription
 from idme_sandbox.phone import client as phone_client
@@ -141,6 +143,11 @@ def test_opening_the_review_binds_the_ceremony_to_digests_of_what_it_shows(
         assert signing.digest(signing.canonical_bytes(signed)) == items[rx.pk]
     ceremony.refresh_from_db()
     assert ceremony.state == CeremonyState.SIGNED
+    # The audit trail records which binding the 2FA completed: content, signer and statement.
+    bound = AuditEvent.objects.get(action="eprescribe.signing_bound", target_id=str(ceremony.pk))
+    assert bound.details["binding_sha256"] == ceremony.binding_sha256
+    assert bound.details["statement_sha256"] == hashlib.sha256(DEA_STATEMENT.encode()).hexdigest()
+    assert bound.details["content_sha256"] == {str(pk): digest for pk, digest in items.items()}
 
 
 @pytest.mark.req("DEA-19")
