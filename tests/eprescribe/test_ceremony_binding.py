@@ -9,6 +9,7 @@ import hashlib
 import html
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from providers.models import User
 from tests.conftest import TEST_PASSWORD
 from tests.eprescribe.ceremony_world import PrescribingWorld, make_prescribing_world, open_ceremony
 from tests.idme_fixtures import IdmeSandboxHandle, clear_idme_client_caches
+from tests.mfa.challenge_world import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -269,6 +271,41 @@ def test_a_change_after_the_review_is_not_signed_by_a_push_approved_on_the_phone
     status = clinician_client.get(ceremony_url + "status/").json()
     assert status["status"] == "ended" and status["changed_prescriptions"] == [rx.pk]
     assert_names_the_change(text(clinician_client.get(ceremony_url)), rx, ceremony_url)
+
+
+@pytest.fixture
+def worker_env(idme_sandbox_live: IdmeSandboxHandle, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Worker processes started after this talk to the live sandbox."""
+    monkeypatch.setenv("IDME_BASE_URL", idme_sandbox_live.base_url)
+    return idme_sandbox_live.base_url
+
+
+@pytest.mark.worker
+@pytest.mark.req("DEA-19")
+@pytest.mark.req("DEA-11")
+def test_the_celery_poller_refuses_a_push_approved_after_a_change(
+    world: PrescribingWorld,
+    clinician_client: Client,
+    admin_client: Client,
+    worker_env: str,
+    celery_worker_process: subprocess.Popen[bytes],
+) -> None:
+    rx = world.ready()
+    ceremony_url = open_ceremony(clinician_client, rx)
+    assert clinician_client.post(ceremony_url + "push/", {"device": world.signing.push_device.pk}).status_code == 302
+    changed = admin_client.post(
+        f"/admin/eprescribe/patient/{world.patient.pk}/change/",
+        patient_admin_form(world, postal_code="08610"),
+    )
+    assert changed.status_code == 302
+    approve_on_phone(world)
+    # The worker's poller (nothing in this process) completes the approval, and refuses it.
+    assert wait_for(lambda: VerificationChallenge.objects.get().status == ChallengeStatus.FAILED, 60)
+    assert signed_count() == 0
+    ceremony = ceremony_of(ceremony_url)
+    assert ceremony.state == CeremonyState.ENDED and ceremony.changed_prescription_ids == [rx.pk]
+    status = clinician_client.get(ceremony_url + "status/").json()
+    assert status["status"] == "ended" and status["changed_prescriptions"] == [rx.pk]
 
 
 # --- an edit ends the ceremony visibly ----------------------------------------------------------------
