@@ -28,7 +28,7 @@ from eprescribe import ceremony_selection as selection
 from eprescribe.models import CeremonyEnd, CeremonyState, Prescription, SigningCeremony
 from mfa import challenges
 from mfa.models import ChallengeMethod, ChallengeStatus, DeviceKind, ProviderDevice, VerificationChallenge
-from mfa.services import MirrorReadiness
+from mfa.services import MirrorReadiness, devices_for, ensure_mirror, primary_device
 from providers import services as people
 from providers.models import Provider
 from providers.reauth import AUTHENTICATED_AT_KEY, reauthentication_url
@@ -126,18 +126,6 @@ def ceremony_start(request: HttpRequest) -> HttpResponse:
 
 
 # --- the page ------------------------------------------------------------------
-def _devices(provider: Provider) -> list[ProviderDevice]:
-    from mfa.services import devices_for
-
-    return list(devices_for(provider))
-
-
-def _primary(provider: Provider) -> ProviderDevice | None:
-    from mfa.services import primary_device
-
-    return primary_device(provider)
-
-
 def _current(request: HttpRequest, ceremony: SigningCeremony) -> list[Prescription]:
     """The ceremony's prescriptions now; an open ceremony whose review no longer matches
     them is ended here (a change made outside eprescribe.services, e.g. in the admin)."""
@@ -171,11 +159,9 @@ def _render_page(
             block_reason = str(exc)
     mirror = MirrorReadiness.SYNCED
     if not (signed or changed or block_reason):
-        from mfa.services import ensure_mirror
-
         mirror = ensure_mirror(provider, request)
-    devices = _devices(provider)
-    primary = _primary(provider)
+    devices = devices_for(provider)
+    primary = primary_device(provider)
     totp_devices = [d for d in devices if d.kind == DeviceKind.TOTP]
     push_devices = [d for d in devices if d.kind == DeviceKind.PUSH]
     if chosen_device is None:

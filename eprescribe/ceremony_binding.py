@@ -168,10 +168,6 @@ class BindingCheck:
     signer_changed: bool = False
 
     @property
-    def ok(self) -> bool:
-        return not (self.changed or self.cancelled or self.signer_changed)
-
-    @property
     def reason(self) -> CeremonyEnd | None:
         if self.cancelled:
             return CeremonyEnd.PRESCRIPTION_CANCELLED

@@ -46,7 +46,7 @@ def parse_ids(raw: Iterable[str]) -> list[int]:
     return ids
 
 
-def load_selection(provider: Provider, ids: list[int], *, for_update: bool = False) -> list[Prescription]:
+def load_selection(provider: Provider, ids: list[int]) -> list[Prescription]:
     """The provider's prescriptions with these ids, checked for signing; SelectionError if not.
 
     Another prescriber's prescription is reported as not found (ASVS-06): its existence is
@@ -55,23 +55,11 @@ def load_selection(provider: Provider, ids: list[int], *, for_update: bool = Fal
     queryset = Prescription.objects.filter(pk__in=ids, prescriber=provider).select_related(
         "patient", "medication", "dea_registration", "pharmacy", "prescriber__user"
     )
-    if for_update:
-        queryset = queryset.select_for_update(of=("self",))
     prescriptions = sorted(queryset, key=lambda p: ids.index(p.pk))
     if len(prescriptions) != len(ids):
         raise SelectionError("One or more of these prescriptions were not found.", not_found=True)
     check_selection(provider, prescriptions)
     return prescriptions
-
-
-def stored_selection(provider: Provider, ids: list[int]) -> list[Prescription]:
-    """The provider's prescriptions with these ids as they are now (e.g. after signing)."""
-    prescriptions = list(
-        Prescription.objects.filter(pk__in=ids, prescriber=provider).select_related(
-            "patient", "medication", "dea_registration", "pharmacy", "prescriber__user"
-        )
-    )
-    return sorted(prescriptions, key=lambda p: ids.index(p.pk))
 
 
 def check_selection(provider: Provider, prescriptions: list[Prescription]) -> None:
