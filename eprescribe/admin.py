@@ -5,7 +5,16 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from eprescribe.models import DEA_REQUIRED_FIELDS, SIGNATURE_FIELDS, Medication, Patient, Pharmacy, Prescription
+from eprescribe.models import (
+    DEA_REQUIRED_FIELDS,
+    SIGNATURE_FIELDS,
+    CeremonyPrescription,
+    Medication,
+    Patient,
+    Pharmacy,
+    Prescription,
+    SigningCeremony,
+)
 
 
 @admin.register(Patient)
@@ -65,4 +74,48 @@ class PrescriptionAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Prescription | None = None) -> bool:
+        return False
+
+
+class CeremonyPrescriptionInline(admin.TabularInline):
+    model = CeremonyPrescription
+    fields = ("position", "prescription", "content_sha256")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(SigningCeremony)
+class SigningCeremonyAdmin(admin.ModelAdmin):
+    """Signing ceremonies and their binding (DEA-19): read-only, like the prescriptions."""
+
+    list_display = ("id", "provider", "reviewed_at", "state", "end_reason")
+    list_filter = ("state", "end_reason")
+    list_select_related = ("provider",)
+    readonly_fields = (
+        "id",
+        "provider",
+        "reviewed_at",
+        "prescriber_name",
+        "dea_numbers",
+        "signer_sha256",
+        "statement_sha256",
+        "binding_sha256",
+        "state",
+        "ended_at",
+        "end_reason",
+        "changed_prescription_ids",
+    )
+    inlines = [CeremonyPrescriptionInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SigningCeremony | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SigningCeremony | None = None) -> bool:
         return False

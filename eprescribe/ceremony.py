@@ -1,8 +1,10 @@
 """The EPCS signing ceremony: one page with the DEA review, the DEA statement and the 2FA
 step (code entry or push wait) together (DEA-06, DEA-09, DEA-10).
 
-A ceremony is a uuid kept in the clinician's session with the prescription ids it covers;
-its challenges (mfa.challenges) have the subject "ceremony:<uuid>". The page asks only the
+A ceremony (models.SigningCeremony) is bound, when its review opens, to the digests of what
+the review shows (eprescribe.ceremony_binding, DEA-19); its challenges (mfa.challenges) have
+the subject "ceremony:<uuid>". A change after the review ends it: the page and the status
+endpoint say which prescription changed and offer to review again. The page asks only the
 EHR (a JSON status endpoint), never ID.me.
 """
 
@@ -21,29 +23,25 @@ from django.views.decorators.http import require_GET, require_POST
 
 import audit
 from audit.models import Outcome
+from eprescribe import ceremony_binding as binding
 from eprescribe import ceremony_selection as selection
+from eprescribe.models import CeremonyEnd, CeremonyState, Prescription, SigningCeremony
 from mfa import challenges
 from mfa.models import ChallengeMethod, ChallengeStatus, DeviceKind, ProviderDevice, VerificationChallenge
+from mfa.services import MirrorReadiness, devices_for, ensure_mirror, primary_device
 from providers import services as people
 from providers.models import Provider
 from providers.reauth import AUTHENTICATED_AT_KEY, reauthentication_url
 
-SESSION_KEY = "epcs_ceremonies"
-MAX_CEREMONIES_IN_SESSION = 20
-DEA_STATEMENT = (
-    "By completing the two-factor authentication protocol at this time, you are legally signing the "
-    "prescription(s) and authorizing the transmission of the above information to the pharmacy for "
-    "dispensing. The two-factor authentication protocol may only be completed by the practitioner whose "
-    "name and DEA registration number appear above."
-)
+DEA_STATEMENT = binding.DEA_STATEMENT
 SEVERAL_GENERATORS_NOTE = (
     "You have more than one code generator. Choose the device you will read the code from: "
     "the codes on each device will be different."
 )
-
-
-def subject_for(ceremony_id: uuid.UUID) -> str:
-    return f"ceremony:{ceremony_id}"
+CHECKING_DEVICES_MESSAGE = (
+    "Checking your devices at ID.me: ID.me cannot be reached right now. Refresh this page in a moment."
+)
+subject_for = binding.subject_for
 
 
 def _provider(request: HttpRequest) -> Provider:
@@ -56,21 +54,12 @@ def _signed_in_recently_enough(request: HttpRequest) -> bool:
     return authenticated_at is not None and time.time() - float(authenticated_at) <= settings.SESSION_COOKIE_AGE
 
 
-def _ceremony_ids(request: HttpRequest, provider: Provider, ceremony_id: uuid.UUID) -> list[int]:
-    """The prescription ids of a ceremony of this provider; 404 for anyone else's (ASVS-06)."""
-    stored = request.session.get(SESSION_KEY, {}).get(str(ceremony_id))
-    if stored and stored.get("provider") == provider.pk:
-        return [int(i) for i in stored["ids"]]
-    challenge = (
-        VerificationChallenge.objects.filter(
-            provider=provider, purpose=selection.PURPOSE, subject=subject_for(ceremony_id)
-        )
-        .order_by("-created_at")
-        .first()
-    )
-    if challenge is None:
-        raise Http404("No such signing")
-    return [int(i) for i in challenge.context.get("prescription_ids", [])]
+def _ceremony(provider: Provider, ceremony_id: uuid.UUID) -> SigningCeremony:
+    """The provider's own ceremony; 404 for anyone else's (ASVS-06)."""
+    try:
+        return binding.ceremony_of(provider, ceremony_id)
+    except SigningCeremony.DoesNotExist:
+        raise Http404("No such signing") from None
 
 
 def _latest_challenge(provider: Provider, ceremony_id: uuid.UUID) -> VerificationChallenge | None:
@@ -92,15 +81,33 @@ def _prescriptions_url() -> str:
         return reverse("home")
 
 
+def ended_message(ceremony: SigningCeremony, prescriptions: list[Prescription]) -> str:
+    """Why the ceremony ended, naming the prescriptions that changed (DEA-19)."""
+    by_id = {rx.pk: rx for rx in prescriptions}
+    named = ", ".join(
+        f"prescription {pk} ({by_id[pk].medication})" if pk in by_id else f"prescription {pk}"
+        for pk in ceremony.changed_prescription_ids
+    )
+    named = named[:1].upper() + named[1:]
+    if ceremony.end_reason == CeremonyEnd.PRESCRIPTION_CANCELLED:
+        what = f"{named} was cancelled after you reviewed it"
+    elif ceremony.end_reason == CeremonyEnd.SIGNER_CHANGED:
+        what = "Your name, address or DEA registration changed after you reviewed them"
+    else:
+        what = f"{named or 'A prescription'} changed after you reviewed it"
+    return f"{what}, so this signing has ended and nothing was signed. Review again to see what would be signed now."
+
+
 # --- start -------------------------------------------------------------------
 @login_required
 @require_POST
 def ceremony_start(request: HttpRequest) -> HttpResponse:
-    """'Sign selected' on the prescriptions list: check the selection, open the review."""
+    """'Sign selected' on the prescriptions list (or 'Review again'): check the selection,
+    bind a new ceremony to it (DEA-19) and open its review."""
     provider = _provider(request)
     try:
         ids = selection.parse_ids(request.POST.getlist("prescription"))
-        selection.load_selection(provider, ids)
+        prescriptions = selection.load_selection(provider, ids)
     except selection.SelectionError as exc:
         audit.record(
             "eprescribe.signing_refused",
@@ -114,38 +121,18 @@ def ceremony_start(request: HttpRequest) -> HttpResponse:
             {"message": str(exc), "back_url": _prescriptions_url()},
             status=404 if exc.not_found else 400,
         )
-    ceremony_id = uuid.uuid4()
-    ceremonies = dict(request.session.get(SESSION_KEY, {}))
-    while len(ceremonies) >= MAX_CEREMONIES_IN_SESSION:
-        ceremonies.pop(next(iter(ceremonies)))
-    ceremonies[str(ceremony_id)] = {"ids": ids, "provider": provider.pk}
-    request.session[SESSION_KEY] = ceremonies
-    audit.record(
-        "eprescribe.signing_review_opened",
-        request=request,
-        target=("eprescribe.ceremony", ceremony_id),
-        details={"prescriptions": ids},
-    )
-    return redirect("eprescribe:ceremony", ceremony_id=ceremony_id)
+    ceremony = binding.open_ceremony(provider, prescriptions, request=request)
+    return redirect("eprescribe:ceremony", ceremony_id=ceremony.pk)
 
 
 # --- the page ------------------------------------------------------------------
-def _devices(provider: Provider) -> list[ProviderDevice]:
-    try:
-        from mfa.services import devices_for
-
-        return list(devices_for(provider))
-    except ImportError:
-        return list(ProviderDevice.objects.filter(provider=provider))
-
-
-def _primary(provider: Provider, devices: list[ProviderDevice]) -> ProviderDevice | None:
-    try:
-        from mfa.services import primary_device
-
-        return primary_device(provider)
-    except ImportError:
-        return next((d for d in devices if d.is_primary), None)
+def _current(request: HttpRequest, ceremony: SigningCeremony) -> list[Prescription]:
+    """The ceremony's prescriptions now; an open ceremony whose review no longer matches
+    them is ended here (a change made outside eprescribe.services, e.g. in the admin)."""
+    prescriptions = binding.current_prescriptions(ceremony)
+    if ceremony.is_open:
+        binding.end_if_changed(ceremony, prescriptions, request=request)
+    return prescriptions
 
 
 def _render_page(
@@ -157,23 +144,24 @@ def _render_page(
     chosen_device: int | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    ids = _ceremony_ids(request, provider, ceremony_id)
+    ceremony = _ceremony(provider, ceremony_id)
     challenge = _latest_challenge(provider, ceremony_id)
-    signed = challenge is not None and challenge.status == ChallengeStatus.APPROVED
-    prescriptions: list[Any]
+    prescriptions = _current(request, ceremony)
+    signed = ceremony.state == CeremonyState.SIGNED or (
+        challenge is not None and challenge.status == ChallengeStatus.APPROVED
+    )
+    changed = ceremony.state == CeremonyState.ENDED
     block_reason = ""
-    if signed:
-        prescriptions = selection.stored_selection(provider, ids)
-    else:
+    if not signed and not changed:
         try:
-            prescriptions = selection.load_selection(provider, ids)
+            selection.check_selection(provider, prescriptions)
         except selection.SelectionError as exc:
-            if exc.not_found:
-                raise Http404("No such signing") from exc
             block_reason = str(exc)
-            prescriptions = selection.stored_selection(provider, ids)
-    devices = _devices(provider)
-    primary = _primary(provider, devices)
+    mirror = MirrorReadiness.SYNCED
+    if not (signed or changed or block_reason):
+        mirror = ensure_mirror(provider, request)
+    devices = devices_for(provider)
+    primary = primary_device(provider)
     totp_devices = [d for d in devices if d.kind == DeviceKind.TOTP]
     push_devices = [d for d in devices if d.kind == DeviceKind.PUSH]
     if chosen_device is None:
@@ -186,11 +174,12 @@ def _render_page(
         (d.pk for d in push_devices if d.pk == chosen_device), push_devices[0].pk if push_devices else None
     )
     waiting = (
-        challenge is not None
+        not changed
+        and challenge is not None
         and challenge.status == ChallengeStatus.PENDING
         and challenge.method == ChallengeMethod.PUSH
     )
-    ended = challenge is not None and challenge.status == ChallengeStatus.FAILED
+    ended = not changed and challenge is not None and challenge.status == ChallengeStatus.FAILED
     outcome_message = ""
     if challenge is not None and challenge.status in (
         ChallengeStatus.DENIED,
@@ -201,13 +190,18 @@ def _render_page(
         outcome_message = challenges.status_message(challenge)
     context = {
         "ceremony_id": ceremony_id,
-        "review": selection.build_review(provider, prescriptions) if prescriptions else None,
+        # After a change the review would show new content: it is not shown as if reviewed.
+        "review": selection.build_review(provider, prescriptions) if prescriptions and not changed else None,
         "statement": DEA_STATEMENT,
         "challenge": challenge,
         "signed": signed,
         "waiting": waiting,
         "ended": ended,
+        "changed": changed,
+        "changed_message": ended_message(ceremony, prescriptions) if changed else "",
+        "review_again_ids": binding.prescription_ids(ceremony) if changed else [],
         "block_reason": block_reason,
+        "checking_devices": CHECKING_DEVICES_MESSAGE if mirror == MirrorReadiness.UNREACHABLE else "",
         "error": error,
         "outcome_message": outcome_message,
         "totp_devices": totp_devices,
@@ -228,14 +222,19 @@ def ceremony_page(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
     return _render_page(request, _provider(request), ceremony_id)
 
 
-def _ready_to_sign(request: HttpRequest, provider: Provider, ceremony_id: uuid.UUID) -> tuple[list[Any], str | None]:
+def _ready_to_sign(
+    request: HttpRequest, provider: Provider, ceremony_id: uuid.UUID
+) -> tuple[list[Prescription], str | None]:
     """The ceremony's prescriptions if signing may start now, else the reason it may not."""
-    ids = _ceremony_ids(request, provider, ceremony_id)
+    ceremony = _ceremony(provider, ceremony_id)
+    prescriptions = _current(request, ceremony)
+    if not ceremony.is_open:
+        if ceremony.state == CeremonyState.ENDED:
+            return [], ended_message(ceremony, prescriptions)
+        return [], "This signing is finished."
     try:
-        prescriptions = selection.load_selection(provider, ids)
+        selection.check_selection(provider, prescriptions)
     except selection.SelectionError as exc:
-        if exc.not_found:
-            raise Http404("No such signing") from exc
         return [], str(exc)
     unavailable = selection.unavailable_reason()
     if unavailable:
@@ -260,10 +259,14 @@ def _refuse(request: HttpRequest, provider: Provider, ceremony_id: uuid.UUID, re
     return _render_page(request, provider, ceremony_id, error=reason, status=400, **kw)
 
 
+def _challenge_context(prescriptions: list[Prescription], ceremony_id: uuid.UUID) -> dict[str, Any]:
+    return {"prescription_ids": [p.pk for p in prescriptions], "ceremony": str(ceremony_id)}
+
+
 @login_required
 @require_POST
 def ceremony_code(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
-    """'Enter the 6-digit code': check it with ID.me; success signs (DEA-11)."""
+    """'Enter the 6-digit code': check it with ID.me; success signs what was reviewed (DEA-11, DEA-19)."""
     provider = _provider(request)
     if not _signed_in_recently_enough(request):
         return HttpResponseRedirect(reauthentication_url(request.path))
@@ -279,7 +282,7 @@ def ceremony_code(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
             device=device,
             purpose=selection.PURPOSE,
             subject=subject_for(ceremony_id),
-            context={"prescription_ids": [p.pk for p in prescriptions]},
+            context=_challenge_context(prescriptions, ceremony_id),
             request=request,
         )
     except challenges.ChallengeError as exc:
@@ -287,6 +290,9 @@ def ceremony_code(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
     outcome = challenges.submit_code(challenge, request.POST.get("code", ""), request=request)
     if outcome.approved:
         return redirect("eprescribe:ceremony", ceremony_id=ceremony_id)
+    if outcome.refusal_code in CeremonyEnd.values:
+        # The page names what changed and offers to review again.
+        return _render_page(request, provider, ceremony_id, status=409)
     status = {"busy": 409, "locked": 423, "unavailable": 503}.get(outcome.result, 400)
     return _render_page(request, provider, ceremony_id, error=outcome.message, chosen_device=device.pk, status=status)
 
@@ -294,7 +300,7 @@ def ceremony_code(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
 @login_required
 @require_POST
 def ceremony_push(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
-    """Send (or resend) a push to the chosen device; the page then waits for the answer."""
+    """Send (or resend) a push naming what is signed to the chosen device; the page then waits."""
     provider = _provider(request)
     if not _signed_in_recently_enough(request):
         return HttpResponseRedirect(reauthentication_url(request.path))
@@ -313,7 +319,7 @@ def ceremony_push(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
             subject=subject_for(ceremony_id),
             title=title,
             message=message,
-            context={"prescription_ids": [p.pk for p in prescriptions]},
+            context=_challenge_context(prescriptions, ceremony_id),
             request=request,
         )
     except challenges.ChallengeError as exc:
@@ -325,7 +331,7 @@ def ceremony_push(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def ceremony_cancel(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
     provider = _provider(request)
-    _ceremony_ids(request, provider, ceremony_id)
+    _ceremony(provider, ceremony_id)
     challenge = _latest_challenge(provider, ceremony_id)
     if challenge is not None and challenge.is_pending:
         challenges.cancel_challenge(challenge, request=request)
@@ -335,15 +341,34 @@ def ceremony_cancel(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpRespons
 @login_required
 @require_GET
 def ceremony_status(request: HttpRequest, ceremony_id: uuid.UUID) -> JsonResponse:
-    """What the waiting page needs, from the EHR's own records (the browser never asks ID.me)."""
+    """What the waiting page needs, from the EHR's own records (the browser never asks ID.me).
+
+    `ceremony` is open, signed or ended; an ended ceremony (a prescription changed after the
+    review, DEA-19) reports status "ended", its reason and the prescriptions that changed.
+    """
     provider = _provider(request)
     try:
-        _ceremony_ids(request, provider, ceremony_id)
-    except Http404:
+        ceremony = binding.ceremony_of(provider, ceremony_id)
+    except SigningCeremony.DoesNotExist:
         return JsonResponse({"error": "not_found", "error_description": "No such signing."}, status=404)
+    prescriptions = _current(request, ceremony)
     challenge = _latest_challenge(provider, ceremony_id)
+    if ceremony.state == CeremonyState.ENDED:
+        return JsonResponse(
+            {
+                "status": "ended",
+                "ceremony": ceremony.state,
+                "reason": ceremony.end_reason,
+                "changed_prescriptions": ceremony.changed_prescription_ids,
+                "message": ended_message(ceremony, prescriptions),
+                "seconds_left": 0,
+                "match_number": "",
+            }
+        )
     if challenge is None:
-        return JsonResponse({"status": "none", "message": "", "seconds_left": 0, "match_number": ""})
+        return JsonResponse(
+            {"status": "none", "ceremony": ceremony.state, "message": "", "seconds_left": 0, "match_number": ""}
+        )
     if challenge.is_pending and challenge.method == ChallengeMethod.PUSH:
         from mfa.tasks import ensure_push_poller
 
@@ -351,6 +376,7 @@ def ceremony_status(request: HttpRequest, ceremony_id: uuid.UUID) -> JsonRespons
     return JsonResponse(
         {
             "status": challenge.status,
+            "ceremony": ceremony.state,
             "method": challenge.method,
             "message": "" if challenge.is_pending else challenges.status_message(challenge),
             "seconds_left": challenges.seconds_left(challenge),

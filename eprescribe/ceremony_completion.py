@@ -1,46 +1,100 @@
 """Completion of the "epcs_sign" purpose: an approved 2FA challenge signs the ceremony's
-prescriptions, in the same transaction that marks the challenge approved (DEA-11).
+prescriptions, in the same transaction that marks the challenge approved (DEA-11), and only
+if they are still exactly what the review showed (DEA-19).
 
-Registered in EprescribeConfig.ready(). Raising CompletionRefused rolls the approval back
-and marks the challenge failed: nothing is signed.
+Registered in EprescribeConfig.ready(). The code path (mfa.challenges.submit_code) and the
+push path (mfa.challenges.apply_push_status, run by the Celery poller or a page's refresh)
+both arrive here. Raising CompletionRefused rolls the approval back and marks the challenge
+failed: nothing is signed. Its code is a CeremonyEnd or a CompletionStop value;
+`record_refusal` then ends the ceremony, naming what changed, in the transaction that marks
+the challenge failed.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+from eprescribe import ceremony_binding as binding
 from eprescribe import ceremony_selection as selection
+from eprescribe.models import CeremonyEnd, CeremonyState, SigningCeremony
 from mfa.challenges import CompletionRefused
 from mfa.models import VerificationChallenge
 
 
+class CompletionStop(StrEnum):
+    """Why an approved 2FA signed nothing, other than a change after the review (CeremonyEnd)."""
+
+    NO_CEREMONY = "no_ceremony"
+    CEREMONY_CLOSED = "ceremony_closed"
+    NOT_SIGNABLE = "not_signable"
+    UNAVAILABLE = "unavailable"
+    REFUSED = "refused"
+
+
+NOTHING_SIGNED = "Nothing was signed."
+
+
+def _refuse(message: str, code: StrEnum, **details: object) -> CompletionRefused:
+    text = message if NOTHING_SIGNED.lower() in message.lower() else f"{message} {NOTHING_SIGNED}"
+    return CompletionRefused(text, code=str(code), details=dict(details))
+
+
 def complete_signing(challenge: VerificationChallenge) -> None:
-    from eprescribe.services import PrescriptionError, sign_prescriptions
+    from eprescribe.services import ContentChanged, PrescriptionError, sign_prescriptions
 
     provider = challenge.provider
-    ids = [int(i) for i in challenge.context.get("prescription_ids", [])]
-    if not ids:
-        raise CompletionRefused("This signing has no prescriptions.")
+    ceremony_id = binding.ceremony_id_of(challenge.subject)
+    if ceremony_id is None:
+        raise _refuse("This signing has no review.", CompletionStop.NO_CEREMONY)
+    # Lock order as in eprescribe.services: the prescriptions, then the ceremony.
     try:
-        prescriptions = selection.load_selection(provider, ids, for_update=True)
+        ceremony = binding.ceremony_of(provider, ceremony_id)
+    except SigningCeremony.DoesNotExist:
+        raise _refuse("This signing has no review.", CompletionStop.NO_CEREMONY) from None
+    prescriptions = binding.current_prescriptions(ceremony, for_update=True)
+    ceremony = binding.ceremony_of(provider, ceremony_id, for_update=True)
+    if ceremony.state != CeremonyState.OPEN:
+        raise _refuse("This signing has ended.", CompletionStop.CEREMONY_CLOSED)
+    check = binding.compare(ceremony, prescriptions)
+    if check.reason is not None:
+        raise _refuse("What you reviewed has changed.", check.reason, prescriptions=check.prescription_ids)
+    try:
+        selection.check_selection(provider, prescriptions)
     except selection.SelectionError as exc:
-        raise CompletionRefused(f"{exc} Nothing was signed.") from exc
+        raise _refuse(str(exc), CompletionStop.NOT_SIGNABLE) from exc
     unavailable = selection.unavailable_reason()
     if unavailable:
-        raise CompletionRefused(unavailable)
+        raise _refuse(unavailable, CompletionStop.UNAVAILABLE)
     try:
         sign_prescriptions(
             provider=provider,
             prescriptions=prescriptions,
             device_label=challenge.device_label,
             challenge_id=challenge.pk,
+            reviewed_digests=binding.reviewed_digests(ceremony),
         )
+    except ContentChanged as exc:
+        raise _refuse(str(exc), CeremonyEnd.PRESCRIPTION_CHANGED, prescriptions=exc.prescription_ids) from exc
     except PrescriptionError as exc:
-        message = str(exc)
-        raise CompletionRefused(
-            message if "nothing was signed" in message.lower() else f"{message} Nothing was signed."
-        ) from exc
+        raise _refuse(str(exc), CompletionStop.REFUSED) from exc
+    binding.mark_signed(ceremony, challenge.pk)
+
+
+def record_refusal(challenge: VerificationChallenge, refusal: CompletionRefused) -> None:
+    """After a refused completion: a change after the review ends the ceremony, naming it."""
+    if refusal.code not in CeremonyEnd.values:
+        return
+    ceremony_id = binding.ceremony_id_of(challenge.subject)
+    ceremony = (
+        SigningCeremony.objects.filter(pk=ceremony_id, provider=challenge.provider).first() if ceremony_id else None
+    )
+    if ceremony is None:
+        return
+    changed = [int(pk) for pk in refusal.details.get("prescriptions", [])]
+    binding.end(ceremony, CeremonyEnd(refusal.code), changed, actor=challenge.provider.user)
 
 
 def register() -> None:
     from mfa.challenges import register_completion
 
-    register_completion(selection.PURPOSE, complete_signing)
+    register_completion(selection.PURPOSE, complete_signing, on_refused=record_refusal)

@@ -15,6 +15,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from eprescribe.ceremony_binding import provider_address
 from eprescribe.models import Prescription, PrescriptionState
 from providers.models import DeaRegistration, Provider
 
@@ -45,7 +46,7 @@ def parse_ids(raw: Iterable[str]) -> list[int]:
     return ids
 
 
-def load_selection(provider: Provider, ids: list[int], *, for_update: bool = False) -> list[Prescription]:
+def load_selection(provider: Provider, ids: list[int]) -> list[Prescription]:
     """The provider's prescriptions with these ids, checked for signing; SelectionError if not.
 
     Another prescriber's prescription is reported as not found (ASVS-06): its existence is
@@ -54,23 +55,11 @@ def load_selection(provider: Provider, ids: list[int], *, for_update: bool = Fal
     queryset = Prescription.objects.filter(pk__in=ids, prescriber=provider).select_related(
         "patient", "medication", "dea_registration", "pharmacy", "prescriber__user"
     )
-    if for_update:
-        queryset = queryset.select_for_update(of=("self",))
     prescriptions = sorted(queryset, key=lambda p: ids.index(p.pk))
     if len(prescriptions) != len(ids):
         raise SelectionError("One or more of these prescriptions were not found.", not_found=True)
     check_selection(provider, prescriptions)
     return prescriptions
-
-
-def stored_selection(provider: Provider, ids: list[int]) -> list[Prescription]:
-    """The provider's prescriptions with these ids as they are now (e.g. after signing)."""
-    prescriptions = list(
-        Prescription.objects.filter(pk__in=ids, prescriber=provider).select_related(
-            "patient", "medication", "dea_registration", "pharmacy", "prescriber__user"
-        )
-    )
-    return sorted(prescriptions, key=lambda p: ids.index(p.pk))
 
 
 def check_selection(provider: Provider, prescriptions: list[Prescription]) -> None:
@@ -150,13 +139,6 @@ class Review:
     lines: list[ReviewLine]
 
 
-def _provider_address(provider: Provider) -> str:
-    city = " ".join(
-        x for x in (provider.city + ("," if provider.city else ""), provider.state, provider.postal_code) if x
-    )
-    return ", ".join(x for x in (provider.address_line1, provider.address_line2, city) if x)
-
-
 def build_review(provider: Provider, prescriptions: list[Prescription]) -> Review:
     first = prescriptions[0]
     lines = [
@@ -183,16 +165,26 @@ def build_review(provider: Provider, prescriptions: list[Prescription]) -> Revie
         patient_birth_date=first.patient.date_of_birth,
         patient_address=", ".join(first.patient.address_lines),
         prescriber_name=provider.name_for_erx,
-        prescriber_address=_provider_address(provider),
+        prescriber_address=provider_address(provider),
         dea_numbers=sorted({line.dea_number for line in lines if line.dea_number}),
         lines=lines,
     )
 
 
+PUSH_MESSAGE_LIMIT = 1000  # the partner API's limit on a push message (docs/idme-api.md)
+
+
 def push_summary(prescriptions: list[Prescription]) -> tuple[str, str]:
-    """The push's title and message: what is being signed, for the phone's screen."""
+    """The push's title and message: what is being signed, for the phone's screen (DEA-19):
+    the patient, how many prescriptions and the drug of each."""
     count = len(prescriptions)
-    title = f"Sign {count} controlled-substance prescription{'s' if count != 1 else ''}"
-    items = "; ".join(f"{p.medication} x {p.quantity} {p.quantity_unit}" for p in prescriptions[:5])
-    more = f"; and {count - 5} more" if count > 5 else ""
-    return title, f"Patient: {prescriptions[0].patient.full_name}. {items}{more}."[:500]
+    noun = "prescription" if count == 1 else "prescriptions"
+    title = f"Sign {count} controlled-substance {noun}"
+    patient = prescriptions[0].patient
+    head = f"Patient: {patient.full_name} (born {patient.date_of_birth:%m/%d/%Y}). {count} {noun}: "
+    message = head + "; ".join(f"{p.medication} x {p.quantity} {p.quantity_unit}" for p in prescriptions) + "."
+    if len(message) > PUSH_MESSAGE_LIMIT:  # a long batch: the drugs without quantities
+        message = head + "; ".join(str(p.medication) for p in prescriptions) + "."
+    if len(message) > PUSH_MESSAGE_LIMIT:
+        message = message[: PUSH_MESSAGE_LIMIT - 4].rstrip() + " ..."
+    return title, message

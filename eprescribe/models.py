@@ -255,3 +255,70 @@ class Prescription(models.Model):
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         # DEA-17: prescriptions are kept; cancel instead.
         raise ValidationError("Prescriptions are never deleted; cancel the prescription instead.")
+
+
+# --- the signing ceremony's binding (DEA-19) ----------------------------------------------------
+class CeremonyState(models.TextChoices):
+    OPEN = "open", "Open"
+    SIGNED = "signed", "Signed"
+    ENDED = "ended", "Ended"
+
+
+class CeremonyEnd(models.TextChoices):
+    """Why a ceremony ended without signing (the typed code; eprescribe words the message)."""
+
+    PRESCRIPTION_CHANGED = "prescription_changed", "A prescription changed after the review"
+    PRESCRIPTION_CANCELLED = "prescription_cancelled", "A prescription was cancelled after the review"
+    SIGNER_CHANGED = "signer_changed", "The prescriber, DEA number or statement changed after the review"
+
+
+class SigningCeremony(models.Model):
+    """One review shown to a prescriber and what it showed, bound by digests (DEA-19).
+
+    Made when the review opens; the 2FA that completes it signs only if every digest is
+    still the same under the row locks (eprescribe.ceremony_binding).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="signing_ceremonies")
+    reviewed_at = models.DateTimeField(auto_now_add=True)
+    prescriber_name = models.CharField(max_length=200)
+    dea_numbers = models.JSONField(default=list, help_text="The DEA numbers the review showed")
+    signer_sha256 = models.CharField(
+        "signer digest", max_length=64, help_text="SHA-256 of the prescriber, DEA registrations and statement shown"
+    )
+    statement_sha256 = models.CharField("statement digest", max_length=64)
+    binding_sha256 = models.CharField("binding digest", max_length=64, help_text="SHA-256 over all of the above")
+    state = models.CharField(max_length=10, choices=CeremonyState.choices, default=CeremonyState.OPEN)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=32, choices=CeremonyEnd.choices, blank=True)
+    changed_prescription_ids = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-reviewed_at"]
+        indexes = [models.Index(fields=["provider", "state"])]
+
+    def __str__(self) -> str:
+        return f"Signing {self.pk} ({self.get_state_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == CeremonyState.OPEN
+
+
+class CeremonyPrescription(models.Model):
+    """One prescription of a ceremony with the digest of its canonical content as reviewed."""
+
+    ceremony = models.ForeignKey(SigningCeremony, on_delete=models.CASCADE, related_name="items")
+    prescription = models.ForeignKey(Prescription, on_delete=models.PROTECT, related_name="ceremony_items")
+    position = models.PositiveSmallIntegerField()
+    content_sha256 = models.CharField("content digest", max_length=64)
+
+    class Meta:
+        ordering = ["ceremony", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["ceremony", "prescription"], name="one_prescription_per_ceremony"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Rx {self.prescription_id} in {self.ceremony_id}"

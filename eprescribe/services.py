@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +28,10 @@ from django.utils import timezone
 
 import audit
 from audit.models import Outcome
-from eprescribe import signing
+from eprescribe import ceremony_binding, signing
 from eprescribe.models import (
     DEA_REQUIRED_FIELDS,
+    CeremonyEnd,
     DeaSchedule,
     Medication,
     Pharmacy,
@@ -52,6 +53,15 @@ class PrescriptionError(ValueError):
 
 class SigningRefused(PrescriptionError):
     """Nothing was signed; the message says why (shown on the ceremony page)."""
+
+
+class ContentChanged(SigningRefused):
+    """A prescription's canonical content differs from what the review showed (DEA-19)."""
+
+    def __init__(self, prescription_ids: list[int]) -> None:
+        self.prescription_ids = prescription_ids
+        listed = ", ".join(str(pk) for pk in prescription_ids)
+        super().__init__(f"Prescription {listed} changed after the review, so nothing was signed.")
 
 
 # --- who sees what (ASVS-06) --------------------------------------------------
@@ -209,6 +219,8 @@ def _apply_changes(rx: Prescription, actor: User, changes: dict[str, Any], reque
     changed = [name for name, value in changes.items() if _field_value(rx, name) != _value_key(value)]
     if not changed:
         return rx
+    # DEA-19: a review that showed this prescription no longer shows what would be signed.
+    ceremony_binding.end_open_ceremonies_for([rx.pk], CeremonyEnd.PRESCRIPTION_CHANGED, actor=actor, request=request)
     for name in changed:
         setattr(rx, name, changes[name])
     validate_content(rx)
@@ -275,6 +287,9 @@ def cancel_prescription(
         if rx.is_signed and not is_prescriber(actor, rx):
             raise PrescriptionError("Only the prescriber can cancel a signed prescription.")
         previous = rx.state
+        ceremony_binding.end_open_ceremonies_for(
+            [rx.pk], CeremonyEnd.PRESCRIPTION_CANCELLED, actor=actor, request=request
+        )
         rx.state = PrescriptionState.CANCELLED
         rx.cancelled_at = timezone.now()
         rx.cancel_reason = reason.strip()[:300]
@@ -336,8 +351,13 @@ def sign_prescriptions(
     prescriptions: Sequence[Prescription] | Iterable[Prescription],
     device_label: str,
     challenge_id: str | uuid.UUID,
+    reviewed_digests: Mapping[int, str] | None = None,
 ) -> list[Prescription]:
     """Sign one patient's ready controlled prescriptions in one transaction (DEA-11).
+
+    With `reviewed_digests` (prescription id -> content digest the review showed, DEA-19),
+    any prescription whose canonical content differs now, under the row locks, refuses the
+    whole batch with ContentChanged (the signing ceremony always passes them).
 
     Refuses (SigningRefused, nothing signed) unless every prescription is ready, controlled,
     of one patient, written by this provider under one of their DEA registrations, and EPCS
@@ -361,6 +381,8 @@ def sign_prescriptions(
         )
         if len(locked) != len(ids):
             raise SigningRefused("A selected prescription no longer exists, so nothing was signed.")
+        if reviewed_digests is not None:
+            _check_reviewed(locked, reviewed_digests)
         _check_batch(provider, locked)
         _check_two_factor(provider, str(challenge_id))
         _check_audit_writable(provider, len(locked))
@@ -430,6 +452,15 @@ def _store_signatures(batch: list[Prescription]) -> None:
     rows = [[f.get_db_prep_save(getattr(rx, f.attname), connection) for f in fields] + [rx.pk] for rx in batch]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def _check_reviewed(batch: list[Prescription], reviewed_digests: Mapping[int, str]) -> None:
+    """DEA-19: sign exactly the reviewed prescriptions with exactly the reviewed content."""
+    if {rx.pk for rx in batch} != set(reviewed_digests):
+        raise SigningRefused("The prescriptions to sign are not the ones reviewed, so nothing was signed.")
+    changed = [rx.pk for rx in batch if signing.content_digest(rx) != reviewed_digests[rx.pk]]
+    if changed:
+        raise ContentChanged(changed)
 
 
 def _check_batch(provider: Provider, batch: list[Prescription]) -> None:

@@ -132,7 +132,13 @@ def _utc(moment: dt.datetime) -> str:
 
 
 def canonical_data(rx: Prescription, signed_at: dt.datetime) -> dict[str, Any]:
-    """Every DEA-required datum of the prescription (1311.120(b)(9)) plus ids."""
+    """Every DEA-required datum of the prescription (1311.120(b)(9)) plus ids: what is signed."""
+    return {**content_data(rx), "signed_at": _utc(signed_at)}
+
+
+def content_data(rx: Prescription) -> dict[str, Any]:
+    """The canonical form without the signing time: what the review shows and the ceremony
+    binds (DEA-19). `canonical_data` adds only `signed_at` to it."""
     patient = rx.patient
     prescriber = rx.prescriber
     medication = rx.medication
@@ -143,7 +149,6 @@ def canonical_data(rx: Prescription, signed_at: dt.datetime) -> dict[str, Any]:
         "prescription_id": rx.pk,
         "prescription_uuid": str(rx.uuid),
         "written_date": rx.written_date.isoformat(),
-        "signed_at": _utc(signed_at),
         "patient": {
             "id": patient.pk,
             "full_name": patient.full_name,
@@ -188,3 +193,8 @@ def canonical_bytes(data: dict[str, Any]) -> bytes:
 
 def digest(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
+
+
+def content_digest(rx: Prescription) -> str:
+    """SHA-256 of the prescription's canonical content (DEA-19): equal digests, equal content."""
+    return digest(canonical_bytes(content_data(rx)))

@@ -63,6 +63,7 @@ LOCKOUT_ACTION = "mfa.2fa_locked"
 
 CompletionHandler = Callable[[VerificationChallenge], None]
 _HANDLERS: dict[str, CompletionHandler] = {}
+_REFUSAL_HANDLERS: dict[str, Callable[[VerificationChallenge, CompletionRefused], None]] = {}
 
 
 class ChallengeError(Exception):
@@ -71,7 +72,16 @@ class ChallengeError(Exception):
 
 class CompletionRefused(Exception):
     """Raised by a completion handler: the approval is valid but the purpose cannot be
-    fulfilled (e.g. a prescription changed). Nothing is kept; the message is shown."""
+    fulfilled (e.g. a prescription changed). Nothing is kept; the message is shown.
+
+    `code` is the purpose's own typed reason (a StrEnum value of the purpose's app) and
+    `details` what it needs to record the refusal; both reach the purpose's `on_refused`
+    hook and the ChallengeOutcome, so callers never read the message to decide anything."""
+
+    def __init__(self, message: str, *, code: str = "", details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = dict(details or {})
 
 
 @dataclass(frozen=True)
@@ -84,16 +94,30 @@ class ChallengeOutcome:
     challenge: VerificationChallenge
     attempts_left: int | None = None
     locked_until: dt.datetime | None = None
+    # With result "refused": the completion handler's CompletionRefused.code.
+    refusal_code: str = ""
 
     @property
     def approved(self) -> bool:
         return self.result == "approved"
 
 
-def register_completion(purpose: str, handler: CompletionHandler) -> None:
+def register_completion(
+    purpose: str,
+    handler: CompletionHandler,
+    on_refused: Callable[[VerificationChallenge, CompletionRefused], None] | None = None,
+) -> None:
     """Run `handler(challenge)` when a challenge of `purpose` is approved (once, in the
-    transaction that marks it approved). Call from AppConfig.ready()."""
+    transaction that marks it approved). Call from AppConfig.ready().
+
+    When the handler refuses, everything it did is rolled back; `on_refused(challenge,
+    refusal)` then runs in the transaction that marks the challenge failed, so the purpose
+    can record why (e.g. end the signing ceremony and name what changed)."""
     _HANDLERS[purpose] = handler
+    if on_refused is not None:
+        _REFUSAL_HANDLERS[purpose] = on_refused
+    else:
+        _REFUSAL_HANDLERS.pop(purpose, None)
 
 
 def _partner() -> Any:
@@ -400,12 +424,12 @@ def _record_code_answer(
     challenge_id: Any, reason: str, result: TotpResult | None, request: HttpRequest | None
 ) -> ChallengeOutcome:
     if reason == "allow":
-        completed, refusal = complete_challenge(challenge_id, via="code", request=request)
+        completed, refusal = _complete(challenge_id, via="code", request=request)
         challenge = VerificationChallenge.objects.get(pk=challenge_id)
         if completed:
             return ChallengeOutcome("approved", "Approved.", challenge)
         if refusal:
-            return ChallengeOutcome("refused", refusal, challenge)
+            return ChallengeOutcome("refused", str(refusal), challenge, refusal_code=refusal.code)
         return ChallengeOutcome("not_pending", _status_message(challenge), challenge)
 
     now = timezone.now()
@@ -512,6 +536,13 @@ def complete_challenge(challenge_id: Any, *, via: str, request: HttpRequest | No
     Returns (True, None) when this call approved it; (False, None) when it was no longer
     pending (someone else completed it); (False, message) when the handler refused.
     """
+    completed, refusal = _complete(challenge_id, via=via, request=request)
+    return completed, (str(refusal) if refusal is not None else None)
+
+
+def _complete(
+    challenge_id: Any, *, via: str, request: HttpRequest | None = None
+) -> tuple[bool, CompletionRefused | None]:
     try:
         with transaction.atomic():
             challenge = (
@@ -549,15 +580,18 @@ def complete_challenge(challenge_id: Any, *, via: str, request: HttpRequest | No
             handler(challenge)
             return True, None
     except CompletionRefused as exc:
-        message = str(exc)
+        refusal = exc
     except Exception:
         logger.exception("Completion handler for challenge %s failed", challenge_id)
-        message = "Something went wrong while completing this request, so nothing was signed. Try again."
-    _fail_after_refusal(challenge_id, message, request)
-    return False, message
+        refusal = CompletionRefused(
+            "Something went wrong while completing this request, so nothing was signed. Try again.", code="error"
+        )
+    _fail_after_refusal(challenge_id, refusal, request)
+    return False, refusal
 
 
-def _fail_after_refusal(challenge_id: Any, message: str, request: HttpRequest | None) -> None:
+def _fail_after_refusal(challenge_id: Any, refusal: CompletionRefused, request: HttpRequest | None) -> None:
+    message = str(refusal)
     with transaction.atomic():
         challenge = (
             VerificationChallenge.objects.select_for_update().select_related("provider__user").get(pk=challenge_id)
@@ -571,8 +605,16 @@ def _fail_after_refusal(challenge_id: Any, message: str, request: HttpRequest | 
             target=challenge,
             outcome=Outcome.FAILURE,
             request=request,
-            details={"purpose": challenge.purpose, "subject": challenge.subject, "reason": message},
+            details={
+                "purpose": challenge.purpose,
+                "subject": challenge.subject,
+                "reason": message,
+                "code": refusal.code,
+            },
         )
+        on_refused = _REFUSAL_HANDLERS.get(challenge.purpose)
+        if on_refused is not None:
+            on_refused(challenge, refusal)
 
 
 def _finish(challenge_id: Any, status: str, reason: str, action: str, request: HttpRequest | None = None) -> bool:
@@ -607,7 +649,7 @@ def apply_push_status(challenge: VerificationChallenge, push: PushTransaction | 
         return
     status = push.status if push else "pending"
     if status == "approved":
-        complete_challenge(challenge.pk, via="push")
+        _complete(challenge.pk, via="push")
     elif status == "denied":
         _finish(challenge.pk, ChallengeStatus.DENIED, PUSH_DENIED_MESSAGE, "mfa.push_denied")
     elif status == "expired":

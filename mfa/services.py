@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -62,6 +63,14 @@ class SyncResult:
         if self.removed:
             parts.append("Removed: " + ", ".join(self.removed) + ".")
         return " ".join(parts) if parts else "Your devices are up to date with ID.me."
+
+
+class MirrorReadiness(StrEnum):
+    """Whether the device mirror can answer "which devices does this provider have"."""
+
+    SYNCED = "synced"  # synced at least once (now or before)
+    NOT_LINKED = "not_linked"  # no ID.me account linked: no devices to list
+    UNREACHABLE = "unreachable"  # never synced and ID.me cannot answer now (a sync is queued)
 
 
 class PrimaryDeviceBusy(Exception):
@@ -258,6 +267,22 @@ def sync_devices(provider: Provider, request: HttpRequest | None = None) -> Sync
         synced_at=attempt,
         notices=tuple(notices),
     )
+
+
+def ensure_mirror(provider: Provider, request: HttpRequest | None = None) -> MirrorReadiness:
+    """A mirror that was never synced is not an answer: sync it now, before anyone is told
+    they have no device. When ID.me cannot answer, a background sync is queued."""
+    if not provider.idme_uuid:
+        return MirrorReadiness.NOT_LINKED
+    state = sync_state(provider)
+    if state is not None and state.last_synced_at is not None:
+        return MirrorReadiness.SYNCED
+    try:
+        sync_devices(provider, request)
+    except IdmeError:
+        request_background_sync(provider, sync_state(provider))
+        return MirrorReadiness.UNREACHABLE
+    return MirrorReadiness.SYNCED
 
 
 def pop_notices(provider: Provider, state: DeviceSyncState | None) -> list[str]:

@@ -14,11 +14,13 @@ test_transmission.py.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -196,3 +198,43 @@ def client_for(user: User) -> Client:
     client = Client()
     assert client.login(username=user.username, password=TEST_PASSWORD)
     return client
+
+
+@contextmanager
+def behind_the_triggers() -> Iterator[None]:
+    """An attacker with rights over the schema: the prescription lock triggers are off inside
+    (PostgreSQL: disabled; SQLite: dropped and put back exactly as they were)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # ALTER TABLE needs the deferred foreign-key checks of this transaction done first.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("ALTER TABLE eprescribe_prescription DISABLE TRIGGER eprescribe_prescription_signed_lock")
+            saved: list[tuple[str, str]] = []
+        else:
+            cursor.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'eprescribe_prescription'"
+            )
+            saved = list(cursor.fetchall())
+            assert saved, "the SQLite lock triggers are missing"
+            for name, _sql in saved:
+                cursor.execute(f'DROP TRIGGER "{name}"')
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute("ALTER TABLE eprescribe_prescription ENABLE TRIGGER eprescribe_prescription_signed_lock")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            for _name, sql in saved:
+                cursor.execute(sql)
+
+
+def raw_update(sql: str, params: list[Any]) -> bool:
+    """Run a statement behind the application's back; False when the database refuses it."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    except DatabaseError:
+        return False
+    return True

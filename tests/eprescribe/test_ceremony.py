@@ -389,10 +389,14 @@ def test_a_prescription_changed_during_the_push_is_not_signed(
     ceremony_url = open_ceremony(clinician_client, rx)
     clinician_client.post(ceremony_url + "push/", {"device": world.signing.push_device.pk})
     update_prescription(rx, actor=world.user, changes={"quantity": 10})  # clears "ready" (DEA-07)
-    world.signing.phone.answer(world.signing.phone.latest_push())
+    # The edit ends the ceremony (DEA-19): its push is withdrawn at ID.me, nothing can approve it.
+    push = world.signing.phone.latest_push()
+    push.refresh_from_db()
+    assert push.status == "cancelled"
     challenges.poll_pending_pushes()
     challenge = VerificationChallenge.objects.get()
-    assert challenge.status == ChallengeStatus.FAILED
+    assert challenge.status == ChallengeStatus.CANCELLED
     assert "Nothing was signed" in challenge.status_reason
+    assert clinician_client.get(ceremony_url + "status/").json()["status"] == "ended"
     assert state(rx) == PrescriptionState.DRAFT
     assert not AuditEvent.objects.filter(action="eprescribe.signed").exists()

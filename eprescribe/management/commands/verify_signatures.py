@@ -1,4 +1,5 @@
-"""Re-check every signed prescription: digest, signature and the data it was signed over."""
+"""Re-check every prescription that was, or claims to be, signed: state against signature,
+digest, Ed25519 signature and the data it was signed over (eprescribe.verification)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from eprescribe.verification import check_all
 
 
 class Command(BaseCommand):
-    help = "Verify the digital signature of every signed prescription; exit 1 on any mismatch."
+    help = (
+        "Verify every prescription that carries a signature, a canonical payload or a signed state, "
+        "whatever its signed_at says; exit 1 on any mismatch."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         checked = 0
