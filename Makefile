@@ -43,7 +43,7 @@ format: install-dev
 	$(BIN)/ruff format .
 
 traceability: install-dev
-	$(BIN)/pytest --collect-only -q --traceability docs/traceability.md >/dev/null
+	$(BIN)/pytest --collect-only -q --traceability=docs/traceability.md >/dev/null
 
 screenshots: install-dev
 	EHR_UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/e2e/test_seed_walk.py -q

@@ -10,7 +10,6 @@ EHR (a JSON status endpoint), never ID.me.
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -31,7 +30,7 @@ from mfa.models import ChallengeMethod, ChallengeStatus, DeviceKind, ProviderDev
 from mfa.services import MirrorReadiness, devices_for, ensure_mirror, primary_device
 from providers import services as people
 from providers.models import Provider
-from providers.reauth import AUTHENTICATED_AT_KEY, reauthentication_url
+from providers.reauth import authenticated_within, reauthentication_url
 
 DEA_STATEMENT = binding.DEA_STATEMENT
 SEVERAL_GENERATORS_NOTE = (
@@ -50,8 +49,7 @@ def _provider(request: HttpRequest) -> Provider:
 
 def _signed_in_recently_enough(request: HttpRequest) -> bool:
     """DEA-01 / NIST-07: the password factor is a sign-in within the session limits."""
-    authenticated_at = request.session.get(AUTHENTICATED_AT_KEY)
-    return authenticated_at is not None and time.time() - float(authenticated_at) <= settings.SESSION_COOKIE_AGE
+    return authenticated_within(request, settings.SESSION_COOKIE_AGE)
 
 
 def _ceremony(provider: Provider, ceremony_id: uuid.UUID) -> SigningCeremony:
