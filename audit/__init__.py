@@ -1,4 +1,8 @@
-"""Append-only, hash-chained audit trail. Every app records through `audit.record(...)`."""
+"""Append-only audit trail, one hash chain per practice. Every app records through `audit.record(...)`.
+
+`chain=` names the practice (or its id) an event belongs to; the default, None, is the chain
+of events that belong to no practice. Events are written in the caller's transaction and get
+their place in the chain from the sequencer after commit (docs/audit.md)."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ def record(action: str, **kwargs: Any) -> AuditEvent:
 def record_many(entries: list[tuple[str, dict[str, Any]]]) -> list[AuditEvent]:
     """Append several events at once, in order: (action, arguments of record) pairs.
 
-    One lock and one insert for a batch, e.g. every prescription of one signing.
+    One insert for a batch, e.g. every prescription of one signing; no lock is taken.
     """
     from audit.services import append_events, build_event
 

@@ -1,11 +1,13 @@
-"""Audit events and daily incident reports: append-only (DEA-13, DEA-14, DEA-17)."""
+"""Audit events, signed checkpoints and daily incident reports: append-only (DEA-13, DEA-14,
+DEA-17). docs/audit.md describes the chains and the sequencer."""
 
 from __future__ import annotations
 
 from typing import Any, NoReturn
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
+from django.db.models import Q
 
 
 class AppendOnlyError(Exception):
@@ -43,7 +45,36 @@ class Outcome(models.TextChoices):
     ERROR = "error", "Error"
 
 
+class AuditEventQuerySet(AppendOnlyQuerySet):
+    def seal(self, seals: list[tuple[int, str, str, int]]) -> None:
+        """The one update an event ever gets: (position, previous_hash, hash, id), set once
+        from NULL by the sequencer. The database triggers allow exactly this and nothing else."""
+        if not seals:
+            return
+        table = self.model._meta.db_table
+        with connections[self.db].cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET position = %s, previous_hash = %s, hash = %s "  # noqa: S608  # our table name
+                "WHERE id = %s AND position IS NULL AND hash IS NULL AND previous_hash IS NULL",
+                seals,
+            )
+            sealed = cursor.rowcount
+        if sealed != len(seals):
+            raise AppendOnlyError(f"{len(seals) - sealed} audit events were sealed already")
+
+
 class AuditEvent(AppendOnlyModel):
+    """One event. Recorded inside the business transaction without its place in the chain;
+    the sequencer (audit.sequencer) gives it `position`, `previous_hash` and `hash` after commit."""
+
+    chain_id = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The chain: the practice id; empty (NULL) = the chain of events that belong to no practice",
+    )
+    position = models.BigIntegerField(
+        null=True, blank=True, help_text="1, 2, 3, ... in its chain; empty until sequenced"
+    )
     occurred_at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -56,29 +87,95 @@ class AuditEvent(AppendOnlyModel):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
     details = models.JSONField(default=dict, blank=True)
-    previous_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    previous_hash = models.CharField(max_length=64, null=True, blank=True)
+    hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()  # type: ignore[misc]  # the base manager, plus seal()
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["target_type", "target_id"])]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"], name="audit_audit_target__59bbff_idx"),
+            # Small: only the events still waiting for the sequencer.
+            models.Index(fields=["chain_id", "id"], condition=Q(position__isnull=True), name="audit_event_unsequenced"),
+        ]
+        constraints = [
+            # Fork-free: one event per position in each chain (NULL chain_id is a chain too).
+            models.UniqueConstraint(
+                fields=["chain_id", "position"], condition=Q(chain_id__isnull=False), name="audit_event_chain_position"
+            ),
+            models.UniqueConstraint(
+                fields=["position"], condition=Q(chain_id__isnull=True), name="audit_event_no_chain_position"
+            ),
+            models.CheckConstraint(
+                condition=Q(position__isnull=True, previous_hash__isnull=True, hash__isnull=True)
+                | Q(position__gte=1, previous_hash__isnull=False, hash__isnull=False),
+                name="audit_event_sealed_whole",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
 
 
-class IncidentReport(AppendOnlyModel):
-    """The daily analysis of the audit trail, produced also on days with no events."""
+class CheckpointReason(models.TextChoices):
+    SEQUENCER = "sequencer", "Sequencer"
+    INCIDENT_REPORT = "incident_report", "Daily incident report"
 
-    day = models.DateField(unique=True)
+
+class AuditCheckpoint(AppendOnlyModel):
+    """A signed statement (the application's Ed25519 key) that chain `chain_id` had
+    `position` events ending in `head_hash` at `signed_at`."""
+
+    chain_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The practice id; empty (NULL) = the chain of events of no practice"
+    )
+    position = models.BigIntegerField(help_text="Events in the chain when signed (0: none yet)")
+    head_hash = models.CharField(max_length=64)
+    signed_at = models.DateTimeField()
+    key_id = models.CharField(max_length=16)
+    signature = models.TextField(help_text="Ed25519 over the checkpoint message (audit.verify_export), base64")
+    reason = models.CharField(max_length=32, choices=CheckpointReason.choices)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["chain_id", "id"], name="audit_checkpoint_chain")]
+
+    def __str__(self) -> str:
+        return f"Checkpoint of chain {self.chain_id} at {self.position}"
+
+
+class IncidentReport(AppendOnlyModel):
+    """The daily analysis of one chain of the audit trail, produced also on days with no events."""
+
+    chain_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The practice id; empty (NULL) = the chain of events of no practice"
+    )
+    day = models.DateField()
     generated_at = models.DateTimeField()
     event_count = models.PositiveIntegerField()
     security_event_count = models.PositiveIntegerField()
     chain_intact = models.BooleanField()
     findings = models.JSONField(default=list, blank=True)
+    checkpoint = models.ForeignKey(
+        AuditCheckpoint,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The signed checkpoint taken with the report",
+    )
 
     class Meta:
         ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chain_id", "day"], condition=Q(chain_id__isnull=False), name="audit_report_chain_day"
+            ),
+            models.UniqueConstraint(
+                fields=["day"], condition=Q(chain_id__isnull=True), name="audit_report_no_chain_day"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Incident report {self.day}"

@@ -3,43 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from audit.models import AuditEvent, IncidentReport, Outcome
+from audit import sequencer
+from audit.keys import SigningKeyUnavailable, trusted_public_keys
+from audit.models import AuditCheckpoint, AuditEvent, CheckpointReason, IncidentReport, Outcome
+from audit.sequencer import chain_filter, checkpoint_record, event_record
+from audit.verify_export import GENESIS_HASH as GENESIS_HASH
+from audit.verify_export import Finding as Finding
+from audit.verify_export import Problem as Problem
+from audit.verify_export import verify_chain as verify_records
 
-GENESIS_HASH = "0" * 64
-# Serialises appends on PostgreSQL so each event chains onto the true previous one. Our
-# PostgreSQL backend already takes this lock when a transaction begins (ehr.db.postgresql),
-# and SQLite's IMMEDIATE transactions serialise writers; taking it here again is re-entrant
-# and keeps the rule true for any other connection.
-_CHAIN_LOCK_ID = 7_311_150
 # Actions that count as security events in the daily incident report.
 SECURITY_ACTION_MARKERS = ("fail", "lock", "denied", "replay", "forged", "lost", "tamper", "rate_limit")
 
 
-def _event_hash(event: AuditEvent) -> str:
-    payload = {
-        "occurred_at": event.occurred_at.isoformat(),
-        "actor_id": event.actor_id,
-        "actor_label": event.actor_label,
-        "action": event.action,
-        "target_type": event.target_type,
-        "target_id": event.target_id,
-        "outcome": event.outcome,
-        "ip_address": event.ip_address,
-        "user_agent": event.user_agent,
-        "details": event.details,
-        "previous_hash": event.previous_hash,
-    }
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def chain_key(chain: Any) -> int | None:
+    """A chain is named by a practice (or its id); None is the chain of events of no practice."""
+    if chain is None:
+        return None
+    return int(getattr(chain, "pk", chain))
 
 
 def _client_ip(request: HttpRequest) -> str | None:
@@ -55,8 +45,10 @@ def build_event(
     outcome: str = Outcome.SUCCESS,
     request: HttpRequest | None = None,
     details: dict[str, Any] | None = None,
+    chain: Any = None,
 ) -> AuditEvent:
-    """An unsaved event; `target` is a model instance or a (type, id) pair."""
+    """An unsaved event; `target` is a model instance or a (type, id) pair; `chain` the
+    practice (or its id) the event belongs to, None for events of no practice."""
     if actor is None and request is not None and request.user.is_authenticated:
         actor = request.user
     if target is None:
@@ -66,6 +58,7 @@ def build_event(
     else:
         target_type, target_id = target._meta.label_lower, str(target.pk)
     return AuditEvent(
+        chain_id=chain_key(chain),
         occurred_at=timezone.now(),
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=getattr(actor, "username", "") or "",
@@ -80,16 +73,12 @@ def build_event(
 
 
 def append_events(events: list[AuditEvent]) -> list[AuditEvent]:
-    """Chain and insert events in order: one lock, one read of the head, one INSERT."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])
-        previous = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS_HASH
-        for event in events:
-            event.previous_hash = previous
-            event.hash = previous = _event_hash(event)
-        AuditEvent.objects.bulk_create(events)
+    """Insert events in order, in the caller's transaction, without their place in the chain:
+    no lock is taken. Each chain involved is sequenced right after commit (audit.sequencer);
+    rolled back, the events are gone and no position was used."""
+    AuditEvent.objects.bulk_create(events)
+    for chain_id in dict.fromkeys(event.chain_id for event in events):
+        transaction.on_commit(functools.partial(sequencer.sequence_after_commit, chain_id), robust=True)
     return events
 
 
@@ -100,58 +89,103 @@ def record_event(action: str, **kwargs: Any) -> AuditEvent:
 
 @dataclass(frozen=True)
 class ChainCheck:
+    chain_id: int | None
     events_checked: int
-    first_broken_id: int | None
+    checkpoints_checked: int
+    findings: list[Finding]
+    waiting: int = 0  # committed events not sequenced yet (not part of the check)
 
     @property
     def intact(self) -> bool:
-        return self.first_broken_id is None
+        return not self.findings
+
+    @property
+    def first_broken_id(self) -> int | None:
+        return next((f.event_id for f in self.findings if f.event_id is not None), None)
 
 
-def verify_chain() -> ChainCheck:
-    """Recompute every hash in order; report the first event that does not match."""
-    previous = GENESIS_HASH
-    count = 0
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
-        count += 1
-        if event.previous_hash != previous or _event_hash(event) != event.hash:
-            return ChainCheck(count, event.id)
-        previous = event.hash
-    return ChainCheck(count, None)
+def verify_chain(chain: Any = None) -> ChainCheck:
+    """Recompute one chain in position order and check every signed checkpoint against it:
+    an edited, deleted, reordered or re-hashed event and a deleted tail are found."""
+    chain_id = chain_key(chain)
+    checkpoints = [checkpoint_record(c) for c in AuditCheckpoint.objects.filter(chain_filter(chain_id))]
+    sequenced = AuditEvent.objects.filter(chain_filter(chain_id), position__isnull=False).order_by("position", "id")
+    events = (event_record(event) for event in sequenced.iterator(chunk_size=2000))
+    count, findings = verify_records(chain_id, events, checkpoints, trusted_public_keys())
+    waiting = AuditEvent.objects.filter(chain_filter(chain_id), position__isnull=True).count()
+    return ChainCheck(chain_id, count, len(checkpoints), findings, waiting)
+
+
+def known_chains() -> list[int | None]:
+    """Every chain with events or reports, and always the chain of no practice. (With
+    practices, the daily report loops over practices instead.)"""
+    chains: set[int | None] = {None}
+    chains |= set(AuditEvent.objects.order_by().values_list("chain_id", flat=True).distinct())
+    chains |= set(IncidentReport.objects.order_by().values_list("chain_id", flat=True).distinct())
+    return sorted(chains, key=lambda c: -1 if c is None else c)
 
 
 def _is_security_event(event: AuditEvent) -> bool:
     return event.outcome != Outcome.SUCCESS or any(m in event.action for m in SECURITY_ACTION_MARKERS)
 
 
-def generate_incident_report(day: dt.date) -> IncidentReport:
-    """Analyse one calendar day of the trail (DEA-14); idempotent per day."""
-    existing = IncidentReport.objects.filter(day=day).first()
+def generate_incident_report(day: dt.date, chain: Any = None) -> IncidentReport:
+    """Analyse one calendar day of one chain (DEA-14); idempotent per chain and day. The
+    report references a checkpoint signed with it."""
+    chain_id = chain_key(chain)
+    existing = IncidentReport.objects.filter(chain_filter(chain_id), day=day).first()
     if existing:
         return existing
+    sequencer.sequence_chain(chain_id)
     tz = timezone.get_current_timezone()
     start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-    events = list(AuditEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=start + dt.timedelta(days=1)))
+    events = list(
+        AuditEvent.objects.filter(
+            chain_filter(chain_id), occurred_at__gte=start, occurred_at__lt=start + dt.timedelta(days=1)
+        )
+    )
     security = [e for e in events if _is_security_event(e)]
     by_action: dict[str, int] = {}
     for event in security:
         by_action[event.action] = by_action.get(event.action, 0) + 1
-    chain = verify_chain()
+    check = verify_chain(chain_id)
     findings: list[dict[str, Any]] = [{"action": action, "count": count} for action, count in sorted(by_action.items())]
-    if not chain.intact:
-        findings.insert(0, {"action": "audit_chain_broken", "first_broken_id": chain.first_broken_id})
-    report = IncidentReport.objects.create(
-        day=day,
-        generated_at=timezone.now(),
-        event_count=len(events),
-        security_event_count=len(security),
-        chain_intact=chain.intact,
-        findings=findings,
-    )
+    if not check.intact:
+        findings.insert(
+            0,
+            {
+                "action": "audit_chain_broken",
+                "first_broken_id": check.first_broken_id,
+                "problems": [str(f) for f in check.findings[:20]],
+            },
+        )
+    with transaction.atomic():
+        try:
+            signed: AuditCheckpoint | None = sequencer.checkpoint(chain_id, CheckpointReason.INCIDENT_REPORT)
+        except SigningKeyUnavailable:
+            signed = None
+            findings.insert(0, {"action": "audit_checkpoint_unavailable"})
+        report = IncidentReport.objects.create(
+            chain_id=chain_id,
+            day=day,
+            generated_at=timezone.now(),
+            event_count=len(events),
+            security_event_count=len(security),
+            chain_intact=check.intact,
+            findings=findings,
+            checkpoint=signed,
+        )
     record_event(
         "audit.incident_report",
+        chain=chain_id,
         target=report,
-        outcome=Outcome.SUCCESS if chain.intact and not security else Outcome.FAILURE,
-        details={"day": day.isoformat(), "security_events": len(security), "chain_intact": chain.intact},
+        outcome=Outcome.SUCCESS if check.intact and not security else Outcome.FAILURE,
+        details={
+            "day": day.isoformat(),
+            "security_events": len(security),
+            "chain_intact": check.intact,
+            "checkpoint_id": signed.pk if signed else None,
+            "checkpoint_position": signed.position if signed else None,
+        },
     )
     return report

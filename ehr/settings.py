@@ -137,9 +137,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so a Celery worker process started by a test sees the same data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Transactions take the audit chain's lock first (see ehr/db/postgresql/base.py).
-    DATABASES["default"]["ENGINE"] = "ehr.db.postgresql"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -346,7 +343,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
+# --- Audit trail (owned by audit; docs/audit.md) ------------------------------
+# A signed checkpoint of each chain at least this often while events arrive.
+AUDIT_CHECKPOINT_INTERVAL_SECONDS: int = env.int("AUDIT_CHECKPOINT_INTERVAL_SECONDS", default=120)
+# The sweep sequences what the after-commit hook left and signs due checkpoints.
+AUDIT_SWEEP_SECONDS: float = env.float("AUDIT_SWEEP_SECONDS", default=30.0)
+
 CELERY_BEAT_SCHEDULE = {
+    "sequence-audit-trail": {
+        "task": "audit.sequence_audit_trail",
+        "schedule": AUDIT_SWEEP_SECONDS,
+    },
     "revoke-lapsed-epcs-permissions": {
         "task": "providers.revoke_lapsed_epcs_permissions",
         "schedule": crontab(hour=0, minute=5),
