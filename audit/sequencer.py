@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from audit.keys import SigningKeyUnavailable, signing_key
 from audit.models import AuditCheckpoint, AuditEvent, CheckpointReason
 from audit.verify_export import GENESIS_HASH, checkpoint_message, event_hash
+from ehr.db.locks import transaction_lock
 
 logger = logging.getLogger(__name__)
 
@@ -70,12 +71,9 @@ def checkpoint_record(checkpoint: AuditCheckpoint) -> dict[str, Any]:
 
 
 def _lock_chain(chain_id: int | None) -> None:
-    """Serialise sequencers of one chain until this transaction ends. PostgreSQL: an advisory
-    lock keyed by the chain; SQLite: the IMMEDIATE transaction already holds the write lock."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            key = f"audit-chain:{'none' if chain_id is None else chain_id}"
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+    """Serialise sequencers of one chain until this transaction ends (PostgreSQL: an advisory
+    lock named after the chain; SQLite: the IMMEDIATE transaction already holds the write lock)."""
+    transaction_lock(f"audit-chain:{'none' if chain_id is None else chain_id}")
 
 
 def _head(chain_id: int | None) -> tuple[int, str]:

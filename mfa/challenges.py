@@ -36,6 +36,7 @@ from django.utils import timezone
 
 import audit
 from audit.models import AuditEvent, Outcome
+from ehr.db.locks import transaction_lock
 from idme_client.errors import IdmeError, IdmeNotFound, IdmeRateLimited, IdmeRejected, IdmeUnavailable
 from mfa.models import ChallengeMethod, ChallengeStatus, DeviceKind, ProviderDevice, VerificationChallenge
 from providers.models import Provider
@@ -205,6 +206,9 @@ def _create(
     for the same device is returned instead). Returns it and the ID.me transaction ids of
     superseded pushes (to cancel after commit)."""
     with transaction.atomic():
+        # One creation per subject at a time, taken before any row lock: the locked siblings
+        # change under concurrent creations, which deadlocked without the former global lock.
+        transaction_lock(f"mfa.challenge:{purpose}:{subject}")
         siblings = list(
             VerificationChallenge.objects.select_for_update().filter(purpose=purpose, subject=subject).order_by("pk")
         )
