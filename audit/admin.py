@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from audit.models import AuditEvent, IncidentReport
+from audit.models import AuditCheckpoint, AuditEvent, IncidentReport
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -21,12 +21,27 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("occurred_at", "action", "outcome", "actor_label", "target_type", "target_id", "ip_address")
+    list_display = (
+        "occurred_at",
+        "action",
+        "outcome",
+        "actor_label",
+        "target_type",
+        "target_id",
+        "ip_address",
+        "chain_id",
+        "position",
+    )
     list_filter = ("outcome", "action")
     search_fields = ("action", "actor_label", "target_id")
     date_hierarchy = "occurred_at"
 
 
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ("signed_at", "chain_id", "position", "head_hash", "key_id", "reason")
+
+
 @admin.register(IncidentReport)
 class IncidentReportAdmin(ReadOnlyAdmin):
-    list_display = ("day", "event_count", "security_event_count", "chain_intact", "generated_at")
+    list_display = ("day", "chain_id", "event_count", "security_event_count", "chain_intact", "generated_at")
