@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -28,6 +32,9 @@ from ehr.db.locks import transaction_lock
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+# The background thread, once woken, waits this long for more events before a round: a busy
+# process then seals many events, of many chains, with one short transaction and one commit.
+GATHER_SECONDS = 0.05
 
 
 def chain_filter(chain_id: int | None) -> Q:
@@ -131,32 +138,120 @@ def _checkpoint_if_due(chain_id: int | None, position: int, head_hash: str) -> N
 def sequence_chain(chain_id: int | None, *, batch_size: int = BATCH_SIZE) -> int:
     """Give every committed, unsequenced event of one chain its position and hash, in small
     batches (one short transaction each). Returns how many events were sequenced."""
+    return sequence_chains([chain_id], batch_size=batch_size)
+
+
+def _chain_order(chain_id: int | None) -> int:
+    return -1 if chain_id is None else chain_id
+
+
+def sequence_chains(chain_ids: Iterable[int | None], *, batch_size: int = BATCH_SIZE) -> int:
+    """`sequence_chain` for several chains at once: one short transaction per batch of up to
+    `batch_size` events, whatever their chains, so a busy process seals the events of many
+    practices with one commit. The chains' locks are taken in one fixed order (chain id), so
+    sequencers never deadlock; each is held only for that short transaction."""
+    chains = sorted(set(chain_ids), key=_chain_order)
     total = 0
-    while True:
+    while chains:
         with transaction.atomic():
-            _lock_chain(chain_id)
-            pending = list(
-                AuditEvent.objects.filter(chain_filter(chain_id), position__isnull=True).order_by("id")[:batch_size]
-            )
-            if not pending:
-                return total
-            position, previous = _head(chain_id)
-            seals: list[tuple[int, str, str, int]] = []
+            for chain_id in chains:
+                _lock_chain(chain_id)
+            which = Q()
+            for chain_id in chains:
+                which |= chain_filter(chain_id)
+            pending = list(AuditEvent.objects.filter(which, position__isnull=True).order_by("id")[:batch_size])
+            by_chain: dict[int | None, list[AuditEvent]] = {}
             for event in pending:
-                position += 1
-                event.position, event.previous_hash = position, previous
-                event.hash = previous = event_hash(event_record(event))
-                seals.append((position, event.previous_hash, event.hash, event.pk))
+                by_chain.setdefault(event.chain_id, []).append(event)
+            seals: list[tuple[int, str, str, int]] = []
+            heads: dict[int | None, tuple[int, str]] = {}
+            for chain_id, events in by_chain.items():
+                position, previous = _head(chain_id)
+                for event in events:
+                    position += 1
+                    event.position, event.previous_hash = position, previous
+                    digest = event_hash(event_record(event))
+                    seals.append((position, previous, digest, event.pk))
+                    event.hash = previous = digest
+                heads[chain_id] = (position, previous)
             AuditEvent.objects.seal(seals)
-            _checkpoint_if_due(chain_id, position, previous)
+            for chain_id, (position, head_hash) in heads.items():
+                _checkpoint_if_due(chain_id, position, head_hash)
         total += len(pending)
         if len(pending) < batch_size:
             return total
+        chains = sorted(by_chain, key=_chain_order)
+    return total
+
+
+class _BackgroundSequencer:
+    """One daemon thread per process that sequences the chains the after-commit hooks name.
+
+    The writer's request does not wait for the sequencing (one more transaction with its own
+    commit); events that arrive while the thread works are sealed together in its next batch.
+    Events of a process that dies before its thread ran are sequenced by the sweep."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._waiting: set[int | None] = set()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+
+    def notify(self, chain_id: int | None) -> None:
+        with self._condition:
+            self._waiting.add(chain_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="audit-sequencer", daemon=True)
+                self._thread.start()
+            self._condition.notify()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once nothing notified is left to sequence (tests and benchmarks)."""
+        with self._condition:
+            return self._condition.wait_for(lambda: not self._waiting and not self._busy, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._waiting:
+                    self._busy = False
+                    self._condition.notify_all()
+                    self._condition.wait()
+                self._busy = True
+            time.sleep(GATHER_SECONDS)
+            with self._condition:
+                chains, self._waiting = self._waiting, set()
+            try:
+                sequence_chains(chains)
+            except Exception:
+                logger.exception("sequencing audit chains failed; the sweep will retry")
+                connection.close()
+            with self._condition:
+                idle = not self._waiting
+            if idle:
+                # Going to sleep: keep the connection only as long as DJANGO_CONN_MAX_AGE says.
+                connection.close_if_unusable_or_obsolete()
+
+
+background = _BackgroundSequencer()
+
+
+def _after_fork() -> None:
+    global background
+    background = _BackgroundSequencer()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def sequence_after_commit(chain_id: int | None) -> None:
-    """The on_commit hook of audit.record: sequence right away (the sweep repairs a failure)."""
-    sequence_chain(chain_id)
+    """The on_commit hook of audit.record: hand the chain to this process's sequencer thread
+    (settings.AUDIT_SEQUENCE_IN_BACKGROUND), or sequence it here, in the caller's thread. The
+    sweep repairs a failure either way."""
+    if settings.AUDIT_SEQUENCE_IN_BACKGROUND:
+        background.notify(chain_id)
+    else:
+        sequence_chain(chain_id)
 
 
 def checkpoint(chain_id: int | None, reason: CheckpointReason) -> AuditCheckpoint:
@@ -183,7 +278,7 @@ def sweep() -> SweepResult:
     """Sequence whatever the on_commit hooks left (a crash between commit and sequencing), and
     sign a checkpoint for each recently active chain whose last one is older than the interval
     and does not cover its head (so the last events before a quiet spell are covered too)."""
-    sequenced = sum(sequence_chain(chain_id) for chain_id in chains_waiting())
+    sequenced = sequence_chains(chains_waiting())
     interval = dt.timedelta(seconds=settings.AUDIT_CHECKPOINT_INTERVAL_SECONDS)
     recent = set(
         AuditEvent.objects.filter(occurred_at__gte=timezone.now() - 3 * interval)

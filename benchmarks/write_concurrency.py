@@ -5,15 +5,18 @@ Usage:
         .venv/bin/python benchmarks/write_concurrency.py [--seconds 4]
 
 Runs in-process against a throw-away test database (created and destroyed here). Each writer
-is a thread with its own connection and its own user row; one write transaction updates that
-row and, when audited, records one event through `audit.record(..., chain=...)` (the sequencer
-then runs after commit, in the writer's thread, as in a request). Prints:
+is a process (as a gunicorn worker) with its own connection and its own user row; one write
+transaction updates that row and, when audited, records one event through
+`audit.record(..., chain=...)`; after commit the process's sequencer thread gives it its place
+(`--inline`: the writer itself does, before it goes on).
+Prints:
 
 1. a transaction of chain 1 held open for 2 s: how long an audited write in chain 2 takes;
 2. transactions per second with 1, 4 and 16 writers, each in its own chain, with and without
    the audit event, in the same run, and the ratio at 16 (target >= 60 %);
-3. sequencing lag (commit -> chain position committed) p50/p95 at each rate, plus 16
-   writers sharing one chain (target p95 <= 1 s at the highest rate).
+3. sequencing lag (commit -> chain position committed, sampled every 5th transaction)
+   p50/p95 at each rate, plus 16 writers sharing one chain (target p95 <= 1 s at the
+   highest rate).
 
 Figures only: nothing is asserted (docs/performance.md records them).
 """
@@ -21,26 +24,32 @@ Figures only: nothing is asserted (docs/performance.md records them).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("EHR_VAR_DIR", tempfile.mkdtemp(prefix="ehr-bench-writes-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ehr.settings")
 os.environ.setdefault("EHR_TESTING", "1")
+# As deployed: a thread of the process sequences after commit (the test run sequences inline).
+os.environ.setdefault("AUDIT_SEQUENCE_IN_BACKGROUND", "1")
 
 import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 
 import audit  # noqa: E402
+from audit import sequencer  # noqa: E402
 from audit.models import AuditEvent  # noqa: E402
 from providers.models import User  # noqa: E402
 
@@ -52,46 +61,85 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
 
 
-def write(user_id: int, n: int, chain: int | None, lags: list[float] | None) -> None:
+LAG_SAMPLE_EVERY = 5
+FORK = multiprocessing.get_context("fork")
+
+
+class LagObserver:
+    """Every LAG_SAMPLE_EVERY-th audited event: its commit time (wall clock) comes from the
+    writer process through a queue; a thread polls (every 5 ms) for the sampled events that
+    have a committed position. Lag = seen - commit."""
+
+    def __init__(self, sampled: Any) -> None:
+        self.sampled = sampled
+        self.waiting: dict[int, float] = {}
+        self.lags: list[float] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set() or self.waiting or not self.sampled.empty():
+                while not self.sampled.empty():
+                    event_id, at = self.sampled.get()
+                    self.waiting[event_id] = at
+                if self.waiting:
+                    sealed = AuditEvent.objects.filter(pk__in=list(self.waiting), position__isnull=False)
+                    now = time.time()
+                    for pk in sealed.values_list("pk", flat=True):
+                        self.lags.append(now - self.waiting.pop(pk))
+                time.sleep(0.005)
+        finally:
+            connections.close_all()
+
+    def finish(self) -> list[float]:
+        self.stop.set()
+        self.thread.join(timeout=120)
+        return self.lags
+
+
+def write(user_id: int, n: int, chain: int | None, sampled: Any = None) -> None:
     """One business transaction: update the writer's row; audited: one event in `chain`."""
     committed: list[float] = []
     with transaction.atomic():
         User.objects.filter(pk=user_id).update(first_name=f"w{n % 1000}")
         if chain is not None:
             # Registered before audit.record's own hook, so it runs first: the commit time.
-            transaction.on_commit(lambda: committed.append(time.perf_counter()))
-            audit.record("bench.write", chain=chain, target=("providers.user", user_id), details={"n": n})
-    if lags is not None and committed:
-        lags.append(time.perf_counter() - committed[0])  # the sequencer has committed by now
+            transaction.on_commit(lambda: committed.append(time.time()))
+            event = audit.record("bench.write", chain=chain, target=("providers.user", user_id), details={"n": n})
+    if sampled is not None and committed and n % LAG_SAMPLE_EVERY == 0:
+        sampled.put((event.pk, committed[0]))
+
+
+def writer_process(user_id: int, chain: int | None, seconds: float, go: Any, sampled: Any, counts: Any) -> None:
+    """A worker process (as gunicorn's): its own connection and its own sequencer thread."""
+    go.wait()
+    n, end = 0, time.time() + seconds
+    while time.time() < end:
+        write(user_id, n, chain, sampled)
+        n += 1
+    sequencer.background.wait_idle(60)
+    connections.close_all()
+    counts.put(n)
 
 
 def run(users: list[int], seconds: float, chains: list[int] | None) -> tuple[float, list[float]]:
-    """`len(users)` writers for `seconds`; chains None: no audit. Returns (tx/s, lags)."""
-    counts = [0] * len(users)
-    lags: list[float] = []
-    start, stop = threading.Barrier(len(users) + 1), threading.Event()
-
-    def writer(i: int) -> None:
-        try:
-            start.wait()
-            n = 0
-            while not stop.is_set():
-                write(users[i], n, chains[i] if chains else None, lags if chains else None)
-                n += 1
-            counts[i] = n
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(len(users))]
-    for thread in threads:
-        thread.start()
-    start.wait()
-    began = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
-    return sum(counts) / (time.perf_counter() - began), lags
+    """One writer process per user for `seconds`; chains None: no audit. Returns (tx/s, lags)."""
+    connections.close_all()  # nothing shared with the children
+    go, sampled, counts = FORK.Event(), FORK.Queue(), FORK.Queue()
+    processes = [
+        FORK.Process(target=writer_process, args=(user, chains[i] if chains else None, seconds, go, sampled, counts))
+        for i, user in enumerate(users)
+    ]
+    for process in processes:
+        process.start()
+    observer = LagObserver(sampled) if chains else None
+    go.set()
+    total = sum(counts.get(timeout=seconds + 120) for _ in processes)
+    for process in processes:
+        process.join()
+    return total / seconds, observer.finish() if observer else []
 
 
 def held_open(users: list[int]) -> float:
@@ -130,7 +178,9 @@ def held_open(users: list[int]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each throughput run")
+    parser.add_argument("--inline", action="store_true", help="sequence in the committing thread instead")
     args = parser.parse_args()
+    settings.AUDIT_SEQUENCE_IN_BACKGROUND = not args.inline
     if connection.vendor != "postgresql":
         sys.exit("Run on PostgreSQL: set DATABASE_URL=postgres://... (SQLite runs one writer at a time by design).")
     old_name = connection.settings_dict["NAME"]
@@ -140,7 +190,9 @@ def main() -> None:
         connections.close_all()
         for n in range(20):  # warm: imports, the signing key, the first checkpoint of each chain
             write(users[n % 16], n, 100 + n % 16, None)
-        print(f"database: postgresql; {args.seconds:g} s per run; machine load {os.getloadavg()[0]:.1f}")
+        mode = "in the committing thread" if args.inline else "by a background thread"
+        print(f"database: postgresql; {args.seconds:g} s per run; sequenced {mode}")
+        print(f"machine load average {os.getloadavg()[0]:.1f} (2 cores)")
         print(f"1. audited write in chain 2 while chain 1's transaction is open 2 s: {held_open(users):.3f} s")
         print("2./3.  writers  plain tx/s  audited tx/s  ratio   lag p50 ms  lag p95 ms")
         for writers in (1, 4, 16):
@@ -155,9 +207,15 @@ def main() -> None:
             f"       16 writers, one shared chain: {shared:.0f} audited tx/s, lag p50 "
             f"{percentile(lags, 0.5) * 1000:.1f} ms, p95 {percentile(lags, 0.95) * 1000:.1f} ms"
         )
+        sequencer.background.wait_idle(10)
         waiting = AuditEvent.objects.filter(position__isnull=True).count()
         print(f"events left unsequenced after the runs: {waiting}")
     finally:
+        with connection.cursor() as cursor:  # the sequencer thread's idle connection
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
         connections.close_all()
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

@@ -346,6 +346,9 @@ LOGGING = {
 # --- Audit trail (owned by audit; docs/audit.md) ------------------------------
 # A signed checkpoint of each chain at least this often while events arrive.
 AUDIT_CHECKPOINT_INTERVAL_SECONDS: int = env.int("AUDIT_CHECKPOINT_INTERVAL_SECONDS", default=120)
+# After commit, a thread of each process sequences the chain (the request does not wait);
+# off: the committing thread sequences before it returns (the test run's default, for determinism).
+AUDIT_SEQUENCE_IN_BACKGROUND: bool = env.bool("AUDIT_SEQUENCE_IN_BACKGROUND", default=not TESTING)
 # The sweep sequences what the after-commit hook left and signs due checkpoints.
 AUDIT_SWEEP_SECONDS: float = env.float("AUDIT_SWEEP_SECONDS", default=30.0)
 

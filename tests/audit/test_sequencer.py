@@ -219,3 +219,18 @@ def test_the_sequencer_signs_a_checkpoint_at_most_every_interval(settings: Any) 
     assert list(AuditCheckpoint.objects.filter(chain_id=4).values_list("position", flat=True)) == [1, 3]
     check = verify_chain(4)
     assert check.intact and check.checkpoints_checked == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.req("DEA-13")
+def test_as_deployed_a_thread_of_the_process_sequences_after_commit(settings: Any) -> None:
+    from audit import sequencer
+
+    settings.AUDIT_SEQUENCE_IN_BACKGROUND = True
+    for n in range(5):
+        with transaction.atomic():
+            audit.record("test.background", chain=6, details={"n": n})
+            audit.record("test.background")
+    assert sequencer.background.wait_idle(timeout=30)
+    assert_gap_and_fork_free(6, 5)
+    assert_gap_and_fork_free(None, 5)
