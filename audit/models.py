@@ -101,11 +101,16 @@ class AuditEvent(AppendOnlyModel):
         ]
         constraints = [
             # Fork-free: one event per position in each chain (NULL chain_id is a chain too).
+            # Only sealed events are indexed (a NULL position is never a duplicate).
             models.UniqueConstraint(
-                fields=["chain_id", "position"], condition=Q(chain_id__isnull=False), name="audit_event_chain_position"
+                fields=["chain_id", "position"],
+                condition=Q(chain_id__isnull=False, position__isnull=False),
+                name="audit_event_chain_position",
             ),
             models.UniqueConstraint(
-                fields=["position"], condition=Q(chain_id__isnull=True), name="audit_event_no_chain_position"
+                fields=["position"],
+                condition=Q(chain_id__isnull=True, position__isnull=False),
+                name="audit_event_no_chain_position",
             ),
             models.CheckConstraint(
                 condition=Q(position__isnull=True, previous_hash__isnull=True, hash__isnull=True)

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 500
 # The background thread, once woken, waits this long for more events before a round: a busy
 # process then seals many events, of many chains, with one short transaction and one commit.
-GATHER_SECONDS = 0.05
+GATHER_SECONDS = 0.2
 
 
 def chain_filter(chain_id: int | None) -> Q:

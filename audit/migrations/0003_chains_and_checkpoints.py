@@ -168,7 +168,7 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="auditevent",
             constraint=models.UniqueConstraint(
-                condition=models.Q(("chain_id__isnull", False)),
+                condition=models.Q(("chain_id__isnull", False), ("position__isnull", False)),
                 fields=("chain_id", "position"),
                 name="audit_event_chain_position",
             ),
@@ -176,7 +176,7 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="auditevent",
             constraint=models.UniqueConstraint(
-                condition=models.Q(("chain_id__isnull", True)),
+                condition=models.Q(("chain_id__isnull", True), ("position__isnull", False)),
                 fields=("position",),
                 name="audit_event_no_chain_position",
             ),
