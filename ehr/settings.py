@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "audit",
     "providers",
     "mfa",
+    "epcs_access",
     "eprescribe",
     "idme_client",
     "idme_sandbox",
@@ -348,7 +349,7 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "revoke-lapsed-epcs-permissions": {
-        "task": "providers.revoke_lapsed_epcs_permissions",
+        "task": "epcs_access.revoke_lapsed_epcs_permissions",
         "schedule": crontab(hour=0, minute=5),
     },
     "daily-incident-report": {

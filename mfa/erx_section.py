@@ -16,6 +16,7 @@ from django.utils import timezone
 from mfa import services
 from mfa.links import update_mfa_device_url
 from mfa.models import DeviceKind, ProviderDevice, label_for
+from providers.erx_info import ErxSection
 from providers.models import Provider
 
 
@@ -72,3 +73,6 @@ def devices_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
         "checking": checking,
         "update_url": update_mfa_device_url(request),
     }
+
+
+DEVICES_SECTION = ErxSection(name="devices", template="mfa/erx_devices.html", build=devices_section, order=20)

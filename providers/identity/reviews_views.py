@@ -1,5 +1,5 @@
 """Identity reviews: EPCS access managers confirm or reject identity mismatches (thin views;
-providers.identity_reviews decides)."""
+providers.identity.reviews decides)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from providers import identity_reviews as reviews
 from providers import services
+from providers.identity import reviews
 from providers.models import IdentityMismatch
 from providers.reauth import reauthentication_required
 
@@ -25,7 +25,7 @@ REFUSED_TEMPLATE = "providers/identity/refused.html"
 class ReviewForm(forms.Form):
     reason = forms.CharField(
         label="Reason",
-        required=False,  # required to confirm, optional to reject: providers.identity_reviews decides
+        required=False,  # required to confirm, optional to reject: providers.identity.reviews decides
         max_length=reviews.REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Why the difference is legitimate (for example a maiden name). Optional to reject.",

@@ -1,6 +1,6 @@
 """Identity mismatches reviewed by EPCS access managers (DEA-20, DEA-02, DEA-13).
 
-When the identity proofed at ID.me differs from the provider's profile (providers.identity_binding),
+When the identity proofed at ID.me differs from the provider's profile (providers.identity.binding),
 the ID.me result waits as a pending `IdentityMismatch`. An EPCS access manager who is not the
 prescriber may:
 
@@ -26,10 +26,10 @@ from django.utils import timezone
 
 import audit
 from audit.models import Outcome
-from providers.identity import VerificationFailure, link_refusal, store_link
-from providers.identity_binding import ehr_identity
+from providers.identity.binding import ehr_identity
+from providers.identity.services import VerificationFailure, link_refusal, store_link
 from providers.models import IdentityMismatch, IdentityMismatchStatus, Provider, User
-from providers.permissions_services import is_access_manager
+from providers.roles import is_access_manager
 
 # An ID.me answer older than this is not confirmed: the prescriber verifies again.
 REVIEW_MAX_AGE = dt.timedelta(days=30)
@@ -63,7 +63,7 @@ REFUSAL_MESSAGES: dict[ReviewRefusal, str] = {
 }
 
 
-# The link rules of providers.identity, as review refusals.
+# The link rules of providers.identity.services, as review refusals.
 _LINK_REFUSALS: dict[VerificationFailure, ReviewRefusal] = {
     VerificationFailure.UUID_LINKED_ELSEWHERE: ReviewRefusal.UUID_LINKED_ELSEWHERE,
     VerificationFailure.PROVIDER_LINKED_ELSEWHERE: ReviewRefusal.PROVIDER_LINKED_ELSEWHERE,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from epcs_access.services import revoke_lapsed_permissions
 
-@shared_task(name="providers.revoke_lapsed_epcs_permissions")
+
+@shared_task(name="epcs_access.revoke_lapsed_epcs_permissions")
 def revoke_lapsed_epcs_permissions() -> int:
-    from providers.permissions_services import revoke_lapsed_permissions
-
     return revoke_lapsed_permissions()

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from providers.identity import CONFIRMED_TEXT, epcs_permissions_url
-from providers.identity_binding import pending_mismatch_for
+from providers.erx_info import ErxSection
+from providers.identity.binding import pending_mismatch_for
+from providers.identity.services import CONFIRMED_TEXT, epcs_permissions_url
 from providers.models import Provider
 
 
@@ -20,3 +21,6 @@ def identity_section(request: HttpRequest, provider: Provider) -> dict[str, Any]
         "epcs_permissions_url": epcs_permissions_url(),
         "pending_mismatch": None if confirmed else pending_mismatch_for(provider),
     }
+
+
+IDENTITY_SECTION = ErxSection(name="identity", template="providers/erx/identity.html", build=identity_section, order=10)

@@ -13,7 +13,7 @@ until an EPCS access manager other than the prescriber verifies it:
   reference or lookup id.
 
 A verification holds only while the verified values are unchanged (the fingerprint on the row,
-checked by providers.epcs); the credential services also clear it, audited, when the
+checked by providers.credentials.rules); the credential services also clear it, audited, when the
 prescriber changes one of them.
 """
 
@@ -38,10 +38,10 @@ from dea_registry_client import (
     Schedule,
     registry_client,
 )
-from providers.credentials import registrant_last_name
-from providers.epcs import license_is_verified, registration_is_verified, today
+from providers.credentials.rules import license_is_verified, registration_is_verified, today
+from providers.credentials.services import registrant_last_name
 from providers.models import DeaRegistration, Provider, StateLicense, User
-from providers.permissions_services import is_access_manager
+from providers.roles import is_access_manager
 
 
 class RefusalCode(StrEnum):

@@ -8,7 +8,7 @@ prescribing name. The business rules live here; forms only parse and report.
   PROTECTs it); it can be marked revoked instead, which stops signing with it at once (DEA-04).
 - Every change is audited (DEA-13).
 - A registration or license entered here is unverified; changing a verified one makes it
-  unverified again (DEA-20). Access managers verify them (providers.credentials_verification).
+  unverified again (DEA-20). Access managers verify them (providers.credentials.verification).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from django.utils import timezone
 
 import audit
 from audit.models import Outcome
+from providers.epcs import revoke_without_current_registration
 from providers.models import DeaRegistration, Provider, StateLicense
 from providers.validators import validate_dea_number
 
@@ -113,11 +114,9 @@ def update_dea_registration(
         audit.record("credentials.dea_changed", request=request, target=locked, details={"changes": changed})
         if changed:
             # DEA-20: a changed number, state, expiry or schedule is no longer what was verified.
-            from providers.credentials_verification import clear_dea_verification
+            from providers.credentials.verification import clear_dea_verification
 
             clear_dea_verification(locked, sorted(changed), request)
-        from providers.permissions_services import revoke_without_current_registration
-
         revoke_without_current_registration(
             locked.provider, reason="No current DEA registration after an edit", request=request
         )
@@ -126,8 +125,6 @@ def update_dea_registration(
 
 def revoke_dea_registration(request: HttpRequest | None, registration: DeaRegistration) -> DeaRegistration:
     """Mark a registration revoked by the DEA: signing with it stops at once."""
-    from providers.permissions_services import revoke_without_current_registration
-
     with transaction.atomic():
         locked = DeaRegistration.objects.select_for_update().get(pk=registration.pk)
         if locked.revoked_at is None:
@@ -142,8 +139,6 @@ def revoke_dea_registration(request: HttpRequest | None, registration: DeaRegist
 
 def remove_dea_registration(request: HttpRequest | None, registration: DeaRegistration) -> None:
     """Delete a registration nothing refers to; refused (with a clear message) otherwise."""
-    from providers.permissions_services import revoke_without_current_registration
-
     number = registration.number
     provider = registration.provider
     try:
@@ -208,7 +203,7 @@ def update_state_license(request: HttpRequest | None, license_: StateLicense, da
         }
         audit.record("credentials.license_changed", request=request, target=locked, details={"changes": changed})
         if changed:
-            from providers.credentials_verification import clear_license_verification
+            from providers.credentials.verification import clear_license_verification
 
             clear_license_verification(locked, sorted(changed), request)
     return locked

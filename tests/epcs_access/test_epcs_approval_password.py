@@ -16,9 +16,9 @@ from audit.models import AuditEvent
 from mfa.models import ProviderDevice, VerificationChallenge
 from providers.models import EpcsPermissionRequest, Provider, User
 from tests.conftest import TEST_PASSWORD
+from tests.epcs_access import test_epcs_permissions as epcs
+from tests.epcs_access.test_epcs_permissions import People, signed_in
 from tests.mfa.conftest import make_stale
-from tests.providers import test_epcs_permissions as epcs
-from tests.providers.test_epcs_permissions import People, signed_in
 
 REAUTH = "/account/reauthenticate/"
 # The EPCS permission tests' people and pending request.

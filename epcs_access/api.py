@@ -16,13 +16,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from epcs_access import approvals
+from epcs_access import services as svc
+from epcs_access.approvals import Decision
+from epcs_access.services import RefusalCode
 from mfa import challenges
-from mfa.models import ProviderDevice, VerificationChallenge
-from providers import permissions_services as svc
+from mfa.models import VerificationChallenge
 from providers import services
-from providers.epcs import epcs_block_reason, has_current_registration, permission_for
+from providers.credentials.rules import has_current_registration
+from providers.epcs import epcs_block_reason, permission_for
 from providers.models import EpcsPermissionRequest, EpcsRequestAction, Provider
 from providers.reauth_api import ReauthenticationRequired, confirm_password_if_given
+from providers.roles import is_access_manager, provider_of
 
 
 class PermissionStatusSerializer(serializers.Serializer[Provider]):
@@ -134,7 +139,7 @@ def _visible_request(request: Request, pk: int) -> EpcsPermissionRequest:
 def _own_challenge(
     request: Request, permission_request: EpcsPermissionRequest, challenge_id: Any
 ) -> VerificationChallenge:
-    challenge = svc.approval_challenge(
+    challenge = approvals.approval_challenge(
         approver=services.signed_in_user(request), permission_request=permission_request, challenge_id=challenge_id
     )
     if challenge is None:
@@ -148,10 +153,10 @@ class PermissionListView(APIView):
     @extend_schema(responses=PermissionStatusSerializer(many=True))
     def get(self, request: Request) -> Response:
         user = services.signed_in_user(request)
-        if svc.is_access_manager(user):
+        if is_access_manager(user):
             providers = list(Provider.objects.select_related("user").order_by("display_name"))
         else:
-            own = svc.provider_of(user)
+            own = provider_of(user)
             providers = [own] if own else []
         return Response([PermissionStatusSerializer(provider).data for provider in providers])
 
@@ -167,10 +172,10 @@ class RequestListView(APIView):
     @extend_schema(request=EnterRequestSerializer, responses={201: PermissionRequestSerializer})
     def post(self, request: Request) -> Response:
         user = services.signed_in_user(request)
-        if not svc.is_access_manager(user):
-            message = "Only an EPCS access manager can enter EPCS permission changes."
-            svc.record_refusal(user, None, message, request, action="epcs.permission_request_refused")
-            raise PermissionDenied(message)
+        try:
+            svc.require_access_manager_to_enter(user, request)
+        except svc.PermissionRefused as refusal:
+            raise PermissionDenied(refusal.message) from refusal
         body = EnterRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         provider = Provider.objects.filter(pk=body.validated_data["provider_id"]).first()
@@ -208,32 +213,25 @@ class CancelRequestView(APIView):
         return Response(PermissionRequestSerializer(done).data)
 
 
-def _start_decision(request: Request, pk: int, decision: svc.Decision, body_class: type[Any]) -> Response:
+def _start_decision(request: Request, pk: int, decision: Decision, body_class: type[Any]) -> Response:
     """Approve or reject: a recent password (or `password` in the body) and your 2FA (DEA-03)."""
-    user = services.signed_in_user(request)
     permission_request = _visible_request(request, pk)
     body = body_class(data=request.data)
     body.is_valid(raise_exception=True)
-    own = svc.provider_of(user)
-    device = ProviderDevice.objects.filter(provider=own, pk=body.validated_data["device_id"]).first() if own else None
-    if device is None:
-        message = svc.approval_refusal(permission_request, user) or "Approve with one of your own ID.me devices."
-        svc.record_refusal(user, permission_request, message, request)
-        raise PermissionDenied(message)
-    confirm_password_if_given(request, body.validated_data.get("password"))
     try:
-        challenge = svc.start_approval(
-            approver=user,
+        challenge = approvals.start_decision(
+            approver=services.signed_in_user(request),
             permission_request=permission_request,
-            device=device,
+            device_id=body.validated_data["device_id"],
             request=request,
             decision=decision,
             reason=body.validated_data.get("reason", ""),
+            check_password=lambda: confirm_password_if_given(request, body.validated_data.get("password")),
         )
     except svc.PermissionRefused as refusal:
-        if refusal.code == "challenge_error":
-            return Response({"error": "challenge_error", "detail": refusal.message}, status=status.HTTP_409_CONFLICT)
-        if refusal.code == svc.REAUTHENTICATION_REQUIRED:
+        if refusal.code is RefusalCode.CHALLENGE_ERROR:
+            return Response({"error": refusal.code, "detail": refusal.message}, status=status.HTTP_409_CONFLICT)
+        if refusal.code is RefusalCode.REAUTHENTICATION_REQUIRED:
             raise ReauthenticationRequired(refusal.message) from refusal
         raise PermissionDenied(refusal.message) from refusal
     return Response(challenge_body(challenge), status=status.HTTP_201_CREATED)
@@ -245,7 +243,7 @@ class RejectRequestView(APIView):
 
     @extend_schema(request=RejectSerializer, responses={201: ChallengeBodySerializer})
     def post(self, request: Request, pk: int) -> Response:
-        return _start_decision(request, pk, svc.Decision.REJECT, RejectSerializer)
+        return _start_decision(request, pk, Decision.REJECT, RejectSerializer)
 
 
 class StartApprovalView(APIView):
@@ -253,7 +251,7 @@ class StartApprovalView(APIView):
 
     @extend_schema(request=StartApprovalSerializer, responses={201: ChallengeBodySerializer})
     def post(self, request: Request, pk: int) -> Response:
-        return _start_decision(request, pk, svc.Decision.APPROVE, StartApprovalSerializer)
+        return _start_decision(request, pk, Decision.APPROVE, StartApprovalSerializer)
 
 
 class ApprovalStatusView(APIView):

@@ -1,4 +1,4 @@
-"""Forms for the prescriber credentials on eRx Info (they parse; providers.credentials decides)."""
+"""Forms for the prescriber credentials on eRx Info (they parse; providers.credentials.services decides)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from ehr.geography import US_STATE_CODES
-from providers.credentials import check_dea_number
-from providers.epcs import today
+from providers.credentials.rules import today
+from providers.credentials.services import check_dea_number
 from providers.models import DeaRegistration, Provider
 
 STATE_CHOICES = [("", "Choose a state")] + [(code, code) for code in US_STATE_CODES]
@@ -124,4 +124,29 @@ class PrescriberDetailsForm(forms.Form):
         value = str(self.cleaned_data.get("prescribing_name", "")).strip()
         if any(ord(c) < 32 for c in value):
             raise ValidationError("Enter the name on one line.")
+        return value
+
+
+class LicenseVerificationForm(forms.Form):
+    """An access manager's record of a state-board lookup (DEA-20)."""
+
+    source = forms.CharField(
+        label="Checked at",
+        max_length=200,
+        help_text="The state board and how it was checked, e.g. NY Office of the Professions online verification",
+    )
+    reference = forms.CharField(
+        label="Board reference", max_length=100, help_text="The board's reference or lookup id for this check"
+    )
+
+    def clean_source(self) -> str:
+        value = str(self.cleaned_data["source"]).strip()
+        if any(ord(c) < 32 for c in value):
+            raise forms.ValidationError("Enter the source on one line.")
+        return value
+
+    def clean_reference(self) -> str:
+        value = str(self.cleaned_data["reference"]).strip()
+        if any(ord(c) < 32 for c in value):
+            raise forms.ValidationError("Enter the reference on one line.")
         return value

@@ -16,7 +16,9 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from epcs_access.services import enter_request, revoke_lapsed_permissions
 from mfa.models import ProviderDevice
+from providers.demo import seed_granted_permission
 from providers.epcs import epcs_block_reason
 from providers.models import (
     DeaRegistration,
@@ -28,13 +30,8 @@ from providers.models import (
     Provider,
     User,
 )
-from providers.permissions_services import (
-    ensure_access_manager_group,
-    enter_request,
-    revoke_lapsed_permissions,
-    seed_granted_permission,
-)
 from providers.reauth import AUTHENTICATED_AT_KEY
+from providers.roles import ensure_access_manager_group
 from tests.conftest import TEST_PASSWORD, login_through_form
 from tests.idme_fixtures import IdmeSandboxHandle
 from tests.mfa.challenge_world import SigningWorld, make_signing_world, wrong_code
@@ -590,7 +587,7 @@ def test_rules_are_checked_again_when_the_2fa_completes(live: LiveApproval) -> N
 @pytest.mark.req("DEA-02")
 def test_the_demo_seed_gives_dr_smith_epcs_as_seeded_data_twice_the_same(db: None) -> None:
     from providers.demo import seed_people
-    from providers.permissions_services import is_access_manager
+    from providers.roles import is_access_manager
 
     seed_people()
     seed_people()

@@ -31,28 +31,3 @@ class ApprovalCodeForm(forms.Form):
 
     def clean_code(self) -> str:
         return str(self.cleaned_data["code"]).strip()
-
-
-class LicenseVerificationForm(forms.Form):
-    """An access manager's record of a state-board lookup (DEA-20)."""
-
-    source = forms.CharField(
-        label="Checked at",
-        max_length=200,
-        help_text="The state board and how it was checked, e.g. NY Office of the Professions online verification",
-    )
-    reference = forms.CharField(
-        label="Board reference", max_length=100, help_text="The board's reference or lookup id for this check"
-    )
-
-    def clean_source(self) -> str:
-        value = str(self.cleaned_data["source"]).strip()
-        if any(ord(c) < 32 for c in value):
-            raise forms.ValidationError("Enter the source on one line.")
-        return value
-
-    def clean_reference(self) -> str:
-        value = str(self.cleaned_data["reference"]).strip()
-        if any(ord(c) < 32 for c in value):
-            raise forms.ValidationError("Enter the reference on one line.")
-        return value

@@ -2,10 +2,10 @@
 
 The services start the code flow (the pending request waits in the session, one at a time)
 and finish it: the callback is checked (state, consent, code, ID token via idme_client),
-the ID.me identity must be the provider's own (names and birth date, providers.identity_binding),
+the ID.me identity must be the provider's own (names and birth date, providers.identity.binding),
 and the provider is linked to the ID.me uuid with IAL2, the AAL and the time. Every start,
 success and failure is audited; a failure changes nothing on the provider. A name or birth-date
-mismatch is kept for an EPCS access manager's review (providers.identity_reviews).
+mismatch is kept for an EPCS access manager's review (providers.identity.reviews).
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ import audit
 from audit.models import Outcome
 from idme_client import AuthorizationRequest, IdentityClaims, IdmeRejected, IdmeTokenInvalid, IdmeUnavailable
 from idme_client.oidc import IdentityNotProofed, StateMismatch, build_authorization_request, complete_authorization
-from providers import identity_binding, services
-from providers.identity_binding import BindingCheck
+from providers import services
+from providers.identity import binding as identity_binding
+from providers.identity.binding import BindingCheck
 from providers.models import IdentityAssurance, Provider
 
 PENDING_KEY = "idme_pending_authorization"

@@ -1,4 +1,4 @@
-"""Views for the prescriber credentials on eRx Info (thin: providers.credentials decides)."""
+"""Views for the prescriber credentials on eRx Info (thin: providers.credentials.services decides)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from providers import credentials, services
-from providers.credentials_forms import DeaRegistrationForm, PrescriberDetailsForm, StateLicenseForm
+from providers import services
+from providers.credentials import services as credentials
+from providers.credentials.forms import DeaRegistrationForm, PrescriberDetailsForm, StateLicenseForm
 from providers.models import DeaRegistration, Provider, StateLicense
-from providers.permissions_services import report_lost_device
-from providers.reauth import reauthentication_required
 
 FORM_TEMPLATE = "providers/erx/credentials_form.html"
 
@@ -164,29 +163,4 @@ def prescriber_details(request: HttpRequest) -> HttpResponse:
         prescribing_name=form.cleaned_data["prescribing_name"],
     )
     messages.success(request, "Your prescriber details have been saved." if changed else "Nothing changed.")
-    return redirect(erx_info_url())
-
-
-# --- Report lost or stolen device (DEA-04, NIST-05) --------------------------------
-@login_required
-@require_POST
-@reauthentication_required
-def lost_device(request: HttpRequest) -> HttpResponse:
-    provider = _provider(request)
-    report = report_lost_device(
-        provider=provider, description=str(request.POST.get("description", ""))[:200], request=request
-    )
-    if report.revoked:
-        messages.warning(
-            request,
-            "Your EPCS permission has been revoked at once and your access managers have been told. "
-            "Remove the lost device at ID.me with Update MFA Device. "
-            "EPCS must be granted again on the EPCS Permissions Page before you can sign.",
-        )
-    else:
-        messages.warning(
-            request,
-            "Your report has been recorded and your access managers have been told. "
-            "Remove the lost device at ID.me with Update MFA Device.",
-        )
     return redirect(erx_info_url())

@@ -1,5 +1,5 @@
 """eRx Info: the prescriber credentials section (DEA numbers, state licenses, Medicaid id,
-prescribing name) and the EPCS status with "Report lost or stolen device"."""
+prescribing name). The EPCS status below it is epcs_access's section."""
 
 from __future__ import annotations
 
@@ -7,24 +7,16 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from providers.credentials import expires_soon
-from providers.credentials_forms import PrescriberDetailsForm
-from providers.epcs import (
-    epcs_block_reason,
-    license_is_verified,
-    permission_for,
-    registration_block_reason,
-    registration_is_verified,
-    today,
-)
+from providers.credentials.forms import PrescriberDetailsForm
+from providers.credentials.rules import license_is_verified, registration_block_reason, registration_is_verified, today
+from providers.credentials.services import expires_soon
+from providers.erx_info import ErxSection
 from providers.models import Provider
-from providers.permissions_services import pending_request_for
 
 
 def credentials_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
     on = today()
     dea_registrations = list(provider.dea_registrations.select_related("verified_by"))
-    permission = permission_for(provider)
     registrations = [
         {
             "registration": registration,
@@ -63,7 +55,9 @@ def credentials_section(request: HttpRequest, provider: Provider) -> dict[str, A
         "registrations": registrations,
         "licenses": licenses,
         "details_form": details_form,
-        "permission": permission,
-        "pending_request": pending_request_for(provider),
-        "epcs_block_reason": epcs_block_reason(provider, on=on, permission=permission, registrations=dea_registrations),
     }
+
+
+CREDENTIALS_SECTION = ErxSection(
+    name="credentials", template="providers/erx/credentials.html", build=credentials_section, order=30
+)

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from providers import permissions_api as api
+from epcs_access import api
 
 urlpatterns: list[URLPattern] = [
     path("epcs/permissions/", api.PermissionListView.as_view(), name="api-epcs-permissions"),

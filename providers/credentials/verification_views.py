@@ -1,4 +1,4 @@
-"""The Credential Verification page (thin: providers.credentials_verification decides).
+"""The Credential Verification page (thin: providers.credentials.verification decides).
 
 EPCS access managers see the DEA registrations and state licenses that are not verified,
 verify a registration against the DEA registry, and record a state-board check of a license.
@@ -13,14 +13,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from providers import credentials_verification as verification
-from providers import permissions_services as svc
+import audit
+from audit.models import Outcome
 from providers import services
+from providers.credentials import verification
+from providers.credentials.forms import LicenseVerificationForm
 from providers.models import DeaRegistration, StateLicense
-from providers.permissions_forms import LicenseVerificationForm
 from providers.reauth import reauthentication_required
+from providers.roles import is_access_manager
 
-PAGE_TEMPLATE = "providers/epcs/verification.html"
+PAGE_TEMPLATE = "providers/credentials/verification.html"
 NOT_MANAGER = "Only an EPCS access manager can verify prescriber credentials."
 
 
@@ -29,7 +31,7 @@ def page_url() -> str:
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "providers/epcs/refused.html", {"message": message}, status=403)
+    return render(request, "providers/credentials/refused.html", {"message": message}, status=403)
 
 
 def _page(
@@ -50,9 +52,15 @@ def _page(
 
 def _manager_or_refusal(request: HttpRequest) -> HttpResponse | None:
     user = services.signed_in_user(request)
-    if svc.is_access_manager(user):
+    if is_access_manager(user):
         return None
-    svc.record_refusal(user, None, NOT_MANAGER, request, action="credentials.verification_page_refused")
+    audit.record(
+        "credentials.verification_page_refused",
+        actor=user,
+        outcome=Outcome.DENIED,
+        request=request,
+        details={"reason": NOT_MANAGER},
+    )
     return _forbidden(request, NOT_MANAGER)
 
 

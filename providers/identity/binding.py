@@ -8,7 +8,7 @@ The rule, in one place (docs/idme-oidc.md, "Binding the identity to the provider
 - ID.me's `birth_date` claim, when the token carries one and the provider has a date of birth
   on record (`Provider.date_of_birth`), must be the same date.
 - Any difference is a mismatch: the identity is not confirmed and the ID.me result is kept as
-  a pending `IdentityMismatch` for an EPCS access manager to review (providers.identity_reviews).
+  a pending `IdentityMismatch` for an EPCS access manager to review (providers.identity.reviews).
 
 No fuzzy matching, no nicknames, no initials: a difference goes to a person.
 """
