@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.utils import timezone
 
@@ -453,6 +454,18 @@ def test_seeded_grants_say_so_in_the_audit_trail(people: People) -> None:
     assert "challenge" not in event.details
     request = EpcsPermissionRequest.objects.get()
     assert request.approval_challenge_id is None and "no 2FA" in request.decision_reason
+
+
+@pytest.mark.req("DEA-03")
+def test_seeding_a_grant_is_refused_outside_development(people: People, settings: Any) -> None:
+    """The demo shortcut skips the two-person rule, so a production deployment cannot use it."""
+    settings.DEBUG = False
+    settings.TESTING = False
+    with pytest.raises(ImproperlyConfigured, match="only in development"):
+        seed_granted_permission(provider=people.prescriber, entered_by=people.manager, approved_by=people.registrant)
+    assert not EpcsPermission.objects.filter(provider=people.prescriber).exists()
+    assert not EpcsPermissionRequest.objects.exists()
+    assert not AuditEvent.objects.filter(action="epcs.permission_granted").exists()
 
 
 # --- the two-person flow with real 2FA at the live ID.me sandbox ------------------------------
