@@ -38,7 +38,7 @@ from providers.roles import is_access_manager, is_registrant, provider_of
 
 PAGE_TEMPLATE = "epcs_access/permissions.html"
 APPROVE_TEMPLATE = "epcs_access/approve.html"
-REFUSED_TEMPLATE = "epcs_access/refused.html"
+REFUSED_TEMPLATE = "providers/refused.html"
 
 
 def page_url() -> str:
@@ -93,7 +93,7 @@ def _page(request: HttpRequest, enter_form: EnterRequestForm | None = None, stat
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, REFUSED_TEMPLATE, {"message": message}, status=403)
+    return render(request, REFUSED_TEMPLATE, {"message": message, "page_heading": "EPCS Permissions"}, status=403)
 
 
 def _visible_request(request: HttpRequest, pk: int) -> EpcsPermissionRequest:

@@ -31,7 +31,9 @@ def page_url() -> str:
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "providers/credentials/refused.html", {"message": message}, status=403)
+    return render(
+        request, "providers/refused.html", {"message": message, "page_heading": "EPCS Permissions"}, status=403
+    )
 
 
 def _page(

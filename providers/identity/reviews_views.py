@@ -19,7 +19,7 @@ from providers.models import IdentityMismatch
 from providers.reauth import reauthentication_required
 
 PAGE_TEMPLATE = "providers/identity/reviews.html"
-REFUSED_TEMPLATE = "providers/identity/refused.html"
+REFUSED_TEMPLATE = "providers/refused.html"
 
 
 class ReviewForm(forms.Form):
@@ -56,7 +56,7 @@ def _page(request: HttpRequest, errors: dict[int, str] | None = None, status: in
 
 
 def _refused(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, REFUSED_TEMPLATE, {"message": message}, status=403)
+    return render(request, REFUSED_TEMPLATE, {"message": message, "page_heading": "Identity reviews"}, status=403)
 
 
 @login_required
