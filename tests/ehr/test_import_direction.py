@@ -53,18 +53,18 @@ class Import:
 
 
 def imports_in(root: Path, package: str) -> Iterator[Import]:
-    """Every absolute import of one of our packages in `package`'s .py files."""
+    """Every absolute import of one of our packages in `package`'s .py files, in line order."""
     for path in sorted((root / package).rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in sorted(ast.walk(tree), key=lambda node: getattr(node, "lineno", 0)):
+        found: list[Import] = []
+        for node in ast.walk(tree):
             names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names = [node.module]
-            for name in names:
-                if name.split(".")[0] in OURS:
-                    yield Import(path, node.lineno, package, name)
+            found += [Import(path, node.lineno, package, name) for name in names if name.split(".")[0] in OURS]
+        yield from sorted(found, key=lambda item: item.line)
 
 
 # --- the rules: each returns why an import breaks it, or None ---------------------------------
