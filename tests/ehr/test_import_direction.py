@@ -58,11 +58,12 @@ def imports_in(root: Path, package: str) -> Iterator[Import]:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         found: list[Import] = []
         for node in ast.walk(tree):
-            names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names = [node.module]
+            else:
+                continue
             found += [Import(path, node.lineno, package, name) for name in names if name.split(".")[0] in OURS]
         yield from sorted(found, key=lambda item: item.line)
 
