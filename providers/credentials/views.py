@@ -16,17 +16,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from providers import services
 from providers.credentials import services as credentials
 from providers.credentials.forms import DeaRegistrationForm, PrescriberDetailsForm, StateLicenseForm
-from providers.models import DeaRegistration, Provider, StateLicense
+from providers.models import DeaRegistration, StateLicense
 
 FORM_TEMPLATE = "providers/erx/credentials_form.html"
 
 
 def erx_info_url() -> str:
     return reverse("provider-settings", kwargs={"tab": "erx-info"}) + "#credentials-heading"
-
-
-def _provider(request: HttpRequest) -> Provider:
-    return services.current_provider(request)
 
 
 def _render_form(request: HttpRequest, form: Any, title: str, status: int = 200) -> HttpResponse:
@@ -60,7 +56,7 @@ def _form_page(request: HttpRequest, form: Any, title: str, save: Callable[[dict
 @login_required
 @require_http_methods(["GET", "POST"])
 def dea_add(request: HttpRequest) -> HttpResponse:
-    provider = _provider(request)
+    provider = services.current_provider(request)
     form = DeaRegistrationForm(request.POST or None, provider=provider)
 
     def save(data: dict[str, Any]) -> str:
@@ -73,7 +69,7 @@ def dea_add(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def dea_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    provider = _provider(request)
+    provider = services.current_provider(request)
     registration = get_object_or_404(DeaRegistration, pk=pk, provider=provider)
     title = f"Edit DEA registration {registration.number}"
     form = DeaRegistrationForm(request.POST or None, provider=provider, instance=registration)
@@ -88,7 +84,7 @@ def dea_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def dea_remove(request: HttpRequest, pk: int) -> HttpResponse:
-    registration = get_object_or_404(DeaRegistration, pk=pk, provider=_provider(request))
+    registration = get_object_or_404(DeaRegistration, pk=pk, provider=services.current_provider(request))
     try:
         credentials.remove_dea_registration(request, registration)
     except credentials.CredentialError as error:
@@ -101,7 +97,7 @@ def dea_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def dea_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    registration = get_object_or_404(DeaRegistration, pk=pk, provider=_provider(request))
+    registration = get_object_or_404(DeaRegistration, pk=pk, provider=services.current_provider(request))
     credentials.revoke_dea_registration(request, registration)
     messages.success(
         request, f"DEA registration {registration.number} is marked revoked. It can no longer be used to sign."
@@ -113,7 +109,7 @@ def dea_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def license_add(request: HttpRequest) -> HttpResponse:
-    provider = _provider(request)
+    provider = services.current_provider(request)
     form = StateLicenseForm(request.POST or None)
 
     def save(data: dict[str, Any]) -> str:
@@ -126,7 +122,7 @@ def license_add(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def license_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    provider = _provider(request)
+    provider = services.current_provider(request)
     license_ = get_object_or_404(StateLicense, pk=pk, provider=provider)
     initial = {"state": license_.state, "number": license_.number, "expires_on": license_.expires_on}
     form = StateLicenseForm(request.POST or None, initial=initial)
@@ -142,7 +138,7 @@ def license_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def license_remove(request: HttpRequest, pk: int) -> HttpResponse:
-    license_ = get_object_or_404(StateLicense, pk=pk, provider=_provider(request))
+    license_ = get_object_or_404(StateLicense, pk=pk, provider=services.current_provider(request))
     credentials.remove_state_license(request, license_)
     messages.success(request, f"State license {license_.state} {license_.number} has been removed.")
     return redirect(erx_info_url())
@@ -152,7 +148,7 @@ def license_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def prescriber_details(request: HttpRequest) -> HttpResponse:
-    provider = _provider(request)
+    provider = services.current_provider(request)
     form = PrescriberDetailsForm(request.POST)
     if not form.is_valid():
         return _render_form(request, form, "Prescriber details", status=400)
