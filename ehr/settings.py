@@ -94,8 +94,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After WhiteNoise: static assets stay cacheable, everything else is no-store.
-    "ehr.middleware.NoStoreMiddleware",
-    "ehr.middleware.RequestBodyLimitMiddleware",
+    "common.middleware.NoStoreMiddleware",
+    "common.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -103,7 +103,7 @@ MIDDLEWARE = [
     "ehr.middleware.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "ehr.middleware.SecurityHeadersMiddleware",
+    "common.middleware.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "ehr.urls"
