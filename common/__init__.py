@@ -13,5 +13,6 @@ models, migrations or templates. It reads Django settings only through
 
 Modules: `fields` (encrypted text field, encrypt/decrypt), `throttle` (`AttemptLimiter`),
 `geography` (US state codes), `jsonbody` (the safe JSON reader), `middleware` (security and
-cache headers, the request body limit), `envconfig` (environment helpers for settings modules).
+cache headers, the request body limit), `envconfig` (environment helpers for settings modules),
+`service_settings` (the security, static-file and logging settings both services set alike).
 """
