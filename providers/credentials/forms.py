@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from ehr.geography import US_STATE_CODES
+from common.geography import US_STATE_CODES
 from providers.credentials.rules import today
 from providers.credentials.services import check_dea_number
 from providers.models import DeaRegistration, Provider
