@@ -27,6 +27,7 @@ from eprescribe import ceremony_selection as selection
 from eprescribe.models import CeremonyEnd, CeremonyState, Prescription, SigningCeremony
 from mfa import challenges
 from mfa.models import ChallengeMethod, ChallengeStatus, DeviceKind, ProviderDevice, VerificationChallenge
+from mfa.outcomes import http_status
 from mfa.services import MirrorReadiness, devices_for, ensure_mirror, primary_device
 from providers import services as people
 from providers.models import Provider
@@ -73,10 +74,7 @@ def _latest_challenge(provider: Provider, ceremony_id: uuid.UUID) -> Verificatio
 
 
 def _prescriptions_url() -> str:
-    try:
-        return reverse("eprescribe:prescriptions")
-    except Exception:
-        return reverse("home")
+    return reverse("eprescribe:prescriptions")
 
 
 def ended_message(ceremony: SigningCeremony, prescriptions: list[Prescription]) -> str:
@@ -284,15 +282,23 @@ def ceremony_code(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
             request=request,
         )
     except challenges.ChallengeError as exc:
-        return _render_page(request, provider, ceremony_id, error=str(exc), chosen_device=device.pk, status=409)
+        return _render_page(
+            request, provider, ceremony_id, error=str(exc), chosen_device=device.pk, status=http_status(exc.code)
+        )
     outcome = challenges.submit_code(challenge, request.POST.get("code", ""), request=request)
     if outcome.approved:
         return redirect("eprescribe:ceremony", ceremony_id=ceremony_id)
     if outcome.refusal_code in CeremonyEnd.values:
         # The page names what changed and offers to review again.
         return _render_page(request, provider, ceremony_id, status=409)
-    status = {"busy": 409, "locked": 423, "unavailable": 503}.get(outcome.result, 400)
-    return _render_page(request, provider, ceremony_id, error=outcome.message, chosen_device=device.pk, status=status)
+    return _render_page(
+        request,
+        provider,
+        ceremony_id,
+        error=outcome.message,
+        chosen_device=device.pk,
+        status=http_status(outcome.result),
+    )
 
 
 @login_required
@@ -321,7 +327,9 @@ def ceremony_push(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
             request=request,
         )
     except challenges.ChallengeError as exc:
-        return _render_page(request, provider, ceremony_id, error=str(exc), chosen_device=device.pk, status=409)
+        return _render_page(
+            request, provider, ceremony_id, error=str(exc), chosen_device=device.pk, status=http_status(exc.code)
+        )
     return redirect("eprescribe:ceremony", ceremony_id=ceremony_id)
 
 
