@@ -17,6 +17,7 @@ from enum import StrEnum
 from eprescribe import ceremony_binding as binding
 from eprescribe import ceremony_selection as selection
 from eprescribe.models import CeremonyEnd, CeremonyState, SigningCeremony
+from eprescribe.services import ContentChanged, PrescriptionError, SigningRefused, sign_prescriptions
 from mfa.challenges import CompletionRefused
 from mfa.models import VerificationChallenge
 
@@ -35,13 +36,16 @@ NOTHING_SIGNED = "Nothing was signed."
 
 
 def _refuse(message: str, code: StrEnum, **details: object) -> CompletionRefused:
-    text = message if NOTHING_SIGNED.lower() in message.lower() else f"{message} {NOTHING_SIGNED}"
-    return CompletionRefused(text, code=str(code), details=dict(details))
+    """A refusal worded by eprescribe: `message` says why, and that nothing was signed."""
+    return CompletionRefused(f"{message} {NOTHING_SIGNED}", code=str(code), details=dict(details))
+
+
+def _refused_signing(exc: SigningRefused, code: StrEnum, **details: object) -> CompletionRefused:
+    """sign_prescriptions refused: its SigningRefused message already says nothing was signed."""
+    return CompletionRefused(str(exc), code=str(code), details=dict(details))
 
 
 def complete_signing(challenge: VerificationChallenge) -> None:
-    from eprescribe.services import ContentChanged, PrescriptionError, sign_prescriptions
-
     provider = challenge.provider
     ceremony_id = binding.ceremony_id_of(challenge.subject)
     if ceremony_id is None:
@@ -74,7 +78,9 @@ def complete_signing(challenge: VerificationChallenge) -> None:
             reviewed_digests=binding.reviewed_digests(ceremony),
         )
     except ContentChanged as exc:
-        raise _refuse(str(exc), CeremonyEnd.PRESCRIPTION_CHANGED, prescriptions=exc.prescription_ids) from exc
+        raise _refused_signing(exc, CeremonyEnd.PRESCRIPTION_CHANGED, prescriptions=exc.prescription_ids) from exc
+    except SigningRefused as exc:
+        raise _refused_signing(exc, CompletionStop.REFUSED) from exc
     except PrescriptionError as exc:
         raise _refuse(str(exc), CompletionStop.REFUSED) from exc
     binding.mark_signed(ceremony, challenge.pk)

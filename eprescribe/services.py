@@ -38,6 +38,8 @@ from eprescribe.models import (
     Prescription,
     PrescriptionState,
 )
+from mfa.models import ChallengeStatus, VerificationChallenge
+from providers.epcs import epcs_block_reason
 from providers.models import DeaRegistration, Provider, User
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,9 @@ logger = logging.getLogger(__name__)
 MAX_REFILLS_C3_TO_C5 = 5
 SIGN_PURPOSE = "epcs_sign"
 EDITABLE_FIELDS = (*DEA_REQUIRED_FIELDS,)
+# What a person fills in, on the pages and in the API: the DEA-required fields except the
+# prescriber (chosen once, never changed) and the written date (set by the EHR).
+CONTENT_FIELDS = tuple(name for name in DEA_REQUIRED_FIELDS if name not in ("prescriber", "written_date"))
 
 
 class PrescriptionError(ValueError):
@@ -305,17 +310,7 @@ def cancel_prescription(
 
 
 # --- signing (DEA-08, DEA-11, DEA-16) ------------------------------------------------
-def _epcs_block_reason(provider: Provider, registration: DeaRegistration) -> str | None:
-    try:
-        from providers.epcs import epcs_block_reason
-    except ImportError:  # providers.epcs not installed: refuse rather than sign unchecked
-        return "EPCS permissions cannot be checked right now, so nothing was signed."
-    return epcs_block_reason(provider, registration)
-
-
 def _check_two_factor(provider: Provider, challenge_id: str) -> None:
-    from mfa.models import ChallengeStatus, VerificationChallenge
-
     try:
         challenge = VerificationChallenge.objects.get(pk=challenge_id)
     except (VerificationChallenge.DoesNotExist, ValidationError, ValueError):
@@ -484,7 +479,7 @@ def _check_batch(provider: Provider, batch: list[Prescription]) -> None:
         if message:
             raise SigningRefused(message)
     for registration in {rx.dea_registration for rx in batch if rx.dea_registration}:
-        reason = _epcs_block_reason(provider, registration)
+        reason = epcs_block_reason(provider, registration)
         if reason:
             raise SigningRefused(reason)
 

@@ -133,7 +133,7 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
             raise Http404("No such device among your ID.me devices.") from exc
         require_recent_password(request, body.validated_data.get("password"))
         try:
-            device = services.select_primary_device(provider, device.pk, request=request._request)
+            device = services.select_primary_device(provider, device.pk, request=request)
         except ProviderDevice.DoesNotExist as exc:  # removed by a sync meanwhile
             raise Http404("No such device among your ID.me devices.") from exc
         except services.PrimaryDeviceBusy as exc:
@@ -167,7 +167,7 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
     def refresh(self, request: Request) -> Response:
         provider = self.provider()
         try:
-            result = services.sync_devices(provider, request=request._request)
+            result = services.sync_devices(provider, request=request)
         except IdmeNotFound as exc:
             raise NotLinked(services.failure_sentence(exc)) from exc
         except IdmeError as exc:
