@@ -20,6 +20,7 @@ from eprescribe.models import CeremonyEnd, CeremonyState, SigningCeremony
 from eprescribe.services import ContentChanged, PrescriptionError, SigningRefused, sign_prescriptions
 from mfa.challenges import CompletionRefused
 from mfa.models import VerificationChallenge
+from mfa.outcomes import Sentence
 
 
 class CompletionStop(StrEnum):
@@ -33,6 +34,24 @@ class CompletionStop(StrEnum):
 
 
 NOTHING_SIGNED = "Nothing was signed."
+
+# eprescribe's words for what the 2FA step tells the clinician while signing (mfa.outcomes.Sentence).
+SIGNING_SENTENCES: dict[Sentence, str] = {
+    Sentence.CHALLENGE_FAILED: "Too many wrong codes: this signing has ended and nothing was signed. Start again.",
+    Sentence.LOCKED: (
+        f"Too many wrong codes: two-factor authentication is locked for your account until {{until}}. {NOTHING_SIGNED}"
+    ),
+    Sentence.CODE_UNCHECKED: f"ID.me cannot be reached right now, so the code could not be checked. {NOTHING_SIGNED}",
+    Sentence.DEVICE_LOCKED: f"ID.me has locked this device after too many wrong codes. {NOTHING_SIGNED}",
+    Sentence.DEVICE_GONE: f"ID.me no longer knows this device. Update your devices on eRx Info. {NOTHING_SIGNED}",
+    Sentence.PUSH_UNSENT: "ID.me cannot be reached right now, so nothing can be signed. Try again soon.",
+    Sentence.PUSH_DENIED: f"The request was denied on your phone. {NOTHING_SIGNED}",
+    Sentence.PUSH_EXPIRED: f"The push request expired before it was approved. {NOTHING_SIGNED}",
+    Sentence.PUSH_CANCELLED: f"The push request was cancelled. {NOTHING_SIGNED}",
+    Sentence.CODE_EXPIRED: f"The time to enter a code ran out. {NOTHING_SIGNED}",
+    Sentence.CANCELLED: f"Cancelled. {NOTHING_SIGNED}",
+    Sentence.ERROR: "Something went wrong while completing this request, so nothing was signed. Try again.",
+}
 
 
 def _refuse(message: str, code: StrEnum, **details: object) -> CompletionRefused:
@@ -103,4 +122,4 @@ def record_refusal(challenge: VerificationChallenge, refusal: CompletionRefused)
 def register() -> None:
     from mfa.challenges import register_completion
 
-    register_completion(selection.PURPOSE, complete_signing, on_refused=record_refusal)
+    register_completion(selection.PURPOSE, complete_signing, on_refused=record_refusal, sentences=SIGNING_SENTENCES)

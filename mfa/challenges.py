@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,7 @@ from audit.models import AuditEvent, Outcome
 from idme_client import PartnerClient, partner_client
 from idme_client.errors import IdmeError, IdmeNotFound, IdmeRateLimited, IdmeRejected, IdmeUnavailable
 from mfa.models import ChallengeMethod, ChallengeStatus, DeviceKind, ProviderDevice, VerificationChallenge
-from mfa.outcomes import CodeResult, IdmeAnswer, StartRefusal
+from mfa.outcomes import CodeResult, IdmeAnswer, Sentence, StartRefusal
 from providers.models import Provider, User
 
 if TYPE_CHECKING:
@@ -66,6 +66,29 @@ LOCKOUT_ACTION = "mfa.2fa_locked"
 CompletionHandler = Callable[[VerificationChallenge], None]
 _HANDLERS: dict[str, CompletionHandler] = {}
 _REFUSAL_HANDLERS: dict[str, Callable[[VerificationChallenge, CompletionRefused], None]] = {}
+_SENTENCES: dict[str, Mapping[Sentence, str]] = {}
+
+# mfa's own words, for a purpose that does not word a sentence itself (see mfa.outcomes.Sentence).
+PLAIN_SENTENCES: dict[Sentence, str] = {
+    Sentence.INVALID_CODE: "That code is not correct. {attempts_left} {attempts} left.",
+    Sentence.CODE_REPLAYED: (
+        "That code has already been used. Wait for your code generator to show a new code. "
+        "{attempts_left} {attempts} left."
+    ),
+    Sentence.CHALLENGE_FAILED: "Too many wrong codes: this request has ended. Start again.",
+    Sentence.LOCKED: "Too many wrong codes: two-factor authentication is locked for your account until {until}.",
+    Sentence.CODE_UNCHECKED: "ID.me cannot be reached right now, so the code could not be checked.",
+    Sentence.DEVICE_LOCKED: "ID.me has locked this device after too many wrong codes.",
+    Sentence.DEVICE_GONE: "ID.me no longer knows this device. Update your devices on eRx Info.",
+    Sentence.PUSH_UNSENT: "ID.me cannot be reached right now. Try again soon.",
+    Sentence.PUSH_DENIED: "The request was denied on your phone.",
+    Sentence.PUSH_EXPIRED: "The push request expired before it was approved.",
+    Sentence.PUSH_CANCELLED: "The push request was cancelled.",
+    Sentence.CODE_EXPIRED: "The time to enter a code ran out.",
+    Sentence.CANCELLED: "Cancelled.",
+    Sentence.ENDED: "This has ended and cannot be retried. {reason}",
+    Sentence.ERROR: "Something went wrong while completing this request. Try again.",
+}
 
 
 class ChallengeError(Exception):
@@ -112,18 +135,29 @@ def register_completion(
     purpose: str,
     handler: CompletionHandler,
     on_refused: Callable[[VerificationChallenge, CompletionRefused], None] | None = None,
+    sentences: Mapping[Sentence, str] | None = None,
 ) -> None:
     """Run `handler(challenge)` when a challenge of `purpose` is approved (once, in the
     transaction that marks it approved). Call from AppConfig.ready().
 
     When the handler refuses, everything it did is rolled back; `on_refused(challenge,
     refusal)` then runs in the transaction that marks the challenge failed, so the purpose
-    can record why (e.g. end the signing ceremony and name what changed)."""
+    can record why (e.g. end the signing ceremony and name what changed).
+
+    `sentences` are the purpose's own words for what mfa tells the person (mfa's plain
+    PLAIN_SENTENCES for any it leaves out)."""
     _HANDLERS[purpose] = handler
     if on_refused is not None:
         _REFUSAL_HANDLERS[purpose] = on_refused
     else:
         _REFUSAL_HANDLERS.pop(purpose, None)
+    _SENTENCES[purpose] = dict(sentences or {})
+
+
+def sentence(purpose: str, which: Sentence, **facts: object) -> str:
+    """What mfa tells the person, in the words of the purpose's app (or mfa's plain words)."""
+    template = _SENTENCES.get(purpose, {}).get(which) or PLAIN_SENTENCES[which]
+    return template.format(**facts).strip()
 
 
 def _partner() -> PartnerClient:
@@ -163,19 +197,15 @@ ALREADY_APPROVED_MESSAGE = "This has already been approved."
 BUSY_MESSAGE = "Your code is already being checked. Please wait a moment."
 
 
-def _locked_message(until: dt.datetime) -> str:
-    local = timezone.localtime(until)
-    return (
-        "Too many wrong codes: two-factor authentication is locked for your account until "
-        f"{local:%H:%M}. Nothing was signed."
-    )
+def _locked_message(purpose: str, until: dt.datetime) -> str:
+    return sentence(purpose, Sentence.LOCKED, until=f"{timezone.localtime(until):%H:%M}")
 
 
 # --- starting ----------------------------------------------------------------
 def _ended(failed: VerificationChallenge) -> ChallengeError:
     """An earlier challenge of the subject failed: the subject cannot be retried."""
     return ChallengeError(
-        f"This has ended and cannot be retried. {failed.status_reason}".strip(), code=StartRefusal.ENDED
+        sentence(failed.purpose, Sentence.ENDED, reason=failed.status_reason), code=StartRefusal.ENDED
     )
 
 
@@ -191,7 +221,7 @@ def _check_can_start(provider: Provider, device: ProviderDevice, kind: str, purp
         )
     until = provider_locked_until(provider)
     if until:
-        raise ChallengeError(_locked_message(until), code=StartRefusal.LOCKED)
+        raise ChallengeError(_locked_message(purpose, until), code=StartRefusal.LOCKED)
     siblings = VerificationChallenge.objects.filter(purpose=purpose, subject=subject)
     if siblings.filter(status=ChallengeStatus.APPROVED).exists():
         raise ChallengeError(ALREADY_APPROVED_MESSAGE, code=StartRefusal.ALREADY_APPROVED)
@@ -345,7 +375,7 @@ def start_push_challenge(
         raise ChallengeError(f"ID.me refused to send the push: {exc}", code=StartRefusal.PUSH_REFUSED) from exc
     except IdmeUnavailable as exc:
         raise ChallengeError(
-            "ID.me cannot be reached right now, so nothing can be signed. Try again soon.",
+            sentence(purpose, Sentence.PUSH_UNSENT),
             code=StartRefusal.UNAVAILABLE,
         ) from exc
     try:
@@ -381,7 +411,7 @@ def _claim(challenge_id: Any, now: dt.datetime) -> tuple[VerificationChallenge, 
         if challenge.method != ChallengeMethod.CODE:
             return challenge, CodeResult.NOT_PENDING
         if now >= challenge.expires_at:
-            _finish_locked(challenge, ChallengeStatus.EXPIRED, CODE_EXPIRED_MESSAGE)
+            _finish_locked(challenge, ChallengeStatus.EXPIRED, sentence(challenge.purpose, Sentence.CODE_EXPIRED))
             audit.record(
                 "mfa.challenge_expired",
                 actor=_actor(challenge.provider),
@@ -412,7 +442,7 @@ def _refused_claim(
             outcome=Outcome.DENIED,
             request=request,
         )
-        return ChallengeOutcome(refusal, _locked_message(until), challenge, locked_until=until)
+        return ChallengeOutcome(refusal, _locked_message(challenge.purpose, until), challenge, locked_until=until)
     if refusal is CodeResult.EXPIRED:
         return ChallengeOutcome(refusal, challenge.status_reason, challenge)
     if refusal is CodeResult.BUSY:
@@ -489,21 +519,15 @@ def _record_unavailable(challenge: VerificationChallenge, request: HttpRequest |
         outcome=Outcome.ERROR,
         request=request,
     )
-    return ChallengeOutcome(
-        CodeResult.UNAVAILABLE,
-        "ID.me cannot be reached right now, so the code could not be checked. Nothing was signed.",
-        challenge,
-    )
+    return ChallengeOutcome(CodeResult.UNAVAILABLE, sentence(challenge.purpose, Sentence.CODE_UNCHECKED), challenge)
 
 
 def _record_device_refusal(
     challenge: VerificationChallenge, answer: IdmeAnswer, result: TotpResult | None, request: HttpRequest | None
 ) -> ChallengeOutcome:
     """ID.me locked the device or no longer knows it: the challenge ends."""
-    message = (
-        "ID.me has locked this device after too many wrong codes. Nothing was signed."
-        if answer is IdmeAnswer.DEVICE_LOCKED
-        else "ID.me no longer knows this device. Update your devices on eRx Info. Nothing was signed."
+    message = sentence(
+        challenge.purpose, Sentence.DEVICE_LOCKED if answer is IdmeAnswer.DEVICE_LOCKED else Sentence.DEVICE_GONE
     )
     _finish_locked(challenge, ChallengeStatus.FAILED, message)
     audit.record(
@@ -543,15 +567,14 @@ def _record_wrong_code(
     attempts_left = MAX_FAILURES_PER_CHALLENGE - challenge.failed_attempts
     if attempts_left <= 0:
         return _end_challenge(challenge, request)
-    plural = "attempt" if attempts_left == 1 else "attempts"
-    if replayed:
-        message = (
-            "That code has already been used. Wait for your code generator to show a new code. "
-            f"{attempts_left} {plural} left."
-        )
-        return ChallengeOutcome(CodeResult.CODE_REPLAYED, message, challenge, attempts_left=attempts_left)
-    message = f"That code is not correct. {attempts_left} {plural} left."
-    return ChallengeOutcome(CodeResult.INVALID_CODE, message, challenge, attempts_left=attempts_left)
+    result, which = (
+        (CodeResult.CODE_REPLAYED, Sentence.CODE_REPLAYED)
+        if replayed
+        else (CodeResult.INVALID_CODE, Sentence.INVALID_CODE)
+    )
+    attempts = "attempt" if attempts_left == 1 else "attempts"
+    message = sentence(challenge.purpose, which, attempts_left=attempts_left, attempts=attempts)
+    return ChallengeOutcome(result, message, challenge, attempts_left=attempts_left)
 
 
 def _lock_provider(challenge: VerificationChallenge, now: dt.datetime, request: HttpRequest | None) -> ChallengeOutcome:
@@ -565,14 +588,14 @@ def _lock_provider(challenge: VerificationChallenge, now: dt.datetime, request: 
         details={"failures": PROVIDER_FAILURE_LIMIT, "minutes": int(PROVIDER_LOCKOUT.total_seconds() // 60)},
     )
     until = now + PROVIDER_LOCKOUT
-    message = _locked_message(until)
+    message = _locked_message(challenge.purpose, until)
     _finish_locked(challenge, ChallengeStatus.FAILED, message)
     return ChallengeOutcome(CodeResult.LOCKED, message, challenge, attempts_left=0, locked_until=until)
 
 
 def _end_challenge(challenge: VerificationChallenge, request: HttpRequest | None) -> ChallengeOutcome:
     """The challenge's own limit of wrong codes is reached: it and its subject end."""
-    message = "Too many wrong codes: this signing has ended and nothing was signed. Start again."
+    message = sentence(challenge.purpose, Sentence.CHALLENGE_FAILED)
     _finish_locked(challenge, ChallengeStatus.FAILED, message)
     audit.record(
         "mfa.challenge_failed",
@@ -643,9 +666,8 @@ def complete_challenge(
         refusal = exc
     except Exception:
         logger.exception("Completion handler for challenge %s failed", challenge_id)
-        refusal = CompletionRefused(
-            "Something went wrong while completing this request, so nothing was signed. Try again.", code="error"
-        )
+        purpose = VerificationChallenge.objects.values_list("purpose", flat=True).get(pk=challenge_id)
+        refusal = CompletionRefused(sentence(purpose, Sentence.ERROR), code="error")
     _fail_after_refusal(challenge_id, refusal, request)
     return False, refusal
 
@@ -697,27 +719,24 @@ def _finish(challenge_id: Any, status: str, reason: str, action: str, request: H
 
 
 # --- push --------------------------------------------------------------------
-PUSH_DENIED_MESSAGE = "The request was denied on your phone. Nothing was signed."
-PUSH_EXPIRED_MESSAGE = "The push request expired before it was approved. Nothing was signed."
-PUSH_CANCELLED_MESSAGE = "The push request was cancelled. Nothing was signed."
-CODE_EXPIRED_MESSAGE = "The time to enter a code ran out. Nothing was signed."
-
-
 def apply_push_status(challenge: VerificationChallenge, push: PushTransaction | None) -> None:
     """Bring a pending push challenge in step with ID.me's answer (None: ID.me has no answer)."""
     if challenge.status != ChallengeStatus.PENDING:
         return
     status = push.status if push else "pending"
+    purpose = challenge.purpose
     if status == "approved":
         complete_challenge(challenge.pk, via="push")
     elif status == "denied":
-        _finish(challenge.pk, ChallengeStatus.DENIED, PUSH_DENIED_MESSAGE, "mfa.push_denied")
+        _finish(challenge.pk, ChallengeStatus.DENIED, sentence(purpose, Sentence.PUSH_DENIED), "mfa.push_denied")
     elif status == "expired":
-        _finish(challenge.pk, ChallengeStatus.EXPIRED, PUSH_EXPIRED_MESSAGE, "mfa.push_expired")
+        _finish(challenge.pk, ChallengeStatus.EXPIRED, sentence(purpose, Sentence.PUSH_EXPIRED), "mfa.push_expired")
     elif status == "cancelled":
-        _finish(challenge.pk, ChallengeStatus.CANCELLED, PUSH_CANCELLED_MESSAGE, "mfa.push_cancelled")
+        _finish(
+            challenge.pk, ChallengeStatus.CANCELLED, sentence(purpose, Sentence.PUSH_CANCELLED), "mfa.push_cancelled"
+        )
     elif timezone.now() > challenge.expires_at + EXPIRY_GRACE:
-        _finish(challenge.pk, ChallengeStatus.EXPIRED, PUSH_EXPIRED_MESSAGE, "mfa.push_expired")
+        _finish(challenge.pk, ChallengeStatus.EXPIRED, sentence(purpose, Sentence.PUSH_EXPIRED), "mfa.push_expired")
 
 
 def refresh_push(challenge: VerificationChallenge) -> VerificationChallenge:
@@ -761,9 +780,8 @@ def poll_pending_pushes(on_progress: Callable[[], None] | None = None) -> int:
 # --- cancelling and reading --------------------------------------------------
 def cancel_challenge(challenge: VerificationChallenge, request: HttpRequest | None = None) -> bool:
     """Cancel a pending challenge (and its push at ID.me). False when it was not pending."""
-    cancelled = _finish(
-        challenge.pk, ChallengeStatus.CANCELLED, "Cancelled. Nothing was signed.", "mfa.challenge_cancelled", request
-    )
+    reason = sentence(challenge.purpose, Sentence.CANCELLED)
+    cancelled = _finish(challenge.pk, ChallengeStatus.CANCELLED, reason, "mfa.challenge_cancelled", request)
     if cancelled and challenge.idme_txid:
         _cancel_at_idme([challenge.idme_txid])
     challenge.refresh_from_db()
@@ -773,7 +791,8 @@ def cancel_challenge(challenge: VerificationChallenge, request: HttpRequest | No
 def expire_if_overdue(challenge: VerificationChallenge) -> VerificationChallenge:
     """Expire a pending challenge whose time is up (used when reading its state)."""
     if challenge.status == ChallengeStatus.PENDING and timezone.now() > challenge.expires_at + EXPIRY_GRACE:
-        message = PUSH_EXPIRED_MESSAGE if challenge.method == ChallengeMethod.PUSH else CODE_EXPIRED_MESSAGE
+        which = Sentence.PUSH_EXPIRED if challenge.method == ChallengeMethod.PUSH else Sentence.CODE_EXPIRED
+        message = sentence(challenge.purpose, which)
         _finish(challenge.pk, ChallengeStatus.EXPIRED, message, "mfa.challenge_expired")
         challenge.refresh_from_db()
     return challenge

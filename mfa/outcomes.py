@@ -94,3 +94,28 @@ _STATUS: dict[CodeResult | StartRefusal, HTTPStatus] = {
 def http_status(code: CodeResult | StartRefusal) -> int:
     """The HTTP status of a response that reports `code` (pages and API alike)."""
     return int(_STATUS[code])
+
+
+class Sentence(StrEnum):
+    """What mfa tells a person about a challenge. mfa has a plain sentence for each
+    (mfa.challenges.PLAIN_SENTENCES); the app that owns a purpose words its own with
+    `register_completion(..., sentences=...)` (e.g. eprescribe adds "Nothing was signed.").
+
+    Placeholders: {attempts_left} and {attempts} ("attempt"/"attempts"), {until} (HH:MM),
+    {reason} (why an earlier challenge of the subject ended)."""
+
+    INVALID_CODE = "invalid_code"
+    CODE_REPLAYED = "code_replayed"
+    CHALLENGE_FAILED = "challenge_failed"
+    LOCKED = "locked"
+    CODE_UNCHECKED = "code_unchecked"
+    DEVICE_LOCKED = "device_locked"
+    DEVICE_GONE = "device_gone"
+    PUSH_UNSENT = "push_unsent"
+    PUSH_DENIED = "push_denied"
+    PUSH_EXPIRED = "push_expired"
+    PUSH_CANCELLED = "push_cancelled"
+    CODE_EXPIRED = "code_expired"
+    CANCELLED = "cancelled"
+    ENDED = "ended"
+    ERROR = "error"
