@@ -29,6 +29,7 @@ from mfa import challenges
 from mfa.models import ChallengeMethod, ChallengeStatus, DeviceKind, ProviderDevice, VerificationChallenge
 from mfa.outcomes import http_status
 from mfa.services import MirrorReadiness, devices_for, ensure_mirror, primary_device
+from mfa.tasks import ensure_push_poller
 from providers import services as people
 from providers.models import Provider
 from providers.reauth import authenticated_within, reauthentication_url
@@ -376,8 +377,6 @@ def ceremony_status(request: HttpRequest, ceremony_id: uuid.UUID) -> JsonRespons
             {"status": "none", "ceremony": ceremony.state, "message": "", "seconds_left": 0, "match_number": ""}
         )
     if challenge.is_pending and challenge.method == ChallengeMethod.PUSH:
-        from mfa.tasks import ensure_push_poller
-
         ensure_push_poller()
     return JsonResponse(
         {

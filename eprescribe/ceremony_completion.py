@@ -18,7 +18,7 @@ from eprescribe import ceremony_binding as binding
 from eprescribe import ceremony_selection as selection
 from eprescribe.models import CeremonyEnd, CeremonyState, SigningCeremony
 from eprescribe.services import ContentChanged, PrescriptionError, SigningRefused, sign_prescriptions
-from mfa.challenges import CompletionRefused
+from mfa.challenges import CompletionRefused, register_completion
 from mfa.models import VerificationChallenge
 from mfa.outcomes import Sentence
 
@@ -120,6 +120,4 @@ def record_refusal(challenge: VerificationChallenge, refusal: CompletionRefused)
 
 
 def register() -> None:
-    from mfa.challenges import register_completion
-
     register_completion(selection.PURPOSE, complete_signing, on_refused=record_refusal, sentences=SIGNING_SENTENCES)
