@@ -43,7 +43,7 @@ from mfa.outcomes import CodeResult, IdmeAnswer, Sentence, StartRefusal
 from providers.models import Provider, User
 
 if TYPE_CHECKING:
-    from idme_client.types import PushTransaction, TotpResult
+    from idme_client.types import PushStatusValue, PushTransaction, TotpResult
 
 logger = logging.getLogger(__name__)
 
@@ -719,24 +719,27 @@ def _finish(challenge_id: Any, status: str, reason: str, action: str, request: H
 
 
 # --- push --------------------------------------------------------------------
+# ID.me's final answers other than "approved": the challenge's status, what the person reads, the audit action.
+_PUSH_ENDINGS: dict[PushStatusValue, tuple[ChallengeStatus, Sentence, str]] = {
+    "denied": (ChallengeStatus.DENIED, Sentence.PUSH_DENIED, "mfa.push_denied"),
+    "expired": (ChallengeStatus.EXPIRED, Sentence.PUSH_EXPIRED, "mfa.push_expired"),
+    "cancelled": (ChallengeStatus.CANCELLED, Sentence.PUSH_CANCELLED, "mfa.push_cancelled"),
+}
+
+
 def apply_push_status(challenge: VerificationChallenge, push: PushTransaction | None) -> None:
     """Bring a pending push challenge in step with ID.me's answer (None: ID.me has no answer)."""
     if challenge.status != ChallengeStatus.PENDING:
         return
-    status = push.status if push else "pending"
-    purpose = challenge.purpose
+    status: PushStatusValue = push.status if push else "pending"
     if status == "approved":
         complete_challenge(challenge.pk, via="push")
-    elif status == "denied":
-        _finish(challenge.pk, ChallengeStatus.DENIED, sentence(purpose, Sentence.PUSH_DENIED), "mfa.push_denied")
-    elif status == "expired":
-        _finish(challenge.pk, ChallengeStatus.EXPIRED, sentence(purpose, Sentence.PUSH_EXPIRED), "mfa.push_expired")
-    elif status == "cancelled":
-        _finish(
-            challenge.pk, ChallengeStatus.CANCELLED, sentence(purpose, Sentence.PUSH_CANCELLED), "mfa.push_cancelled"
-        )
-    elif timezone.now() > challenge.expires_at + EXPIRY_GRACE:
-        _finish(challenge.pk, ChallengeStatus.EXPIRED, sentence(purpose, Sentence.PUSH_EXPIRED), "mfa.push_expired")
+        return
+    if status not in _PUSH_ENDINGS and timezone.now() > challenge.expires_at + EXPIRY_GRACE:
+        status = "expired"  # still pending at ID.me past the expiry: the EHR expires it
+    if status in _PUSH_ENDINGS:
+        final, which, action = _PUSH_ENDINGS[status]
+        _finish(challenge.pk, final, sentence(challenge.purpose, which), action)
 
 
 def refresh_push(challenge: VerificationChallenge) -> VerificationChallenge:
