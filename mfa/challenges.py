@@ -100,6 +100,10 @@ class ChallengeError(Exception):
         self.code = code
 
 
+# CompletionRefused.code when a completion handler failed unexpectedly (not a purpose's own refusal).
+HANDLER_FAILED = "error"
+
+
 class CompletionRefused(Exception):
     """Raised by a completion handler: the approval is valid but the purpose cannot be
     fulfilled (e.g. a prescription changed). Nothing is kept; the message is shown.
@@ -667,7 +671,7 @@ def complete_challenge(
     except Exception:
         logger.exception("Completion handler for challenge %s failed", challenge_id)
         purpose = VerificationChallenge.objects.values_list("purpose", flat=True).get(pk=challenge_id)
-        refusal = CompletionRefused(sentence(purpose, Sentence.ERROR), code="error")
+        refusal = CompletionRefused(sentence(purpose, Sentence.ERROR), code=HANDLER_FAILED)
     _fail_after_refusal(challenge_id, refusal, request)
     return False, refusal
 
