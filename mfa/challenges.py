@@ -467,10 +467,7 @@ def _ask_idme(challenge: VerificationChallenge, code: str) -> tuple[IdmeAnswer, 
         return IdmeAnswer.UNAVAILABLE, None
     if result.allowed:
         return IdmeAnswer.ALLOW, result
-    try:
-        return IdmeAnswer(result.reason or IdmeAnswer.INVALID_CODE), result
-    except ValueError:  # an unknown refusal reason from a newer ID.me is still a wrong code
-        return IdmeAnswer.INVALID_CODE, result
+    return IdmeAnswer(result.reason or IdmeAnswer.INVALID_CODE), result
 
 
 def submit_code(challenge: VerificationChallenge, code: str, request: HttpRequest | None = None) -> ChallengeOutcome:
