@@ -51,6 +51,8 @@ SIGNING_SENTENCES: dict[Sentence, str] = {
     Sentence.CODE_EXPIRED: f"The time to enter a code ran out. {NOTHING_SIGNED}",
     Sentence.CANCELLED: f"Cancelled. {NOTHING_SIGNED}",
     Sentence.ERROR: "Something went wrong while completing this request, so nothing was signed. Try again.",
+    # The ceremony page shows why it ended (the failed challenge's reason) beside this.
+    Sentence.ENDED: f"This signing has ended and cannot be retried. {NOTHING_SIGNED}",
 }
 
 

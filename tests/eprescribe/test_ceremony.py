@@ -211,6 +211,8 @@ def test_wrong_codes_sign_nothing_say_how_many_attempts_are_left_and_end_after_f
     assert "Too many wrong codes: this signing has ended and nothing was signed." in text(last)
     after = clinician_client.post(ceremony_url + "code/", {**data, "code": world.signing.code()})
     assert after.status_code == 409 and "ended" in text(after)
+    # eprescribe words the refusal; the page also says why the signing ended.
+    assert "This signing has ended and cannot be retried." in text(after) and "Too many wrong codes" in text(after)
     assert state(rx) == PrescriptionState.READY
     assert AuditEvent.objects.filter(action="mfa.code_failed", actor=world.user).count() == 5
 
