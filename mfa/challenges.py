@@ -629,35 +629,9 @@ def complete_challenge(
     """
     try:
         with transaction.atomic():
-            challenge = (
-                VerificationChallenge.objects.select_for_update().select_related("provider__user").get(pk=challenge_id)
-            )
-            if challenge.status != ChallengeStatus.PENDING:
+            challenge = _approve_locked(challenge_id, via, request)
+            if challenge is None:
                 return False, None
-            # Lock the subject's other challenges too: one approval per subject.
-            siblings = list(
-                VerificationChallenge.objects.select_for_update()
-                .filter(purpose=challenge.purpose, subject=challenge.subject)
-                .exclude(pk=challenge.pk)
-                .order_by("pk")
-            )
-            if any(s.status == ChallengeStatus.APPROVED for s in siblings):
-                _finish_locked(challenge, ChallengeStatus.CANCELLED, "Already approved by another request.")
-                return False, None
-            challenge.status = ChallengeStatus.APPROVED
-            challenge.status_reason = ""
-            challenge.completed_at = timezone.now()
-            challenge.verifying_since = None
-            challenge.save(update_fields=["status", "status_reason", "completed_at", "verifying_since"])
-            if challenge.device_id:
-                ProviderDevice.objects.filter(pk=challenge.device_id).update(last_used_at=challenge.completed_at)
-            audit.record(
-                "mfa.challenge_approved",
-                actor=_actor(challenge.provider),
-                target=challenge,
-                request=request,
-                details={"purpose": challenge.purpose, "subject": challenge.subject, "via": via},
-            )
             handler = _HANDLERS.get(challenge.purpose)
             if handler is None:
                 raise CompletionRefused(f"Nothing is registered to complete '{challenge.purpose}'.")
@@ -671,6 +645,39 @@ def complete_challenge(
         refusal = CompletionRefused(sentence(purpose, Sentence.ERROR), code=HANDLER_FAILED)
     _fail_after_refusal(challenge_id, refusal, request)
     return False, refusal
+
+
+def _approve_locked(challenge_id: Any, via: str, request: HttpRequest | None) -> VerificationChallenge | None:
+    """Mark a pending challenge approved (in the caller's transaction, under row locks on it and
+    its subject's siblings); None when it is not pending or the subject was approved already."""
+    challenge = VerificationChallenge.objects.select_for_update().select_related("provider__user").get(pk=challenge_id)
+    if challenge.status != ChallengeStatus.PENDING:
+        return None
+    # Lock the subject's other challenges too: one approval per subject.
+    siblings = list(
+        VerificationChallenge.objects.select_for_update()
+        .filter(purpose=challenge.purpose, subject=challenge.subject)
+        .exclude(pk=challenge.pk)
+        .order_by("pk")
+    )
+    if any(s.status == ChallengeStatus.APPROVED for s in siblings):
+        _finish_locked(challenge, ChallengeStatus.CANCELLED, "Already approved by another request.")
+        return None
+    challenge.status = ChallengeStatus.APPROVED
+    challenge.status_reason = ""
+    challenge.completed_at = timezone.now()
+    challenge.verifying_since = None
+    challenge.save(update_fields=["status", "status_reason", "completed_at", "verifying_since"])
+    if challenge.device_id:
+        ProviderDevice.objects.filter(pk=challenge.device_id).update(last_used_at=challenge.completed_at)
+    audit.record(
+        "mfa.challenge_approved",
+        actor=_actor(challenge.provider),
+        target=challenge,
+        request=request,
+        details={"purpose": challenge.purpose, "subject": challenge.subject, "via": via},
+    )
+    return challenge
 
 
 def _fail_after_refusal(challenge_id: Any, refusal: CompletionRefused, request: HttpRequest | None) -> None:
