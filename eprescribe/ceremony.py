@@ -157,19 +157,6 @@ def _render_page(
     mirror = MirrorReadiness.SYNCED
     if not (signed or changed or block_reason):
         mirror = ensure_mirror(provider, request)
-    devices = devices_for(provider)
-    primary = primary_device(provider)
-    totp_devices = [d for d in devices if d.kind == DeviceKind.TOTP]
-    push_devices = [d for d in devices if d.kind == DeviceKind.PUSH]
-    if chosen_device is None:
-        chosen_device = primary.pk if primary else (devices[0].pk if devices else None)
-    push_first = bool(primary and primary.kind == DeviceKind.PUSH)
-    chosen_totp = next(
-        (d.pk for d in totp_devices if d.pk == chosen_device), totp_devices[0].pk if totp_devices else None
-    )
-    chosen_push = next(
-        (d.pk for d in push_devices if d.pk == chosen_device), push_devices[0].pk if push_devices else None
-    )
     waiting = (
         not changed
         and challenge is not None
@@ -201,16 +188,34 @@ def _render_page(
         "checking_devices": CHECKING_DEVICES_MESSAGE if mirror == MirrorReadiness.UNREACHABLE else "",
         "error": error,
         "outcome_message": outcome_message,
-        "totp_devices": totp_devices,
-        "push_devices": push_devices,
-        "chosen_totp": chosen_totp,
-        "chosen_push": chosen_push,
-        "push_first": push_first,
         "several_generators_note": SEVERAL_GENERATORS_NOTE,
+        **_device_choices(provider, chosen_device),
         "seconds_left": challenges.seconds_left(challenge) if challenge else 0,
         "prescriptions_url": _prescriptions_url(),
     }
     return render(request, "eprescribe/ceremony.html", context, status=status)
+
+
+def _device_choices(provider: Provider, chosen_device: int | None) -> dict[str, Any]:
+    """The code generators and push devices offered, which is preselected in each form, and
+    which form comes first (the primary device's)."""
+    devices = devices_for(provider)
+    primary = primary_device(provider)
+    totp_devices = [d for d in devices if d.kind == DeviceKind.TOTP]
+    push_devices = [d for d in devices if d.kind == DeviceKind.PUSH]
+    if chosen_device is None:
+        chosen_device = primary.pk if primary else (devices[0].pk if devices else None)
+    return {
+        "totp_devices": totp_devices,
+        "push_devices": push_devices,
+        "chosen_totp": next(
+            (d.pk for d in totp_devices if d.pk == chosen_device), totp_devices[0].pk if totp_devices else None
+        ),
+        "chosen_push": next(
+            (d.pk for d in push_devices if d.pk == chosen_device), push_devices[0].pk if push_devices else None
+        ),
+        "push_first": bool(primary and primary.kind == DeviceKind.PUSH),
+    }
 
 
 @login_required
