@@ -52,7 +52,7 @@ def build_event(
     *,
     actor: Any = None,
     target: Any = None,
-    outcome: str = Outcome.SUCCESS,
+    outcome: str | None = None,
     request: HttpRequest | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
@@ -72,7 +72,7 @@ def build_event(
         action=action,
         target_type=target_type,
         target_id=target_id,
-        outcome=str(outcome),
+        outcome=str(outcome or Outcome.SUCCESS),
         ip_address=_client_ip(request) if request else None,
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:512] if request else ""),
         details=json.loads(json.dumps(details or {}, default=str)),
@@ -91,11 +91,6 @@ def append_events(events: list[AuditEvent]) -> list[AuditEvent]:
             event.hash = previous = _event_hash(event)
         AuditEvent.objects.bulk_create(events)
     return events
-
-
-def record_event(action: str, **kwargs: Any) -> AuditEvent:
-    """Append one event; the arguments are those of build_event."""
-    return append_events([build_event(action, **kwargs)])[0]
 
 
 @dataclass(frozen=True)
@@ -148,10 +143,14 @@ def generate_incident_report(day: dt.date) -> IncidentReport:
         chain_intact=chain.intact,
         findings=findings,
     )
-    record_event(
-        "audit.incident_report",
-        target=report,
-        outcome=Outcome.SUCCESS if chain.intact and not security else Outcome.FAILURE,
-        details={"day": day.isoformat(), "security_events": len(security), "chain_intact": chain.intact},
+    append_events(
+        [
+            build_event(
+                "audit.incident_report",
+                target=report,
+                outcome=Outcome.SUCCESS if chain.intact and not security else Outcome.FAILURE,
+                details={"day": day.isoformat(), "security_events": len(security), "chain_intact": chain.intact},
+            )
+        ]
     )
     return report
