@@ -22,6 +22,7 @@ from epcs_access.approvals import Decision
 from epcs_access.services import RefusalCode
 from mfa import challenges
 from mfa.models import VerificationChallenge
+from mfa.outcomes import http_status
 from providers import services
 from providers.credentials.rules import has_current_registration
 from providers.epcs import epcs_block_reason, permission_for
@@ -284,11 +285,4 @@ class ApprovalCodeView(APIView):
             permission_request.refresh_from_db()
             payload["request"] = PermissionRequestSerializer(permission_request).data
             return Response(payload)
-        http_status: int = status.HTTP_400_BAD_REQUEST
-        if outcome.result in ("locked", "device_locked"):
-            http_status = status.HTTP_429_TOO_MANY_REQUESTS
-        elif outcome.result in ("unavailable",):
-            http_status = status.HTTP_503_SERVICE_UNAVAILABLE
-        elif outcome.result in ("refused", "not_pending", "expired", "challenge_failed", "busy"):
-            http_status = status.HTTP_409_CONFLICT
-        return Response({"error": outcome.result, **payload}, status=http_status)
+        return Response({"error": outcome.result, **payload}, status=http_status(outcome.result))

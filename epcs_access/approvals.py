@@ -29,6 +29,7 @@ from epcs_access.services import (
 from mfa import challenges
 from mfa.challenges import CompletionRefused
 from mfa.models import DeviceKind, ProviderDevice, VerificationChallenge
+from mfa.outcomes import Sentence
 from providers.models import (
     EpcsPermission,
     EpcsPermissionRequest,
@@ -42,6 +43,24 @@ from providers.reauth import recently_authenticated
 from providers.roles import provider_of
 
 PURPOSE = "epcs_permission"
+UNCHANGED = "The EPCS permission was not changed."
+# epcs_access's own words for what mfa reports about an approver's 2FA (mfa.outcomes.Sentence).
+APPROVAL_SENTENCES: dict[Sentence, str] = {
+    Sentence.CHALLENGE_FAILED: f"Too many wrong codes: this approval has ended. {UNCHANGED} Start again.",
+    Sentence.LOCKED: (
+        f"Too many wrong codes: two-factor authentication is locked for your account until {{until}}. {UNCHANGED}"
+    ),
+    Sentence.CODE_UNCHECKED: f"ID.me cannot be reached right now, so the code could not be checked. {UNCHANGED}",
+    Sentence.DEVICE_LOCKED: f"ID.me has locked this device after too many wrong codes. {UNCHANGED}",
+    Sentence.DEVICE_GONE: f"ID.me no longer knows this device. Update your devices on eRx Info. {UNCHANGED}",
+    Sentence.PUSH_DENIED: f"The request was denied on your phone. {UNCHANGED}",
+    Sentence.PUSH_EXPIRED: f"The push request expired before it was approved. {UNCHANGED}",
+    Sentence.PUSH_CANCELLED: f"The push request was cancelled. {UNCHANGED}",
+    Sentence.CODE_EXPIRED: f"The time to enter a code ran out. {UNCHANGED}",
+    Sentence.CANCELLED: f"Cancelled. {UNCHANGED}",
+    Sentence.ERROR: f"Something went wrong while completing this approval. {UNCHANGED} Try again.",
+    Sentence.ENDED: f"This approval has ended and cannot be retried. {UNCHANGED} {{reason}}",
+}
 REFUSED = "epcs.permission_approval_refused"
 OWN_DEVICE_NEEDED = "Approve with one of your own ID.me devices."
 RECENT_PASSWORD_NEEDED = (

@@ -760,3 +760,26 @@ def test_the_openapi_schema_describes_the_epcs_endpoints(people: People) -> None
     paths = json.loads(response.content)["paths"]
     assert "/api/v1/epcs/requests/{id}/approval/{challenge_id}/code/" in paths
     assert "post" in paths["/api/v1/epcs/requests/"]
+
+
+@pytest.mark.req("DEA-03")
+def test_an_approval_that_ends_in_wrong_codes_says_the_permission_was_not_changed(live: LiveApproval) -> None:
+    """mfa reports codes; epcs_access words them (and the API status comes from mfa.outcomes)."""
+    people = live.people
+    signed_in(people.manager).post(ENTER, {"provider": people.prescriber.pk, "action": "grant"})
+    pk = EpcsPermissionRequest.objects.get().pk
+    approver = signed_in(people.registrant)
+    status, body = api(
+        approver, "post", f"/api/v1/epcs/requests/{pk}/approval/", {"device_id": live.approver.totp_device.pk}
+    )
+    assert status == 201
+    code_url = f"/api/v1/epcs/requests/{pk}/approval/{body['challenge_id']}/code/"
+    for _ in range(10):
+        status, body = api(approver, "post", code_url, {"code": wrong_code(live.approver.totp_secret)})
+        if body["result"] != "invalid_code":
+            break
+        assert status == 400
+    assert (status, body["result"]) == (409, "challenge_failed")
+    assert "The EPCS permission was not changed." in body["message"]
+    assert "signed" not in body["message"]
+    assert epcs_block_reason(people.prescriber) is not None
