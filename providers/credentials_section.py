@@ -21,6 +21,11 @@ from providers.models import Provider
 from providers.permissions_services import pending_request_for
 
 
+def credentials_live(request: HttpRequest, provider: Provider) -> dict[str, Any]:
+    """Expiry warnings and EPCS status depend on the date: it is part of the cache key."""
+    return {"today": today()}
+
+
 def credentials_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
     on = today()
     dea_registrations = list(provider.dea_registrations.select_related("verified_by"))

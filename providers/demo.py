@@ -143,6 +143,7 @@ def seed_credentials() -> None:
     the audit trail says "seeded")."""
     from django.utils import timezone
 
+    from providers import erx_cache
     from providers.credentials_verification import record_dea_verification, verify_state_license
     from providers.epcs import license_is_verified, registration_is_verified
     from providers.models import DeaRegistration, IdentityAssurance, StateLicense
@@ -194,6 +195,7 @@ def seed_credentials() -> None:
             changed += ["idme_uuid", "identity_ial", "identity_aal", "identity_verified_at"]
         if changed:
             provider.save(update_fields=changed)
+        erx_cache.bump_section("credentials", provider.pk)
 
 
 def seed_epcs_permission() -> None:

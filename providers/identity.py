@@ -30,7 +30,7 @@ import audit
 from audit.models import Outcome
 from idme_client import AuthorizationRequest, IdentityClaims, IdmeRejected, IdmeTokenInvalid, IdmeUnavailable
 from idme_client.oidc import IdentityNotProofed, StateMismatch, build_authorization_request, complete_authorization
-from providers import identity_binding, services
+from providers import erx_cache, identity_binding, services
 from providers.identity_binding import BindingCheck
 from providers.models import IdentityAssurance, Provider
 
@@ -238,6 +238,7 @@ def store_link(locked: Provider, *, uuid: str, aal: int) -> None:
     locked.identity_aal = f"aal{aal}"
     locked.identity_verified_at = timezone.now()
     locked.save(update_fields=["idme_uuid", "identity_ial", "identity_aal", "identity_verified_at"])
+    erx_cache.bump_section("identity", locked.pk)
 
 
 class _LinkRefused(Exception):

@@ -40,6 +40,7 @@ from django.utils import timezone
 
 import audit
 from audit.models import Outcome
+from providers import erx_cache
 from providers.epcs import has_current_registration, has_registration_in_force, today
 from providers.models import (
     EpcsAccessNotice,
@@ -239,6 +240,7 @@ def enter_request(
                     request=request,
                     details={"action": action, "provider_id": provider.pk, "note": note[:300]},
                 )
+                erx_cache.bump_section("epcs", provider.pk)
                 return permission_request
     except IntegrityError:
         refusal = f"{provider} already has a pending EPCS permission request."
@@ -284,6 +286,7 @@ def _decide(permission_request: EpcsPermissionRequest, status: str, actor: Any, 
     permission_request.decided_at = timezone.now()
     permission_request.decision_reason = reason[:300]
     permission_request.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    erx_cache.bump_section("epcs", permission_request.provider_id)
 
 
 # --- approving with 2FA -----------------------------------------------------------
@@ -475,6 +478,7 @@ def complete_permission_challenge(challenge: VerificationChallenge) -> None:
     permission.entered_by_id = permission_request.entered_by_id
     permission.approved_by = approver
     permission.save()
+    erx_cache.bump_section("epcs", provider.pk)
     permission_request.approved_by = approver
     permission_request.approval_challenge_id = challenge.pk
     permission_request.approval_device_label = challenge.device_label
@@ -519,6 +523,7 @@ def report_lost_device(
             permission.revoked_reason = LOST_DEVICE_REASON
             permission.approved_by = None
             permission.save()
+            erx_cache.bump_section("epcs", provider.pk)
         for pending in EpcsPermissionRequest.objects.select_for_update().filter(
             provider=provider, status=EpcsRequestStatus.PENDING
         ):
@@ -634,6 +639,7 @@ def revoke_without_current_registration(
         permission.revoked_reason = reason[:300]
         permission.approved_by = None
         permission.save()
+        erx_cache.bump_section("epcs", provider.pk)
         audit.record(
             "epcs.permission_revoked",
             actor=actor,
@@ -685,6 +691,7 @@ def seed_granted_permission(*, provider: Provider, entered_by: User, approved_by
         permission.revoked_at = None
         permission.revoked_reason = ""
         permission.save()
+        erx_cache.bump_section("epcs", provider.pk)
         audit.record(
             "epcs.permission_granted",
             actor=None,
