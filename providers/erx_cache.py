@@ -1,6 +1,6 @@
 """eRx Info sections rendered from cached fragments (docs/performance.md, "eRx Info").
 
-Each section's HTML is cached under its name, the provider, the section's version and
+Each section's HTML is cached for its name, the provider, the section's version and
 everything else that changes the output: the provider row as loaded for this request, the
 viewer, the language and time zone, and the section's per-request values (`live`). A write
 to a section's data bumps the version in the one service that does the write
@@ -12,8 +12,10 @@ background sync" step (a section's `live` function runs on every view and its va
 part of the key).
 
 Versions live in the Django cache (Redis in production, the file cache in the embedded
-default). A missing version starts a fresh random one, so fragments cached under a version
-that was evicted are never read again.
+default). A missing version starts a fresh random one, so a fragment rendered under a version
+that was evicted is never read again. Each section of each provider has one cache entry: the
+fragment and the digest of what it was rendered for (names, versions, provider row, viewer,
+language, time zone, per-view values); a view whose digest differs renders and replaces it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ DEVICES = "devices"
 CREDENTIALS = "credentials"
 EPCS = "epcs"
 
-FRAGMENT_TIMEOUT = 6 * 60 * 60  # seconds; a fragment is also dropped whenever its version moves on
+FRAGMENT_TIMEOUT = 6 * 60 * 60  # seconds; a fragment is also replaced whenever its version moves on
 VERSION_TIMEOUT = 30 * 24 * 60 * 60
 KEY_PREFIX = "erx-info"
 
@@ -94,9 +96,10 @@ def _provider_fingerprint(provider: Provider) -> list[tuple[str, Any]]:
     return [(field.attname, getattr(provider, field.attname)) for field in provider._meta.concrete_fields]
 
 
-def fragment_key(
+def fragment_digest(
     request: HttpRequest, provider: Provider, name: str, versions: Mapping[str, str], live: Mapping[str, Any]
 ) -> str:
+    """Everything the fragment's HTML depends on, hashed."""
     user = getattr(request, "user", None)
     parts = (
         name,
@@ -108,8 +111,7 @@ def fragment_key(
         timezone.get_current_timezone_name(),
         sorted(live.items()),
     )
-    digest = hashlib.sha256(repr(parts).encode()).hexdigest()
-    return f"{KEY_PREFIX}:fragment:{name}:{provider.pk}:{digest}"
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def render_section(
@@ -132,12 +134,19 @@ def render_section(
     # Versions first, then data: a write that commits after this read bumps past it.
     versions = section_versions((name, *depends_on), provider.pk)
     live_values = live(request, provider) if live is not None else {}
-    key = fragment_key(request, provider, name, versions, live_values)
-    html = cache.get(key)
-    if html is None:
+    digest = fragment_digest(request, provider, name, versions, live_values)
+    # One entry per section and provider, holding the digest it was rendered for: a new
+    # version replaces the old fragment instead of leaving it behind until it expires.
+    key = f"{KEY_PREFIX}:fragment:{name}:{provider.pk}"
+    cached = cache.get(key)
+    if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == digest:
+        html = cached[1]
+    else:
         context = {**build(request, provider), **live_values}
-        html = render_to_string(template, {"section": context, "csrf_token": _CSRF_PLACEHOLDER}, request=request)
-        cache.set(key, html, FRAGMENT_TIMEOUT)
+        # Rendered without the request: nothing per-request (context processors, the
+        # request's own token) can slip into the shared fragment.
+        html = render_to_string(template, {"section": context, "csrf_token": _CSRF_PLACEHOLDER})
+        cache.set(key, (digest, html), FRAGMENT_TIMEOUT)
     placeholder = _CSRF_INPUT.format(_CSRF_PLACEHOLDER)
     if placeholder in html:
         html = html.replace(placeholder, _CSRF_INPUT.format(get_token(request)))
