@@ -65,9 +65,11 @@ def section_versions(names: Iterable[str], provider_id: int) -> dict[str, str]:
     versions = {keys[key]: str(value) for key, value in found.items()}
     for key, name in keys.items():
         if name not in versions:
-            # Two first readers may race: `add` keeps the first one's version.
-            cache.add(key, secrets.token_hex(8), VERSION_TIMEOUT)
-            versions[name] = str(cache.get(key))
+            # Two first readers may race: `add` keeps the first one's version. If the cache
+            # dropped it at once, this view uses a version nobody else will ever read.
+            fresh = secrets.token_hex(8)
+            cache.add(key, fresh, VERSION_TIMEOUT)
+            versions[name] = str(cache.get(key) or fresh)
     return versions
 
 
