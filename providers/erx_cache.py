@@ -24,6 +24,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.core.cache import cache
 from django.db import transaction
@@ -43,6 +44,7 @@ IDENTITY = "identity"
 DEVICES = "devices"
 CREDENTIALS = "credentials"
 EPCS = "epcs"
+SECTION_NAMES = (IDENTITY, DEVICES, CREDENTIALS, EPCS)
 
 FRAGMENT_TIMEOUT = 6 * 60 * 60  # seconds; a fragment is also replaced whenever its version moves on
 VERSION_TIMEOUT = 30 * 24 * 60 * 60
@@ -75,6 +77,22 @@ def section_versions(names: Iterable[str], provider_id: int) -> dict[str, str]:
 
 def section_version(name: str, provider_id: int) -> str:
     return section_versions((name,), provider_id)[name]
+
+
+# The versions one view read, per request: all sections' versions are read in one round trip,
+# before any section reads its data.
+_read_in_view: WeakKeyDictionary[HttpRequest, dict[tuple[str, int], str]] = WeakKeyDictionary()
+
+
+def _versions_for_view(request: HttpRequest, names: Iterable[str], provider_id: int) -> dict[str, str]:
+    read = _read_in_view.setdefault(request, {})
+    wanted = [name for name in names if (name, provider_id) not in read]
+    if wanted:
+        known = {*SECTION_NAMES, *wanted}
+        unread = [name for name in known if (name, provider_id) not in read]
+        for name, version in section_versions(unread, provider_id).items():
+            read[(name, provider_id)] = version
+    return {name: read[(name, provider_id)] for name in names}
 
 
 def _bump_now(name: str, provider_id: int) -> None:
@@ -134,7 +152,7 @@ def render_section(
     this one's output.
     """
     # Versions first, then data: a write that commits after this read bumps past it.
-    versions = section_versions((name, *depends_on), provider.pk)
+    versions = _versions_for_view(request, (name, *depends_on), provider.pk)
     live_values = live(request, provider) if live is not None else {}
     digest = fragment_digest(request, provider, name, versions, live_values)
     # One entry per section and provider, holding the digest it was rendered for: a new
