@@ -25,7 +25,8 @@ from providers.permissions_services import ensure_access_manager_group
 from tests.conftest import TEST_PASSWORD, login_through_form
 from tests.idme_fixtures import IdmeSandboxHandle
 from tests.mfa.conftest import LiveClinician, link
-from tests.registry_fixtures import DeaRegistryHandle
+from tests.providers.test_epcs_permissions import People, grant_directly
+from tests.registry_fixtures import DeaRegistryHandle, verified_registration
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -185,22 +186,23 @@ def test_identity_confirmed_at_idme_shows_on_the_next_view(
     assert "Verify with ID.me" not in identity and "waiting for an EPCS access manager" not in identity
 
 
-def test_epcs_permission_changes_and_a_lost_device_report_show_on_the_next_view(
-    clinician: User, house: Provider, manager: User, make_user: Callable[..., User]
-) -> None:
-    from tests.registry_fixtures import verified_registration
+@pytest.fixture
+def registrant(house: Provider) -> Provider:
+    """Dr. House with a DEA registration an access manager verified against the registry."""
+    expires_on = timezone.localdate() + dt.timedelta(400)
+    verified_registration(house.dea_registrations.create(number="AH1234563", state="NJ", expires_on=expires_on))
+    return house
 
-    verified_registration(
-        house.dea_registrations.create(
-            number="AH1234563", state="NJ", expires_on=timezone.localdate() + dt.timedelta(400)
-        )
-    )
+
+def test_epcs_permission_changes_and_a_lost_device_report_show_on_the_next_view(
+    clinician: User, registrant: Provider, manager: User
+) -> None:
     client = signed_in(clinician)
     assert "You do not have EPCS permission yet." in section(page(client), "credentials-heading")
     assert "waiting for approval" not in page(client)
 
     entered = signed_in(manager).post(
-        "/account/epcs-permissions/requests/", {"provider": house.pk, "action": "grant", "note": "New hire"}
+        "/account/epcs-permissions/requests/", {"provider": registrant.pk, "action": "grant", "note": "New hire"}
     )
     assert entered.status_code == 302
     assert "A request to grant your EPCS permission is waiting for approval." in page(client)
@@ -212,20 +214,13 @@ def test_epcs_permission_changes_and_a_lost_device_report_show_on_the_next_view(
 
 
 def test_a_granted_permission_shows_and_a_lost_device_report_revokes_it_on_the_next_view(
-    clinician: User, house: Provider, manager: User, make_user: Callable[..., User]
+    clinician: User, registrant: Provider, manager: User, make_user: Callable[..., User]
 ) -> None:
-    from providers.permissions_services import seed_granted_permission
-    from tests.registry_fixtures import verified_registration
-
-    verified_registration(
-        house.dea_registrations.create(
-            number="AH1234563", state="NJ", expires_on=timezone.localdate() + dt.timedelta(400)
-        )
-    )
     jones = make_user("dr.jones", first_name="Brian", last_name="Jones")
     client = signed_in(clinician)
     assert "You do not have EPCS permission yet." in page(client)
-    seed_granted_permission(provider=house, entered_by=manager, approved_by=jones)
+    # Granted as test_epcs_permissions arranges it (the two-person approval is tested there).
+    grant_directly(People(manager=manager, prescriber=registrant, registrant=jones, bystander=manager))
     assert "You may sign prescriptions for controlled substances (EPCS)." in page(client)
 
     client.post("/account/epcs/report-lost-device/", {"description": "iPhone 15"})
