@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from eprescribe import services
 from eprescribe.models import Medication, Patient, Pharmacy, Prescription
-from providers.epcs import registrations_that_count
+from providers.credentials.rules import registrations_that_count
 from providers.models import DeaRegistration, Provider, User
 
 

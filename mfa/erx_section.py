@@ -17,6 +17,7 @@ from django.utils import timezone
 from mfa import services
 from mfa.links import update_mfa_device_url
 from mfa.models import DeviceKind, ProviderDevice, label_for
+from providers.erx_info import ErxSection
 from providers.models import Provider
 
 
@@ -81,3 +82,8 @@ def devices_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
         "devices": devices,
         "has_primary": any(device.is_primary for device in devices),
     }
+
+
+DEVICES_SECTION = ErxSection(
+    name="devices", template="mfa/erx_devices.html", build=devices_section, order=20, live=devices_live
+)

@@ -39,12 +39,12 @@ from providers.models import Provider
 Build = Callable[[HttpRequest, Provider], dict[str, Any]]
 Live = Callable[[HttpRequest, Provider], dict[str, Any]]
 
-# Section names (stable: they are part of cache keys and of the bump calls in services).
+# Section names (stable: they are part of cache keys and of the bump calls in services; each
+# is the `name` of the ErxSection its app registers in providers.erx_info).
 IDENTITY = "identity"
 DEVICES = "devices"
 CREDENTIALS = "credentials"
 EPCS = "epcs"
-SECTION_NAMES = (IDENTITY, DEVICES, CREDENTIALS, EPCS)
 
 FRAGMENT_TIMEOUT = 6 * 60 * 60  # seconds; a fragment is also replaced whenever its version moves on
 VERSION_TIMEOUT = 30 * 24 * 60 * 60
@@ -79,17 +79,18 @@ def section_version(name: str, provider_id: int) -> str:
     return section_versions((name,), provider_id)[name]
 
 
-# The versions one view read, per request: all sections' versions are read in one round trip,
-# before any section reads its data.
+# The versions one view read, per request: the eRx Info tab reads every registered section's
+# version in one round trip, before any section reads its data.
 _read_in_view: WeakKeyDictionary[HttpRequest, dict[tuple[str, int], str]] = WeakKeyDictionary()
 
 
-def _versions_for_view(request: HttpRequest, names: Iterable[str], provider_id: int) -> dict[str, str]:
+def read_versions_for_view(request: HttpRequest, names: Iterable[str], provider_id: int) -> dict[str, str]:
+    """The versions of the named sections as this view sees them: read once per view (those
+    not read yet in one round trip), then the same for every section that shows them."""
+    names = tuple(names)
     read = _read_in_view.setdefault(request, {})
-    wanted = [name for name in names if (name, provider_id) not in read]
-    if wanted:
-        known = {*SECTION_NAMES, *wanted}
-        unread = [name for name in known if (name, provider_id) not in read]
+    unread = [name for name in names if (name, provider_id) not in read]
+    if unread:
         for name, version in section_versions(unread, provider_id).items():
             read[(name, provider_id)] = version
     return {name: read[(name, provider_id)] for name in names}
@@ -152,7 +153,7 @@ def render_section(
     this one's output.
     """
     # Versions first, then data: a write that commits after this read bumps past it.
-    versions = _versions_for_view(request, (name, *depends_on), provider.pk)
+    versions = read_versions_for_view(request, (name, *depends_on), provider.pk)
     live_values = live(request, provider) if live is not None else {}
     digest = fragment_digest(request, provider, name, versions, live_values)
     # One entry per section and provider, holding the digest it was rendered for: a new

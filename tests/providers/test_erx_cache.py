@@ -21,11 +21,11 @@ from idme_sandbox.models import Device, DeviceKind
 from mfa.models import DeviceSyncState, ProviderDevice
 from providers import erx_cache
 from providers.models import IdentityAssurance, Provider, User
-from providers.permissions_services import ensure_access_manager_group
+from providers.roles import ensure_access_manager_group
 from tests.conftest import TEST_PASSWORD, login_through_form
+from tests.epcs_access.test_epcs_permissions import People, grant_directly
 from tests.idme_fixtures import IdmeSandboxHandle
 from tests.mfa.conftest import LiveClinician, link
-from tests.providers.test_epcs_permissions import People, grant_directly
 from tests.registry_fixtures import DeaRegistryHandle, verified_registration
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,8 +99,9 @@ def test_a_second_view_is_served_from_the_cache_with_fewer_queries(
     client = signed_in(clinician)
     client.get("/account/provider-settings/general/")  # the session settles after sign-in
     # Session, user, provider, sync state; then the sections' own reads: device rows,
-    # DEA registrations, EPCS permission, state licenses, pending EPCS request.
-    with django_assert_num_queries(9):
+    # DEA registrations and state licenses (credentials), EPCS permission, DEA registrations
+    # and pending EPCS request (the EPCS section, epcs_access's, reads the registrations itself).
+    with django_assert_num_queries(10):
         first = page(client)
     # Session, user, provider and the sync state (read on every view: stale mirror, notices).
     with django_assert_num_queries(4):
@@ -198,7 +199,7 @@ def test_epcs_permission_changes_and_a_lost_device_report_show_on_the_next_view(
     clinician: User, registrant: Provider, manager: User
 ) -> None:
     client = signed_in(clinician)
-    assert "You do not have EPCS permission yet." in section(page(client), "credentials-heading")
+    assert "You do not have EPCS permission yet." in section(page(client), "epcs-status-heading")
     assert "waiting for approval" not in page(client)
 
     entered = signed_in(manager).post(
@@ -225,9 +226,9 @@ def test_a_granted_permission_shows_and_a_lost_device_report_revokes_it_on_the_n
 
     client.post("/account/epcs/report-lost-device/", {"description": "iPhone 15"})
 
-    credentials = section(page(client), "credentials-heading")
-    assert "Your EPCS permission was revoked" in credentials
-    assert "You may sign prescriptions for controlled substances (EPCS)." not in credentials
+    epcs = section(page(client), "epcs-status-heading")
+    assert "Your EPCS permission was revoked" in epcs
+    assert "You may sign prescriptions for controlled substances (EPCS)." not in epcs
 
 
 def test_a_write_retires_the_version_at_once_and_again_after_commit(house: Provider) -> None:
