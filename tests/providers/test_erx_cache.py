@@ -231,6 +231,30 @@ def test_a_granted_permission_shows_and_a_lost_device_report_revokes_it_on_the_n
     assert "You may sign prescriptions for controlled substances (EPCS)." not in epcs
 
 
+def test_a_credentials_write_shows_in_the_epcs_status_on_the_next_view(
+    clinician: User, registrant: Provider, manager: User, make_user: Callable[..., User]
+) -> None:
+    """The EPCS section depends on "credentials": an edited registration waits for verification
+    again, which stops signing without ending the permission (no "epcs" write happens)."""
+    jones = make_user("dr.jones", first_name="Brian", last_name="Jones")
+    grant_directly(People(manager=manager, prescriber=registrant, registrant=jones, bystander=manager))
+    client = signed_in(clinician)
+    assert "You may sign prescriptions for controlled substances (EPCS)." in section(
+        page(client), "epcs-status-heading"
+    )
+    page(client)  # cached
+
+    registration = registrant.dea_registrations.get()
+    edited = client.post(f"/account/credentials/dea/{registration.pk}/edit/", dea_form("AH1234563"))
+    assert edited.status_code == 302
+
+    epcs = section(page(client), "epcs-status-heading")
+    assert "You have no current, verified DEA registration." in epcs
+    assert "You may sign prescriptions for controlled substances (EPCS)." not in epcs
+    registrant.epcs_permission.refresh_from_db()
+    assert registrant.epcs_permission.is_granted
+
+
 def test_a_write_retires_the_version_at_once_and_again_after_commit(house: Provider) -> None:
     before = erx_cache.section_version(erx_cache.CREDENTIALS, house.pk)
     with transaction.atomic():
