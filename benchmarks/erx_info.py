@@ -8,7 +8,7 @@ The minimal signed-in view is another Account Settings tab ("General"): same sig
 session and frame, no sections. Prints p50/p95 of each and their ratio (target <= 3x), and,
 for context, eRx Info of a provider with no devices (what the other eRx Info sections cost)
 and the first view of eRx Info after a write: to the devices section (a device sync; that
-section is rendered afresh, the others come from the cache) and to every section (all three
+section is rendered afresh, the others come from the cache) and to every section (all four
 rendered afresh, the worst case).
 """
 
