@@ -30,6 +30,7 @@ from mfa import challenges
 from mfa.challenges import CompletionRefused
 from mfa.models import DeviceKind, ProviderDevice, VerificationChallenge
 from mfa.outcomes import Sentence
+from providers import erx_cache
 from providers.models import (
     EpcsPermission,
     EpcsPermissionRequest,
@@ -316,6 +317,7 @@ def _apply(permission_request: EpcsPermissionRequest, approver: User) -> tuple[E
     permission.entered_by_id = permission_request.entered_by_id
     permission.approved_by = approver
     permission.save()
+    erx_cache.bump_section("epcs", provider.pk)
     return permission, action
 
 

@@ -13,6 +13,11 @@ from providers.erx_info import ErxSection
 from providers.models import Provider
 
 
+def epcs_live(request: HttpRequest, provider: Provider) -> dict[str, Any]:
+    """The EPCS status depends on the date (a registration expires): it is part of the cache key."""
+    return {"today": today()}
+
+
 def epcs_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
     permission = permission_for(provider)
     registrations = list(provider.dea_registrations.all())
@@ -26,4 +31,13 @@ def epcs_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
     }
 
 
-EPCS_SECTION = ErxSection(name="epcs", template="epcs_access/erx/epcs.html", build=epcs_section, order=40)
+# The status reads the DEA registrations and their verification (the credentials section's
+# data) as well as the permission and its requests.
+EPCS_SECTION = ErxSection(
+    name="epcs",
+    template="epcs_access/erx/epcs.html",
+    build=epcs_section,
+    order=40,
+    live=epcs_live,
+    depends_on=("credentials",),
+)

@@ -20,6 +20,7 @@ from audit.models import Outcome
 from epcs_access.services import RefusalCode, decide, refuse
 from mfa import challenges
 from mfa.models import ChallengeStatus, VerificationChallenge
+from providers import erx_cache
 from providers.models import (
     EpcsAccessNotice,
     EpcsPermission,
@@ -58,6 +59,7 @@ def report_lost_device(
             permission.revoked_reason = LOST_DEVICE_REASON
             permission.approved_by = None
             permission.save()
+            erx_cache.bump_section("epcs", provider.pk)
         for pending in EpcsPermissionRequest.objects.select_for_update().filter(
             provider=provider, status=EpcsRequestStatus.PENDING
         ):

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 import audit
 from audit.models import Outcome
+from providers import erx_cache
 from providers.credentials.rules import has_current_registration, has_registration_in_force, today
 from providers.epcs import revoke_without_current_registration
 from providers.models import (
@@ -159,6 +160,7 @@ def decide(permission_request: EpcsPermissionRequest, status: EpcsRequestStatus,
     permission_request.decided_at = timezone.now()
     permission_request.decision_reason = reason[:300]
     permission_request.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    erx_cache.bump_section("epcs", permission_request.provider_id)
 
 
 # --- entering and cancelling ------------------------------------------------------------
@@ -210,6 +212,7 @@ def enter_request(
                     request=request,
                     details={"action": change.value, "provider_id": provider.pk, "note": note[:300]},
                 )
+                erx_cache.bump_section("epcs", provider.pk)
                 return permission_request
     except IntegrityError:
         refusal = f"{provider} already has a pending EPCS permission request."

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 import audit
 from dea_registry_client import BusinessActivity, RegistryRecord, RegistryStatus, Schedule
+from providers import erx_cache
 from providers.credentials.rules import license_is_verified, registration_is_verified
 from providers.credentials.verification import record_dea_verification, verify_state_license
 from providers.models import (
@@ -204,6 +205,7 @@ def seed_credentials() -> None:
             changed += ["idme_uuid", "identity_ial", "identity_aal", "identity_verified_at"]
         if changed:
             provider.save(update_fields=changed)
+        erx_cache.bump_section("credentials", provider.pk)
 
 
 def seed_epcs_permission() -> None:
@@ -257,6 +259,7 @@ def seed_granted_permission(*, provider: Provider, entered_by: User, approved_by
         permission.revoked_at = None
         permission.revoked_reason = ""
         permission.save()
+        erx_cache.bump_section("epcs", provider.pk)
         audit.record(
             "epcs.permission_granted",
             actor=None,

@@ -22,6 +22,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 import audit
+from providers import erx_cache
 from providers.credentials.rules import (
     has_current_registration,
     has_registration_in_force,
@@ -103,6 +104,7 @@ def revoke_without_current_registration(
         permission.revoked_reason = reason[:300]
         permission.approved_by = None
         permission.save()
+        erx_cache.bump_section("epcs", provider.pk)
         audit.record(
             "epcs.permission_revoked",
             actor=actor,

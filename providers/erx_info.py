@@ -6,7 +6,10 @@ AppConfig.ready() (identity and credentials: providers; ID.Me devices: mfa; EPCS
 lets an app register a completion. This module never names the apps above it.
 
 A section is a template plus a function that builds its context; its name is a stable
-string (a cache may key on it).
+string (the cache keys on it, and the services that write its data bump it). Each section is
+rendered from a cached fragment (providers.erx_cache) until one of its writes bumps its
+version: `live` is what must be read or done on every view (its values join the context and
+the cache key), `depends_on` names other sections whose writes also change this one's output.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from providers import services
+from providers import erx_cache, services
 from providers.models import Provider
 
 
@@ -28,6 +31,8 @@ class ErxSection:
     build: Callable[[HttpRequest, Provider], dict[str, Any]]
     # Top to bottom as on the seed's eRx Info screen: smaller first.
     order: int
+    live: Callable[[HttpRequest, Provider], dict[str, Any]] | None = None
+    depends_on: tuple[str, ...] = ()
 
 
 _SECTIONS: dict[str, ErxSection] = {}
@@ -46,5 +51,21 @@ def erx_info_tab(request: HttpRequest) -> HttpResponse:
     from providers.views import render_tab
 
     provider = services.current_provider(request)
-    sections = [{"template": section.template, **section.build(request, provider)} for section in registered_sections()]
-    return render_tab(request, "erx-info", "providers/tab_erx_info.html", {"provider": provider, "sections": sections})
+    sections = registered_sections()
+    # Every section's version in one cache round trip, before any section reads its data.
+    erx_cache.read_versions_for_view(
+        request, {name for section in sections for name in (section.name, *section.depends_on)}, provider.pk
+    )
+    html = [
+        erx_cache.render_section(
+            request,
+            provider,
+            section.name,
+            section.template,
+            section.build,
+            live=section.live,
+            depends_on=section.depends_on,
+        )
+        for section in sections
+    ]
+    return render_tab(request, "erx-info", "providers/tab_erx_info.html", {"provider": provider, "sections": html})

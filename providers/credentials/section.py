@@ -14,6 +14,12 @@ from providers.erx_info import ErxSection
 from providers.models import Provider
 
 
+def credentials_live(request: HttpRequest, provider: Provider) -> dict[str, Any]:
+    """Expiry warnings and each registration's status depend on the date: it is part of the
+    cache key."""
+    return {"today": today()}
+
+
 def credentials_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
     on = today()
     dea_registrations = list(provider.dea_registrations.select_related("verified_by"))
@@ -59,5 +65,9 @@ def credentials_section(request: HttpRequest, provider: Provider) -> dict[str, A
 
 
 CREDENTIALS_SECTION = ErxSection(
-    name="credentials", template="providers/erx/credentials.html", build=credentials_section, order=30
+    name="credentials",
+    template="providers/erx/credentials.html",
+    build=credentials_section,
+    order=30,
+    live=credentials_live,
 )

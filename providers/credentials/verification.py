@@ -38,6 +38,7 @@ from dea_registry_client import (
     Schedule,
     registry_client,
 )
+from providers import erx_cache
 from providers.credentials.rules import license_is_verified, registration_is_verified, today
 from providers.credentials.services import registrant_last_name
 from providers.models import DeaRegistration, Provider, StateLicense, User
@@ -260,6 +261,7 @@ def record_dea_verification(
             locked.registry_answer = snapshot
             locked.verified_fingerprint = locked.verification_fingerprint()
             locked.save(update_fields=["verified_at", "verified_by", "registry_answer", "verified_fingerprint"])
+            erx_cache.bump_section("credentials", locked.provider_id)
             audit.record(
                 "credentials.dea_verified",
                 actor=actor,
@@ -301,6 +303,7 @@ def clear_dea_verification(
     registration.registry_answer = {}
     registration.verified_fingerprint = ""
     registration.save(update_fields=["verified_at", "verified_by", "registry_answer", "verified_fingerprint"])
+    erx_cache.bump_section("credentials", registration.provider_id)
     audit.record(
         "credentials.dea_unverified",
         request=request,
@@ -359,6 +362,7 @@ def verify_state_license(
                 "verified_fingerprint",
             ]
         )
+        erx_cache.bump_section("credentials", locked.provider_id)
         audit.record(
             "credentials.license_verified",
             actor=actor,
@@ -394,6 +398,7 @@ def clear_license_verification(license_: StateLicense, changed: list[str], reque
             "verified_fingerprint",
         ]
     )
+    erx_cache.bump_section("credentials", license_.provider_id)
     audit.record(
         "credentials.license_unverified",
         request=request,

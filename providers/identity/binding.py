@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from idme_client import IdentityClaims
+from providers import erx_cache
 from providers.models import IdentityMismatch, IdentityMismatchStatus, Provider
 
 
@@ -154,7 +155,7 @@ def audit_details(check: BindingCheck) -> dict[str, object]:
 def record_mismatch(locked: Provider, claims: IdentityClaims, check: BindingCheck) -> IdentityMismatch:
     """Keep the ID.me result for review; it replaces the provider's earlier pending one.
     Call inside the transaction that holds the provider's row lock."""
-    supersede_pending(locked)
+    supersede_pending(locked)  # bumps the eRx Info identity section
     return IdentityMismatch.objects.create(
         provider=locked,
         differences=[str(d) for d in check.differences],
@@ -173,6 +174,7 @@ def record_mismatch(locked: Provider, claims: IdentityClaims, check: BindingChec
 
 def supersede_pending(provider: Provider) -> int:
     """A newer ID.me answer (match or mismatch) ends the review of the older one."""
+    erx_cache.bump_section("identity", provider.pk)
     return IdentityMismatch.objects.filter(provider=provider, status=IdentityMismatchStatus.PENDING).update(
         status=IdentityMismatchStatus.SUPERSEDED
     )

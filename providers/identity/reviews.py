@@ -26,6 +26,7 @@ from django.utils import timezone
 
 import audit
 from audit.models import Outcome
+from providers import erx_cache
 from providers.identity.binding import ehr_identity
 from providers.identity.services import VerificationFailure, link_refusal, store_link
 from providers.models import IdentityMismatch, IdentityMismatchStatus, Provider, User
@@ -218,3 +219,4 @@ def _decide(mismatch: IdentityMismatch, status: IdentityMismatchStatus, actor: U
     mismatch.decided_at = timezone.now()
     mismatch.decision_reason = reason
     mismatch.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    erx_cache.bump_section("identity", mismatch.provider_id)

@@ -30,7 +30,7 @@ import audit
 from audit.models import Outcome
 from idme_client import AuthorizationRequest, IdentityClaims, IdmeRejected, IdmeTokenInvalid, IdmeUnavailable
 from idme_client.oidc import IdentityNotProofed, StateMismatch, build_authorization_request, complete_authorization
-from providers import services
+from providers import erx_cache, services
 from providers.identity import binding as identity_binding
 from providers.identity.binding import BindingCheck
 from providers.models import IdentityAssurance, Provider
@@ -239,6 +239,7 @@ def store_link(locked: Provider, *, uuid: str, aal: int) -> None:
     locked.identity_aal = f"aal{aal}"
     locked.identity_verified_at = timezone.now()
     locked.save(update_fields=["idme_uuid", "identity_ial", "identity_aal", "identity_verified_at"])
+    erx_cache.bump_section("identity", locked.pk)
 
 
 class _LinkRefused(Exception):
