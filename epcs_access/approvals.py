@@ -317,7 +317,7 @@ def _apply(permission_request: EpcsPermissionRequest, approver: User) -> tuple[E
     permission.entered_by_id = permission_request.entered_by_id
     permission.approved_by = approver
     permission.save()
-    erx_cache.bump_section("epcs", provider.pk)
+    erx_cache.bump_section(erx_cache.EPCS, provider.pk)
     return permission, action
 
 

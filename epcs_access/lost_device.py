@@ -59,7 +59,7 @@ def report_lost_device(
             permission.revoked_reason = LOST_DEVICE_REASON
             permission.approved_by = None
             permission.save()
-            erx_cache.bump_section("epcs", provider.pk)
+            erx_cache.bump_section(erx_cache.EPCS, provider.pk)
         for pending in EpcsPermissionRequest.objects.select_for_update().filter(
             provider=provider, status=EpcsRequestStatus.PENDING
         ):

@@ -160,7 +160,7 @@ def decide(permission_request: EpcsPermissionRequest, status: EpcsRequestStatus,
     permission_request.decided_at = timezone.now()
     permission_request.decision_reason = reason[:300]
     permission_request.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
-    erx_cache.bump_section("epcs", permission_request.provider_id)
+    erx_cache.bump_section(erx_cache.EPCS, permission_request.provider_id)
 
 
 # --- entering and cancelling ------------------------------------------------------------
@@ -212,7 +212,7 @@ def enter_request(
                     request=request,
                     details={"action": change.value, "provider_id": provider.pk, "note": note[:300]},
                 )
-                erx_cache.bump_section("epcs", provider.pk)
+                erx_cache.bump_section(erx_cache.EPCS, provider.pk)
                 return permission_request
     except IntegrityError:
         refusal = f"{provider} already has a pending EPCS permission request."

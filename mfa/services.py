@@ -176,7 +176,7 @@ def sync_devices(provider: Provider, request: HttpRequest | None = None) -> Sync
         if notices:
             state.notices = (list(state.notices) + notices)[-NOTICE_LIMIT:]
         state.save()
-        erx_cache.bump_section("devices", provider.pk)
+        erx_cache.bump_section(erx_cache.DEVICES, provider.pk)
     return SyncResult(
         added=plan.added_labels,
         removed=plan.removed_labels,
@@ -391,7 +391,7 @@ def _select_primary_once(provider: Provider, device_id: Any, request: HttpReques
         if previous is not None:
             ProviderDevice.objects.filter(pk=previous.pk).update(is_primary=False)
         ProviderDevice.objects.filter(pk=target.pk).update(is_primary=True)
-        erx_cache.bump_section("devices", provider.pk)
+        erx_cache.bump_section(erx_cache.DEVICES, provider.pk)
         target.is_primary = True
         audit.record(
             "mfa.primary_device_selected",

@@ -205,7 +205,7 @@ def seed_credentials() -> None:
             changed += ["idme_uuid", "identity_ial", "identity_aal", "identity_verified_at"]
         if changed:
             provider.save(update_fields=changed)
-        erx_cache.bump_section("credentials", provider.pk)
+        erx_cache.bump_section(erx_cache.CREDENTIALS, provider.pk)
 
 
 def seed_epcs_permission() -> None:
@@ -259,7 +259,7 @@ def seed_granted_permission(*, provider: Provider, entered_by: User, approved_by
         permission.revoked_at = None
         permission.revoked_reason = ""
         permission.save()
-        erx_cache.bump_section("epcs", provider.pk)
+        erx_cache.bump_section(erx_cache.EPCS, provider.pk)
         audit.record(
             "epcs.permission_granted",
             actor=None,

@@ -104,7 +104,7 @@ def revoke_without_current_registration(
         permission.revoked_reason = reason[:300]
         permission.approved_by = None
         permission.save()
-        erx_cache.bump_section("epcs", provider.pk)
+        erx_cache.bump_section(erx_cache.EPCS, provider.pk)
         audit.record(
             "epcs.permission_revoked",
             actor=actor,

@@ -89,7 +89,7 @@ def add_dea_registration(request: HttpRequest | None, provider: Provider, data: 
             target=registration,
             details={"provider_id": provider.pk, **_values(registration, DEA_FIELDS)},
         )
-        erx_cache.bump_section("credentials", provider.pk)
+        erx_cache.bump_section(erx_cache.CREDENTIALS, provider.pk)
     return registration
 
 
@@ -114,7 +114,7 @@ def update_dea_registration(
             name: {"from": before[name], "to": after[name]} for name in DEA_FIELDS if before[name] != after[name]
         }
         audit.record("credentials.dea_changed", request=request, target=locked, details={"changes": changed})
-        erx_cache.bump_section("credentials", locked.provider_id)
+        erx_cache.bump_section(erx_cache.CREDENTIALS, locked.provider_id)
         if changed:
             # DEA-20: a changed number, state, expiry or schedule is no longer what was verified.
             from providers.credentials.verification import clear_dea_verification
@@ -134,7 +134,7 @@ def revoke_dea_registration(request: HttpRequest | None, registration: DeaRegist
             locked.revoked_at = timezone.now()
             locked.save(update_fields=["revoked_at"])
             audit.record("credentials.dea_revoked", request=request, target=locked, details={"number": locked.number})
-            erx_cache.bump_section("credentials", locked.provider_id)
+            erx_cache.bump_section(erx_cache.CREDENTIALS, locked.provider_id)
             revoke_without_current_registration(
                 locked.provider, reason=f"DEA registration {locked.number} revoked", request=request
             )
@@ -155,7 +155,7 @@ def remove_dea_registration(request: HttpRequest | None, registration: DeaRegist
                 target=("providers.dearegistration", pk),
                 details={"number": number, "provider_id": provider.pk},
             )
-            erx_cache.bump_section("credentials", provider.pk)
+            erx_cache.bump_section(erx_cache.CREDENTIALS, provider.pk)
             revoke_without_current_registration(provider, reason=f"DEA registration {number} removed", request=request)
     except ProtectedError as exc:
         audit.record(
@@ -190,7 +190,7 @@ def add_state_license(request: HttpRequest | None, provider: Provider, data: dic
             target=license_,
             details={"provider_id": provider.pk, **_values(license_, LICENSE_FIELDS)},
         )
-        erx_cache.bump_section("credentials", provider.pk)
+        erx_cache.bump_section(erx_cache.CREDENTIALS, provider.pk)
     return license_
 
 
@@ -208,7 +208,7 @@ def update_state_license(request: HttpRequest | None, license_: StateLicense, da
             if before[name] != getattr(locked, name)
         }
         audit.record("credentials.license_changed", request=request, target=locked, details={"changes": changed})
-        erx_cache.bump_section("credentials", locked.provider_id)
+        erx_cache.bump_section(erx_cache.CREDENTIALS, locked.provider_id)
         if changed:
             from providers.credentials.verification import clear_license_verification
 
@@ -226,7 +226,7 @@ def remove_state_license(request: HttpRequest | None, license_: StateLicense) ->
             target=("providers.statelicense", pk),
             details={"state": state, "number": number},
         )
-        erx_cache.bump_section("credentials", license_.provider_id)
+        erx_cache.bump_section(erx_cache.CREDENTIALS, license_.provider_id)
 
 
 # --- Medicaid id and prescribing name ---------------------------------------------
@@ -242,7 +242,7 @@ def update_prescriber_details(
         if changed:
             locked.save(update_fields=changed)
             audit.record("credentials.prescriber_details_changed", request=request, target=locked, details=values)
-            erx_cache.bump_section("credentials", locked.pk)
+            erx_cache.bump_section(erx_cache.CREDENTIALS, locked.pk)
     return changed
 
 

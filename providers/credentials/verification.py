@@ -261,7 +261,7 @@ def record_dea_verification(
             locked.registry_answer = snapshot
             locked.verified_fingerprint = locked.verification_fingerprint()
             locked.save(update_fields=["verified_at", "verified_by", "registry_answer", "verified_fingerprint"])
-            erx_cache.bump_section("credentials", locked.provider_id)
+            erx_cache.bump_section(erx_cache.CREDENTIALS, locked.provider_id)
             audit.record(
                 "credentials.dea_verified",
                 actor=actor,
@@ -303,7 +303,7 @@ def clear_dea_verification(
     registration.registry_answer = {}
     registration.verified_fingerprint = ""
     registration.save(update_fields=["verified_at", "verified_by", "registry_answer", "verified_fingerprint"])
-    erx_cache.bump_section("credentials", registration.provider_id)
+    erx_cache.bump_section(erx_cache.CREDENTIALS, registration.provider_id)
     audit.record(
         "credentials.dea_unverified",
         request=request,
@@ -362,7 +362,7 @@ def verify_state_license(
                 "verified_fingerprint",
             ]
         )
-        erx_cache.bump_section("credentials", locked.provider_id)
+        erx_cache.bump_section(erx_cache.CREDENTIALS, locked.provider_id)
         audit.record(
             "credentials.license_verified",
             actor=actor,
@@ -398,7 +398,7 @@ def clear_license_verification(license_: StateLicense, changed: list[str], reque
             "verified_fingerprint",
         ]
     )
-    erx_cache.bump_section("credentials", license_.provider_id)
+    erx_cache.bump_section(erx_cache.CREDENTIALS, license_.provider_id)
     audit.record(
         "credentials.license_unverified",
         request=request,

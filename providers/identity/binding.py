@@ -174,7 +174,7 @@ def record_mismatch(locked: Provider, claims: IdentityClaims, check: BindingChec
 
 def supersede_pending(provider: Provider) -> int:
     """A newer ID.me answer (match or mismatch) ends the review of the older one."""
-    erx_cache.bump_section("identity", provider.pk)
+    erx_cache.bump_section(erx_cache.IDENTITY, provider.pk)
     return IdentityMismatch.objects.filter(provider=provider, status=IdentityMismatchStatus.PENDING).update(
         status=IdentityMismatchStatus.SUPERSEDED
     )

@@ -219,4 +219,4 @@ def _decide(mismatch: IdentityMismatch, status: IdentityMismatchStatus, actor: U
     mismatch.decided_at = timezone.now()
     mismatch.decision_reason = reason
     mismatch.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
-    erx_cache.bump_section("identity", mismatch.provider_id)
+    erx_cache.bump_section(erx_cache.IDENTITY, mismatch.provider_id)

@@ -239,7 +239,7 @@ def store_link(locked: Provider, *, uuid: str, aal: int) -> None:
     locked.identity_aal = f"aal{aal}"
     locked.identity_verified_at = timezone.now()
     locked.save(update_fields=["idme_uuid", "identity_ial", "identity_aal", "identity_verified_at"])
-    erx_cache.bump_section("identity", locked.pk)
+    erx_cache.bump_section(erx_cache.IDENTITY, locked.pk)
 
 
 class _LinkRefused(Exception):

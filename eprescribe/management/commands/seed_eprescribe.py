@@ -104,7 +104,7 @@ class Command(BaseCommand):
                 state="NY",
                 expires_on=timezone.localdate() + dt.timedelta(days=2 * 365),
             )
-            erx_cache.bump_section("credentials", provider.pk)
+            erx_cache.bump_section(erx_cache.CREDENTIALS, provider.pk)
         created = 0
         for last_name, medication_name, quantity, directions, refills in READY_PRESCRIPTIONS:
             patient = patients[last_name]
