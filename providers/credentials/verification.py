@@ -98,6 +98,17 @@ SCHEDULE_FLAGS: tuple[tuple[str, Schedule, str], ...] = (
 )
 
 
+# The columns a verification writes (and clearing it empties).
+DEA_VERIFICATION_FIELDS = ["verified_at", "verified_by", "registry_answer", "verified_fingerprint"]
+LICENSE_VERIFICATION_FIELDS = [
+    "verified_at",
+    "verified_by",
+    "verification_source",
+    "verification_reference",
+    "verified_fingerprint",
+]
+
+
 def _name_key(name: str) -> str:
     """Compare names without case, accents, spaces, hyphens or apostrophes."""
     decomposed = unicodedata.normalize("NFKD", name)
@@ -260,7 +271,7 @@ def record_dea_verification(
             locked.verified_by = actor
             locked.registry_answer = snapshot
             locked.verified_fingerprint = locked.verification_fingerprint()
-            locked.save(update_fields=["verified_at", "verified_by", "registry_answer", "verified_fingerprint"])
+            locked.save(update_fields=DEA_VERIFICATION_FIELDS)
             erx_cache.bump_section(erx_cache.CREDENTIALS, locked.provider_id)
             audit.record(
                 "credentials.dea_verified",
@@ -302,7 +313,7 @@ def clear_dea_verification(
     registration.verified_by = None
     registration.registry_answer = {}
     registration.verified_fingerprint = ""
-    registration.save(update_fields=["verified_at", "verified_by", "registry_answer", "verified_fingerprint"])
+    registration.save(update_fields=DEA_VERIFICATION_FIELDS)
     erx_cache.bump_section(erx_cache.CREDENTIALS, registration.provider_id)
     audit.record(
         "credentials.dea_unverified",
@@ -353,15 +364,7 @@ def verify_state_license(
         locked.verification_source = source
         locked.verification_reference = reference
         locked.verified_fingerprint = locked.verification_fingerprint()
-        locked.save(
-            update_fields=[
-                "verified_at",
-                "verified_by",
-                "verification_source",
-                "verification_reference",
-                "verified_fingerprint",
-            ]
-        )
+        locked.save(update_fields=LICENSE_VERIFICATION_FIELDS)
         erx_cache.bump_section(erx_cache.CREDENTIALS, locked.provider_id)
         audit.record(
             "credentials.license_verified",
@@ -389,15 +392,7 @@ def clear_license_verification(license_: StateLicense, changed: list[str], reque
     license_.verification_source = ""
     license_.verification_reference = ""
     license_.verified_fingerprint = ""
-    license_.save(
-        update_fields=[
-            "verified_at",
-            "verified_by",
-            "verification_source",
-            "verification_reference",
-            "verified_fingerprint",
-        ]
-    )
+    license_.save(update_fields=LICENSE_VERIFICATION_FIELDS)
     erx_cache.bump_section(erx_cache.CREDENTIALS, license_.provider_id)
     audit.record(
         "credentials.license_unverified",
