@@ -9,14 +9,33 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
     from audit.models import AuditEvent
 
 
-def record(action: str, **kwargs: Any) -> AuditEvent:
-    """Append one event to the trail; see audit.services.build_event for the arguments."""
-    from audit.services import record_event
+def record(
+    action: str,
+    *,
+    actor: Any = None,
+    target: Any = None,
+    outcome: str | None = None,
+    request: HttpRequest | None = None,
+    details: dict[str, Any] | None = None,
+    chain: Any = None,
+) -> AuditEvent:
+    """Append one event to the trail: who (`actor`, else the request's user) did `action`
+    to `target` (a model instance or a (type, id) pair), with what `outcome` (an
+    audit.models.Outcome; success unless told) and `details`, in the hash chain of `chain`
+    (a practice or its id; None: the chain of events that belong to no practice).
 
-    return record_event(action, **kwargs)
+    The import is lazy so that `import audit` loads no model."""
+    from audit.services import append_events, build_event
+
+    event = build_event(
+        action, actor=actor, target=target, outcome=outcome, request=request, details=details, chain=chain
+    )
+    return append_events([event])[0]
 
 
 def record_many(entries: list[tuple[str, dict[str, Any]]]) -> list[AuditEvent]:

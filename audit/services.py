@@ -42,7 +42,7 @@ def build_event(
     *,
     actor: Any = None,
     target: Any = None,
-    outcome: str = Outcome.SUCCESS,
+    outcome: str | None = None,
     request: HttpRequest | None = None,
     details: dict[str, Any] | None = None,
     chain: Any = None,
@@ -65,7 +65,7 @@ def build_event(
         action=action,
         target_type=target_type,
         target_id=target_id,
-        outcome=str(outcome),
+        outcome=str(outcome or Outcome.SUCCESS),
         ip_address=_client_ip(request) if request else None,
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:512] if request else ""),
         details=json.loads(json.dumps(details or {}, default=str)),
@@ -80,11 +80,6 @@ def append_events(events: list[AuditEvent]) -> list[AuditEvent]:
     for chain_id in dict.fromkeys(event.chain_id for event in events):
         transaction.on_commit(functools.partial(sequencer.sequence_after_commit, chain_id), robust=True)
     return events
-
-
-def record_event(action: str, **kwargs: Any) -> AuditEvent:
-    """Append one event; the arguments are those of build_event."""
-    return append_events([build_event(action, **kwargs)])[0]
 
 
 @dataclass(frozen=True)
@@ -175,7 +170,7 @@ def generate_incident_report(day: dt.date, chain: Any = None) -> IncidentReport:
             findings=findings,
             checkpoint=signed,
         )
-    record_event(
+    event = build_event(
         "audit.incident_report",
         chain=chain_id,
         target=report,
@@ -188,4 +183,5 @@ def generate_incident_report(day: dt.date, chain: Any = None) -> IncidentReport:
             "checkpoint_position": signed.position if signed else None,
         },
     )
+    append_events([event])
     return report

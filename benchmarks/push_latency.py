@@ -8,7 +8,9 @@ What it does (everything real except the person holding the phone):
   counter of every request the EHR sends to ID.me (partner API and token endpoint);
 - a real `celery worker` of 2 processes (prefork) that runs the EHR's push poller;
 - N prescribers, each with an ID.me account, a paired phone, EPCS permission and one READY
-  C-II prescription; each starts a push ceremony through mfa.challenges (as the page does);
+  C-II prescription; each opens a signing ceremony bound to its review (DEA-19) and starts
+  its push, calling what the ceremony views call (eprescribe.ceremony_selection,
+  eprescribe.ceremony_binding, mfa.challenges);
 - the phone (the sandbox's own answer function, with the key made at pairing) approves with the
   matched number; latency = the prescription's signed_at minus the moment the approval returned.
 
@@ -174,7 +176,11 @@ class Prescriber:
             number=f"AD{1000000 + index:07d}"[:9],
             state="NJ",
             expires_on=timezone.localdate() + dt.timedelta(days=365),
+            # Benchmark data: recorded as verified against the DEA registry (DEA-20) without asking it.
+            verified_at=timezone.now(),
         )
+        registration.verified_fingerprint = registration.verification_fingerprint()
+        registration.save(update_fields=["verified_fingerprint"])
         EpcsPermission.objects.create(
             provider=self.provider, state=EpcsPermissionState.GRANTED, granted_at=timezone.now()
         )
@@ -211,18 +217,32 @@ class Prescriber:
         return self.rx_services.mark_ready(rx, self.user)
 
     def start_push(self, rx: Any) -> Any:
-        import uuid
-
+        """Start a push ceremony as the page does (eprescribe.ceremony): "Sign selected" checks
+        the selection and binds a ceremony to the digests of its review (DEA-19); "Send push"
+        checks the ceremony again and pushes what is signed, with the ceremony's subject."""
+        from eprescribe import ceremony_binding as binding
+        from eprescribe import ceremony_selection as selection
         from mfa import challenges
 
+        # POST /eprescribe/sign/ (ceremony_start)
+        ceremony = binding.open_ceremony(self.provider, selection.load_selection(self.provider, [rx.pk]))
+        # POST /eprescribe/sign/<uuid>/push/ (ceremony_push, via _ready_to_sign)
+        prescriptions = binding.current_prescriptions(ceremony)
+        if binding.end_if_changed(ceremony, prescriptions).reason is not None:
+            raise SystemExit(f"the ceremony of prescription {rx.pk} ended before its push")
+        selection.check_selection(self.provider, prescriptions)
+        unavailable = selection.unavailable_reason()
+        if unavailable:
+            raise SystemExit(unavailable)
+        title, message = selection.push_summary(prescriptions)
         return challenges.start_push_challenge(
             provider=self.provider,
             device=self.device,
-            purpose="epcs_sign",
-            subject=f"ceremony:{uuid.uuid4()}",
-            title="Sign 1 controlled-substance prescription",
-            message=f"Patient: {self.patient.full_name}. Oxycodone 5 mg tablet x 10.",
-            context={"prescription_ids": [rx.pk]},
+            purpose=selection.PURPOSE,
+            subject=binding.subject_for(ceremony.pk),
+            title=title,
+            message=message,
+            context={"prescription_ids": [p.pk for p in prescriptions], "ceremony": str(ceremony.pk)},
         )
 
     def approve(self, challenge: Any) -> float:
@@ -273,6 +293,15 @@ def signed_at(rx: Any, timeout: float = 120.0) -> float | None:
     return None
 
 
+def not_signed(challenge: Any) -> SystemExit:
+    """Why a ceremony was not signed in time: its challenge's state, as the page would show it."""
+    challenge.refresh_from_db()
+    return SystemExit(
+        f"a ceremony was not signed within 120 s (its challenge is {challenge.status}: "
+        f"{challenge.status_reason or 'no reason recorded'}); see var/bench-push/worker.log"
+    )
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
@@ -319,10 +348,10 @@ def run_many(prescribers: list[Prescriber], counter: RequestCounter, *, spread: 
     approve_end = time.monotonic()
     print(f"[{label}] the phone approved {n} in {approve_end - approve_start:.1f}s")
     latencies: list[float] = []
-    for rx, approved in zip(rxs, approvals, strict=True):
+    for rx, approved, challenge in zip(rxs, approvals, pending, strict=True):
         done = signed_at(rx)
         if done is None:
-            raise SystemExit("a ceremony was not signed within 120 s; see var/bench-push/worker.log")
+            raise not_signed(challenge)
         latencies.append(done - approved)
     all_done = time.monotonic()
     report(f"[{label}] {n} pending", latencies)
@@ -370,7 +399,7 @@ def main() -> None:
             approved = one.approve(challenge)
             done = signed_at(rx)
             if done is None:
-                raise SystemExit("a ceremony was not signed within 120 s; see var/bench-push/worker.log")
+                raise not_signed(challenge)
             single.append(done - approved)
         report("1 pending", single)
 

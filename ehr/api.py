@@ -10,13 +10,13 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ehr import jsonbody
+from common import jsonbody
 
 
 class SafeJSONParser(JSONParser):
     """DRF's JSON parser, but a body nested too deeply is a 400 `parse_error`, not a 500 (ASVS-10).
 
-    The body's size is already bounded by `ehr.middleware.RequestBodyLimitMiddleware`.
+    The body's size is already bounded by `common.middleware.RequestBodyLimitMiddleware`.
     """
 
     def parse(self, stream: IO[Any], media_type: str | None = None, parser_context: Any = None) -> Any:

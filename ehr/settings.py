@@ -8,26 +8,28 @@ Every variable is listed in the README's configuration table.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
 
-from ehr.envconfig import (
+from common.envconfig import (
+    DEMO_DEA_REGISTRY_API_KEY,
     DEMO_IDME_CLIENT_SECRET,
     DEMO_SANDBOX_OPERATOR_PASSWORD,
     PUBLISHED_DEVELOPMENT_SECRET_KEY,
+    SQLITE_OPTIONS,
     database_config,
+    development_fernet_key,
     is_running_tests,
     keep_files_private,
     missing_variables,
-    production_problems,
     redis_url,
     refuse,
 )
+from common.service_settings import logging_config, security_settings, static_storages
+from ehr.envconfig import production_problems
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -60,13 +62,10 @@ _MISSING_IN_PRODUCTION: list[str] = (
 SECRET_KEY: str = env.str("DJANGO_SECRET_KEY", default=PUBLISHED_DEVELOPMENT_SECRET_KEY)
 
 
-def _dev_fernet_key(label: str) -> str:
-    # Deterministic in development so encrypted demo data survives restarts.
-    return base64.urlsafe_b64encode(hashlib.sha256(f"{label}:{SECRET_KEY}".encode()).digest()).decode()
-
-
 # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation).
-FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEY", default=[_dev_fernet_key("field-encryption")])
+FIELD_ENCRYPTION_KEYS: list[str] = env.list(
+    "FIELD_ENCRYPTION_KEY", default=[development_fernet_key("field-encryption", SECRET_KEY)]
+)
 ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -85,6 +84,7 @@ INSTALLED_APPS = [
     "audit",
     "providers",
     "mfa",
+    "epcs_access",
     "eprescribe",
     "idme_client",
     "idme_sandbox",
@@ -94,8 +94,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After WhiteNoise: static assets stay cacheable, everything else is no-store.
-    "ehr.middleware.NoStoreMiddleware",
-    "ehr.middleware.RequestBodyLimitMiddleware",
+    "common.middleware.NoStoreMiddleware",
+    "common.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -103,7 +103,7 @@ MIDDLEWARE = [
     "ehr.middleware.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "ehr.middleware.SecurityHeadersMiddleware",
+    "common.middleware.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "ehr.urls"
@@ -128,13 +128,7 @@ TEMPLATES = [
 _sqlite_default = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASES = {"default": database_config(env, _sqlite_default)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["OPTIONS"] = {
-        # IMMEDIATE takes the write lock at BEGIN, so concurrent transactions queue
-        # instead of failing half-way ("database is locked").
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
+    DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
     # A file, not memory, so a Celery worker process started by a test sees the same data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
@@ -174,16 +168,7 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 os.makedirs(STATIC_ROOT, exist_ok=True)
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG or TESTING
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
-}
+STORAGES = static_storages(manifest=not (DEBUG or TESTING))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="America/New_York")
@@ -244,13 +229,17 @@ IDME_SCOPE: str = env.str("IDME_SCOPE", default="openid http://idmanagement.gov/
 IDME_TIMEOUT_SECONDS: float = env.float("IDME_TIMEOUT_SECONDS", default=5.0)
 # The sandbox encrypts its TOTP secrets and private keys with keys of its own.
 IDME_SANDBOX_ENCRYPTION_KEYS: list[str] = env.list(
-    "IDME_SANDBOX_ENCRYPTION_KEY", default=[_dev_fernet_key("idme-sandbox")]
+    "IDME_SANDBOX_ENCRYPTION_KEY", default=[development_fernet_key("idme-sandbox", SECRET_KEY)]
 )
 # Production mode refuses the sandbox unless this says the host is a demonstration.
 IDME_SANDBOX_IN_PRODUCTION: bool = env.bool("IDME_SANDBOX_IN_PRODUCTION", default=False)
 # The sandbox operator: signs in to the message outbox and the pharmacy network (patient data).
 IDME_SANDBOX_OPERATOR_USERNAME: str = env.str("IDME_SANDBOX_OPERATOR_USERNAME", default="operator")
 IDME_SANDBOX_OPERATOR_PASSWORD: str = env.str("IDME_SANDBOX_OPERATOR_PASSWORD", default=DEMO_SANDBOX_OPERATOR_PASSWORD)
+# The sandbox reads only its own names (it runs alone from idme_sandbox/settings.py too):
+# mounted here, `seed_idme_sandbox` registers this EHR's client and DEA registry key.
+IDME_SANDBOX_EHR_CLIENT_ID: str = IDME_CLIENT_ID
+IDME_SANDBOX_EHR_CLIENT_SECRET: str = IDME_CLIENT_SECRET
 
 if not DEBUG:
     refuse(
@@ -279,8 +268,9 @@ if not DEBUG:
 DEA_REGISTRY_URL: str = env.str(
     "DEA_REGISTRY_URL", default=f"{IDME_BASE_URL}/dea-registry" if IDME_SANDBOX_ENABLED else ""
 ).rstrip("/")
-DEA_REGISTRY_API_KEY: str = env.str("DEA_REGISTRY_API_KEY", default="ehr-demo-dea-registry-key-change-me")
+DEA_REGISTRY_API_KEY: str = env.str("DEA_REGISTRY_API_KEY", default=DEMO_DEA_REGISTRY_API_KEY)
 DEA_REGISTRY_TIMEOUT_SECONDS: float = env.float("DEA_REGISTRY_TIMEOUT_SECONDS", default=5.0)
+IDME_SANDBOX_DEA_REGISTRY_API_KEY: str = DEA_REGISTRY_API_KEY  # the key the sandbox's simulator issues
 
 # --- EPCS signing and pharmacy transmission (owned by eprescribe; docs/eprescribe.md) ---
 # Ed25519 private key (PEM). Empty: a key file under EHR_VAR_DIR, created on first use (0600).
@@ -322,26 +312,9 @@ SPECTACULAR_SETTINGS = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 # --- Production hardening (checked by `manage.py check --deploy`) ------------
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
-if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-    SECURE_HSTS_SECONDS = 31_536_000
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+vars().update(security_settings(env, production=not DEBUG))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+LOGGING = logging_config(env)
 
 # --- Audit trail (owned by audit; docs/audit.md) ------------------------------
 # A signed checkpoint of each chain at least this often while events arrive.
@@ -358,7 +331,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": AUDIT_SWEEP_SECONDS,
     },
     "revoke-lapsed-epcs-permissions": {
-        "task": "providers.revoke_lapsed_epcs_permissions",
+        "task": "epcs_access.revoke_lapsed_epcs_permissions",
         "schedule": crontab(hour=0, minute=5),
     },
     "daily-incident-report": {

@@ -1,51 +1,17 @@
-"""Counting failed attempts (ASVS-02, ASVS-12, NIST-02): the limiters used for passwords and codes.
-
-Counts live in the cache (Redis in production), keyed by what is being protected, in a
-fixed window. A key that reaches its limit stays locked until the window ends.
+"""The EHR's password policy (ASVS-02, ASVS-12): how many failed passwords lock what.
 
 `PASSWORD_LIMITER` is the one limiter every EHR password check goes through (the EHR's
 authentication backend, `providers.backends`, calls it): a counter per account plus a
-counter per client address across usernames. The ID.me sandbox builds its own
-`AttemptLimiter`s from this module; it imports no EHR app.
+counter per client address across usernames. The counting itself is the neutral
+`common.throttle.AttemptLimiter`, which the ID.me sandbox builds its own limiters from.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.core.cache import cache
-
-
-@dataclass(frozen=True)
-class AttemptLimiter:
-    scope: str
-    limit: int
-    window_seconds: int
-
-    def _key(self, subject: str) -> str:
-        digest = hashlib.sha256(subject.lower().encode()).hexdigest()[:32]
-        return f"attempts:{self.scope}:{digest}"
-
-    def count(self, subject: str) -> int:
-        return int(cache.get(self._key(subject), 0))
-
-    def is_locked(self, subject: str) -> bool:
-        return self.count(subject) >= self.limit
-
-    def failure(self, subject: str) -> int:
-        key = self._key(subject)
-        if cache.add(key, 1, self.window_seconds):
-            return 1
-        try:
-            return cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, self.window_seconds)
-            return 1
-
-    def reset(self, subject: str) -> None:
-        cache.delete(self._key(subject))
+from common.throttle import AttemptLimiter
 
 
 class PasswordRefusal(StrEnum):

@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("ehr.api_urls")),
     path("", include("providers.urls")),
+    path("", include("epcs_access.urls")),
     path("mfa/", include("mfa.urls")),
     path("eprescribe/", include("eprescribe.urls")),
 ]

@@ -94,17 +94,9 @@ class CancelSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
-CONTENT_FIELDS = (
-    "patient",
-    "medication",
-    "dea_registration",
-    "quantity",
-    "quantity_unit",
-    "directions",
-    "refills",
-    "earliest_fill_date",
-    "pharmacy",
-)
+def _content(validated: dict[str, Any]) -> dict[str, Any]:
+    """The prescription content fields the body carried (a PATCH carries only some)."""
+    return {name: validated[name] for name in services.CONTENT_FIELDS if name in validated}
 
 
 def _service_errors(exc: DjangoValidationError) -> ValidationError:
@@ -136,7 +128,7 @@ class PrescriptionViewSet(
             raise PermissionDenied("Only prescribers and their staff can prepare prescriptions.")
         if not services.may_prepare_for(user, prescriber):
             raise PermissionDenied("You may prepare prescriptions only for yourself.")
-        fields = {name: serializer.validated_data[name] for name in CONTENT_FIELDS if name in serializer.validated_data}
+        fields = _content(serializer.validated_data)
         try:
             serializer.instance = services.create_prescription(
                 actor=user, prescriber=prescriber, fields=fields, request=self.request
@@ -150,9 +142,7 @@ class PrescriptionViewSet(
         rx: Prescription = serializer.instance
         if "prescriber" in serializer.validated_data and serializer.validated_data["prescriber"] != rx.prescriber:
             raise ValidationError({"prescriber": ["The prescriber of a prescription cannot be changed."]})
-        changes = {
-            name: serializer.validated_data[name] for name in CONTENT_FIELDS if name in serializer.validated_data
-        }
+        changes = _content(serializer.validated_data)
         try:
             serializer.instance = services.update_prescription(
                 rx, actor=signed_in_user(self.request), changes=changes, request=self.request

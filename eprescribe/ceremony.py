@@ -27,7 +27,9 @@ from eprescribe import ceremony_selection as selection
 from eprescribe.models import CeremonyEnd, CeremonyState, Prescription, SigningCeremony
 from mfa import challenges
 from mfa.models import ChallengeMethod, ChallengeStatus, DeviceKind, ProviderDevice, VerificationChallenge
+from mfa.outcomes import http_status
 from mfa.services import MirrorReadiness, devices_for, ensure_mirror, primary_device
+from mfa.tasks import ensure_push_poller
 from providers import services as people
 from providers.models import Provider
 from providers.reauth import authenticated_within, reauthentication_url
@@ -73,10 +75,7 @@ def _latest_challenge(provider: Provider, ceremony_id: uuid.UUID) -> Verificatio
 
 
 def _prescriptions_url() -> str:
-    try:
-        return reverse("eprescribe:prescriptions")
-    except Exception:
-        return reverse("home")
+    return reverse("eprescribe:prescriptions")
 
 
 def ended_message(ceremony: SigningCeremony, prescriptions: list[Prescription]) -> str:
@@ -158,19 +157,6 @@ def _render_page(
     mirror = MirrorReadiness.SYNCED
     if not (signed or changed or block_reason):
         mirror = ensure_mirror(provider, request)
-    devices = devices_for(provider)
-    primary = primary_device(provider)
-    totp_devices = [d for d in devices if d.kind == DeviceKind.TOTP]
-    push_devices = [d for d in devices if d.kind == DeviceKind.PUSH]
-    if chosen_device is None:
-        chosen_device = primary.pk if primary else (devices[0].pk if devices else None)
-    push_first = bool(primary and primary.kind == DeviceKind.PUSH)
-    chosen_totp = next(
-        (d.pk for d in totp_devices if d.pk == chosen_device), totp_devices[0].pk if totp_devices else None
-    )
-    chosen_push = next(
-        (d.pk for d in push_devices if d.pk == chosen_device), push_devices[0].pk if push_devices else None
-    )
     waiting = (
         not changed
         and challenge is not None
@@ -202,16 +188,34 @@ def _render_page(
         "checking_devices": CHECKING_DEVICES_MESSAGE if mirror == MirrorReadiness.UNREACHABLE else "",
         "error": error,
         "outcome_message": outcome_message,
-        "totp_devices": totp_devices,
-        "push_devices": push_devices,
-        "chosen_totp": chosen_totp,
-        "chosen_push": chosen_push,
-        "push_first": push_first,
         "several_generators_note": SEVERAL_GENERATORS_NOTE,
+        **_device_choices(provider, chosen_device),
         "seconds_left": challenges.seconds_left(challenge) if challenge else 0,
         "prescriptions_url": _prescriptions_url(),
     }
     return render(request, "eprescribe/ceremony.html", context, status=status)
+
+
+def _device_choices(provider: Provider, chosen_device: int | None) -> dict[str, Any]:
+    """The code generators and push devices offered, which is preselected in each form, and
+    which form comes first (the primary device's)."""
+    devices = devices_for(provider)
+    primary = primary_device(provider)
+    totp_devices = [d for d in devices if d.kind == DeviceKind.TOTP]
+    push_devices = [d for d in devices if d.kind == DeviceKind.PUSH]
+    if chosen_device is None:
+        chosen_device = primary.pk if primary else (devices[0].pk if devices else None)
+    return {
+        "totp_devices": totp_devices,
+        "push_devices": push_devices,
+        "chosen_totp": next(
+            (d.pk for d in totp_devices if d.pk == chosen_device), totp_devices[0].pk if totp_devices else None
+        ),
+        "chosen_push": next(
+            (d.pk for d in push_devices if d.pk == chosen_device), push_devices[0].pk if push_devices else None
+        ),
+        "push_first": bool(primary and primary.kind == DeviceKind.PUSH),
+    }
 
 
 @login_required
@@ -284,15 +288,23 @@ def ceremony_code(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
             request=request,
         )
     except challenges.ChallengeError as exc:
-        return _render_page(request, provider, ceremony_id, error=str(exc), chosen_device=device.pk, status=409)
+        return _render_page(
+            request, provider, ceremony_id, error=str(exc), chosen_device=device.pk, status=http_status(exc.code)
+        )
     outcome = challenges.submit_code(challenge, request.POST.get("code", ""), request=request)
     if outcome.approved:
         return redirect("eprescribe:ceremony", ceremony_id=ceremony_id)
     if outcome.refusal_code in CeremonyEnd.values:
         # The page names what changed and offers to review again.
         return _render_page(request, provider, ceremony_id, status=409)
-    status = {"busy": 409, "locked": 423, "unavailable": 503}.get(outcome.result, 400)
-    return _render_page(request, provider, ceremony_id, error=outcome.message, chosen_device=device.pk, status=status)
+    return _render_page(
+        request,
+        provider,
+        ceremony_id,
+        error=outcome.message,
+        chosen_device=device.pk,
+        status=http_status(outcome.result),
+    )
 
 
 @login_required
@@ -321,7 +333,9 @@ def ceremony_push(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
             request=request,
         )
     except challenges.ChallengeError as exc:
-        return _render_page(request, provider, ceremony_id, error=str(exc), chosen_device=device.pk, status=409)
+        return _render_page(
+            request, provider, ceremony_id, error=str(exc), chosen_device=device.pk, status=http_status(exc.code)
+        )
     return redirect("eprescribe:ceremony", ceremony_id=ceremony_id)
 
 
@@ -368,8 +382,6 @@ def ceremony_status(request: HttpRequest, ceremony_id: uuid.UUID) -> JsonRespons
             {"status": "none", "ceremony": ceremony.state, "message": "", "seconds_left": 0, "match_number": ""}
         )
     if challenge.is_pending and challenge.method == ChallengeMethod.PUSH:
-        from mfa.tasks import ensure_push_poller
-
         ensure_push_poller()
     return JsonResponse(
         {

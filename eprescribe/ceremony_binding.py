@@ -34,6 +34,8 @@ from eprescribe.models import (
     PrescriptionState,
     SigningCeremony,
 )
+from mfa import challenges
+from mfa.models import ChallengeStatus, VerificationChallenge
 from providers.models import Provider, User
 
 DEA_STATEMENT = (
@@ -247,9 +249,6 @@ def end(
 
 
 def _cancel_pending_challenges(subject: str) -> None:
-    from mfa import challenges
-    from mfa.models import ChallengeStatus, VerificationChallenge
-
     for challenge in VerificationChallenge.objects.filter(subject=subject, status=ChallengeStatus.PENDING):
         challenges.cancel_challenge(challenge)
 

@@ -17,8 +17,10 @@ from enum import StrEnum
 from eprescribe import ceremony_binding as binding
 from eprescribe import ceremony_selection as selection
 from eprescribe.models import CeremonyEnd, CeremonyState, SigningCeremony
-from mfa.challenges import CompletionRefused
+from eprescribe.services import ContentChanged, PrescriptionError, SigningRefused, sign_prescriptions
+from mfa.challenges import CompletionRefused, register_completion
 from mfa.models import VerificationChallenge
+from mfa.outcomes import Sentence
 
 
 class CompletionStop(StrEnum):
@@ -33,15 +35,38 @@ class CompletionStop(StrEnum):
 
 NOTHING_SIGNED = "Nothing was signed."
 
+# eprescribe's words for what the 2FA step tells the clinician while signing (mfa.outcomes.Sentence).
+SIGNING_SENTENCES: dict[Sentence, str] = {
+    Sentence.CHALLENGE_FAILED: "Too many wrong codes: this signing has ended and nothing was signed. Start again.",
+    Sentence.LOCKED: (
+        f"Too many wrong codes: two-factor authentication is locked for your account until {{until}}. {NOTHING_SIGNED}"
+    ),
+    Sentence.CODE_UNCHECKED: f"ID.me cannot be reached right now, so the code could not be checked. {NOTHING_SIGNED}",
+    Sentence.DEVICE_LOCKED: f"ID.me has locked this device after too many wrong codes. {NOTHING_SIGNED}",
+    Sentence.DEVICE_GONE: f"ID.me no longer knows this device. Update your devices on eRx Info. {NOTHING_SIGNED}",
+    Sentence.PUSH_UNSENT: "ID.me cannot be reached right now, so nothing can be signed. Try again soon.",
+    Sentence.PUSH_DENIED: f"The request was denied on your phone. {NOTHING_SIGNED}",
+    Sentence.PUSH_EXPIRED: f"The push request expired before it was approved. {NOTHING_SIGNED}",
+    Sentence.PUSH_CANCELLED: f"The push request was cancelled. {NOTHING_SIGNED}",
+    Sentence.CODE_EXPIRED: f"The time to enter a code ran out. {NOTHING_SIGNED}",
+    Sentence.CANCELLED: f"Cancelled. {NOTHING_SIGNED}",
+    Sentence.ERROR: "Something went wrong while completing this request, so nothing was signed. Try again.",
+    # The ceremony page shows why it ended (the failed challenge's reason) beside this.
+    Sentence.ENDED: f"This signing has ended and cannot be retried. {NOTHING_SIGNED}",
+}
+
 
 def _refuse(message: str, code: StrEnum, **details: object) -> CompletionRefused:
-    text = message if NOTHING_SIGNED.lower() in message.lower() else f"{message} {NOTHING_SIGNED}"
-    return CompletionRefused(text, code=str(code), details=dict(details))
+    """A refusal worded by eprescribe: `message` says why, and that nothing was signed."""
+    return CompletionRefused(f"{message} {NOTHING_SIGNED}", code=str(code), details=dict(details))
+
+
+def _refused_signing(exc: SigningRefused, code: StrEnum, **details: object) -> CompletionRefused:
+    """sign_prescriptions refused: its SigningRefused message already says nothing was signed."""
+    return CompletionRefused(str(exc), code=str(code), details=dict(details))
 
 
 def complete_signing(challenge: VerificationChallenge) -> None:
-    from eprescribe.services import ContentChanged, PrescriptionError, sign_prescriptions
-
     provider = challenge.provider
     ceremony_id = binding.ceremony_id_of(challenge.subject)
     if ceremony_id is None:
@@ -74,7 +99,9 @@ def complete_signing(challenge: VerificationChallenge) -> None:
             reviewed_digests=binding.reviewed_digests(ceremony),
         )
     except ContentChanged as exc:
-        raise _refuse(str(exc), CeremonyEnd.PRESCRIPTION_CHANGED, prescriptions=exc.prescription_ids) from exc
+        raise _refused_signing(exc, CeremonyEnd.PRESCRIPTION_CHANGED, prescriptions=exc.prescription_ids) from exc
+    except SigningRefused as exc:
+        raise _refused_signing(exc, CompletionStop.REFUSED) from exc
     except PrescriptionError as exc:
         raise _refuse(str(exc), CompletionStop.REFUSED) from exc
     binding.mark_signed(ceremony, challenge.pk)
@@ -95,6 +122,4 @@ def record_refusal(challenge: VerificationChallenge, refusal: CompletionRefused)
 
 
 def register() -> None:
-    from mfa.challenges import register_completion
-
-    register_completion(selection.PURPOSE, complete_signing, on_refused=record_refusal)
+    register_completion(selection.PURPOSE, complete_signing, on_refused=record_refusal, sentences=SIGNING_SENTENCES)

@@ -17,7 +17,9 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from eprescribe.ceremony_binding import provider_address
 from eprescribe.models import Prescription, PrescriptionState
-from providers.models import DeaRegistration, Provider
+from eprescribe.signing import SigningKeyUnavailable, signing_key
+from providers.epcs import epcs_block_reason
+from providers.models import Provider
 
 PURPOSE = "epcs_sign"
 MAX_BATCH = 50
@@ -83,20 +85,12 @@ def check_selection(provider: Provider, prescriptions: list[Prescription]) -> No
             raise SelectionError(reason)
 
 
-def epcs_block_reason(provider: Provider, registration: DeaRegistration | None) -> str | None:
-    from providers.epcs import epcs_block_reason as block_reason
-
-    return block_reason(provider, registration)
-
-
 def unavailable_reason() -> str | None:
     """Why signing cannot start because a required function is off (DEA-16), or None.
 
     The signing key must load and the audit trail must accept a read; ID.me (2FA) is found
     unreachable when the challenge starts, and sign_prescriptions checks again.
     """
-    from eprescribe.signing import SigningKeyUnavailable, signing_key
-
     try:
         signing_key()
     except SigningKeyUnavailable:

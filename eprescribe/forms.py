@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from eprescribe import services
 from eprescribe.models import Medication, Patient, Pharmacy, Prescription
-from providers.epcs import registrations_that_count
+from providers.credentials.rules import registrations_that_count
 from providers.models import DeaRegistration, Provider, User
 
 
@@ -36,23 +36,11 @@ class PrescriptionForm(forms.Form):
     )
     pharmacy = forms.ModelChoiceField(queryset=Pharmacy.objects.all())
 
-    CONTENT_FIELDS = (
-        "patient",
-        "medication",
-        "dea_registration",
-        "quantity",
-        "quantity_unit",
-        "directions",
-        "refills",
-        "earliest_fill_date",
-        "pharmacy",
-    )
-
     def __init__(
         self, *args: Any, user: User, own_provider: Provider | None, instance: Prescription | None = None, **kw: Any
     ) -> None:
         if instance is not None:
-            kw.setdefault("initial", {name: getattr(instance, name) for name in self.CONTENT_FIELDS})
+            kw.setdefault("initial", {name: getattr(instance, name) for name in services.CONTENT_FIELDS})
         super().__init__(*args, **kw)
         self.user = user
         self.instance = instance
@@ -81,7 +69,7 @@ class PrescriptionForm(forms.Form):
         return cleaned
 
     def content(self) -> dict[str, Any]:
-        return {name: self.cleaned_data.get(name) for name in self.CONTENT_FIELDS}
+        return {name: self.cleaned_data.get(name) for name in services.CONTENT_FIELDS}
 
     def add_service_errors(self, error: ValidationError) -> None:
         if hasattr(error, "error_dict"):

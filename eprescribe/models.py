@@ -30,10 +30,14 @@ class DeaSchedule(models.TextChoices):
     CV = "5", "Schedule V"
 
 
+# The ValidationError code of a Schedule I medication (Django's error codes are strings).
+SCHEDULE_I_CODE = "schedule_1"
+
+
 def validate_prescribable_schedule(value: str) -> None:
     """Schedule I substances have no accepted medical use and cannot be prescribed."""
     if value.strip().upper() in {"1", "I", "CI", "C-I"}:
-        raise ValidationError("Schedule I substances cannot be prescribed.", code="schedule_1")
+        raise ValidationError("Schedule I substances cannot be prescribed.", code=SCHEDULE_I_CODE)
     if value not in DeaSchedule.values:
         raise ValidationError("Choose a DEA schedule of II to V, or not controlled.", code="schedule")
 
@@ -116,7 +120,7 @@ class Medication(models.Model):
         try:
             validate_prescribable_schedule(str(self.dea_schedule))
         except ValidationError as exc:
-            if exc.code != "schedule_1":
+            if exc.code != SCHEDULE_I_CODE:
                 raise
             errors: dict[str, Any] = {"dea_schedule": exc.messages}
             try:

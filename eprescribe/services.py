@@ -18,6 +18,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -38,6 +39,8 @@ from eprescribe.models import (
     Prescription,
     PrescriptionState,
 )
+from mfa.models import ChallengeStatus, VerificationChallenge
+from providers.epcs import epcs_block_reason
 from providers.models import DeaRegistration, Provider, User
 
 logger = logging.getLogger(__name__)
@@ -45,6 +48,9 @@ logger = logging.getLogger(__name__)
 MAX_REFILLS_C3_TO_C5 = 5
 SIGN_PURPOSE = "epcs_sign"
 EDITABLE_FIELDS = (*DEA_REQUIRED_FIELDS,)
+# What a person fills in, on the pages and in the API: the DEA-required fields except the
+# prescriber (chosen once, never changed) and the written date (set by the EHR).
+CONTENT_FIELDS = tuple(name for name in DEA_REQUIRED_FIELDS if name not in ("prescriber", "written_date"))
 
 
 class PrescriptionError(ValueError):
@@ -305,17 +311,7 @@ def cancel_prescription(
 
 
 # --- signing (DEA-08, DEA-11, DEA-16) ------------------------------------------------
-def _epcs_block_reason(provider: Provider, registration: DeaRegistration) -> str | None:
-    try:
-        from providers.epcs import epcs_block_reason
-    except ImportError:  # providers.epcs not installed: refuse rather than sign unchecked
-        return "EPCS permissions cannot be checked right now, so nothing was signed."
-    return epcs_block_reason(provider, registration)
-
-
 def _check_two_factor(provider: Provider, challenge_id: str) -> None:
-    from mfa.models import ChallengeStatus, VerificationChallenge
-
     try:
         challenge = VerificationChallenge.objects.get(pk=challenge_id)
     except (VerificationChallenge.DoesNotExist, ValidationError, ValueError):
@@ -421,7 +417,7 @@ def sign_prescriptions(
         )
         # DEA-15: transmission starts as soon as the signatures are committed (one broker
         # message for the batch; the worker fans it out to one task per prescription).
-        transaction.on_commit(_queue_batch_callback([rx.pk for rx in locked]), robust=True)
+        transaction.on_commit(partial(queue_batch_transmission, [rx.pk for rx in locked]), robust=True)
     return locked
 
 
@@ -484,32 +480,23 @@ def _check_batch(provider: Provider, batch: list[Prescription]) -> None:
         if message:
             raise SigningRefused(message)
     for registration in {rx.dea_registration for rx in batch if rx.dea_registration}:
-        reason = _epcs_block_reason(provider, registration)
+        reason = epcs_block_reason(provider, registration)
         if reason:
             raise SigningRefused(reason)
 
 
-def _queue_callback(prescription_id: int) -> Any:
-    def queue() -> None:
-        queue_transmission(prescription_id)
+def queue_batch_transmission(prescription_ids: list[int]) -> None:
+    """Hand the prescriptions of one signing to the transmission worker as one batch (DEA-15)."""
+    from eprescribe.tasks import transmit_batch
 
-    return queue
+    try:
+        transmit_batch.delay(prescription_ids)
+    except Exception as exc:  # broker down: show failed transmissions with Retry
+        logger.exception("Could not queue transmission of prescriptions %s", prescription_ids)
+        from eprescribe.transmission import record_final_failure
 
-
-def _queue_batch_callback(prescription_ids: list[int]) -> Any:
-    def queue() -> None:
-        from eprescribe.tasks import transmit_batch
-
-        try:
-            transmit_batch.delay(prescription_ids)
-        except Exception as exc:  # broker down: show failed transmissions with Retry
-            logger.exception("Could not queue transmission of prescriptions %s", prescription_ids)
-            from eprescribe.transmission import record_final_failure
-
-            for prescription_id in prescription_ids:
-                record_final_failure(prescription_id, f"Could not queue the transmission: {type(exc).__name__}")
-
-    return queue
+        for prescription_id in prescription_ids:
+            record_final_failure(prescription_id, f"Could not queue the transmission: {type(exc).__name__}")
 
 
 def queue_transmission(prescription_id: int) -> None:
@@ -537,7 +524,7 @@ def retry_transmission(prescription: Prescription, *, actor: User, request: Http
         rx.transmission_error = ""
         rx.save(update_fields=["state", "transmission_error", "updated_at"])
         audit.record("eprescribe.transmission_retry_requested", actor=actor, target=rx, request=request)
-        transaction.on_commit(_queue_callback(rx.pk), robust=True)
+        transaction.on_commit(partial(queue_transmission, rx.pk), robust=True)
     return rx
 
 

@@ -8,7 +8,6 @@ marks the prescription "transmission failed" (shown to the prescriber with Retry
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import requests
 from django.conf import settings
@@ -19,6 +18,7 @@ import audit
 from audit.models import Outcome
 from eprescribe import ncpdp, signing
 from eprescribe.models import Prescription, PrescriptionState
+from providers.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def gateway_url() -> str:
     return str(settings.PHARMACY_GATEWAY_URL)
 
 
-def _system_actor(rx: Prescription) -> Any:
+def _system_actor(rx: Prescription) -> User:
     # Transmission acts for the prescriber who signed.
     return rx.prescriber.user
 

@@ -13,14 +13,14 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, get_args
 from urllib.parse import quote
 
 from django.conf import settings
 
 from idme_client.errors import IdmeRejected, IdmeUnavailable
 from idme_client.http import request_json
-from idme_client.types import Device, DeviceType, PushStatusValue, PushTransaction, TotpResult
+from idme_client.types import Device, DeviceType, PushStatusValue, PushTransaction, TotpDenial, TotpResult
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ BATCH_LIMIT = 100
 _API = "/api/public/v3/epcs"
 _DEVICE_TYPES: frozenset[str] = frozenset({"totp", "push"})
 _PUSH_STATUSES: frozenset[str] = frozenset({"pending", "approved", "denied", "expired", "cancelled"})
-_TOTP_REASONS: frozenset[str] = frozenset({"invalid_code", "code_replayed", "device_locked"})
+_TOTP_REASONS: frozenset[str] = frozenset(get_args(TotpDenial))
 
 
 class _Unexpected(Exception):
@@ -111,11 +111,10 @@ def parse_totp_result(raw: Any) -> TotpResult:
         return TotpResult(allowed=True)
     if result != "deny":
         raise _Unexpected(f"unknown verification result {result!r}")
-    reason = body.get("reason")
-    if reason not in _TOTP_REASONS:
-        # An unknown refusal reason from a newer server is still a refusal.
-        reason = "invalid_code" if reason is None else str(reason)
-    return TotpResult(allowed=False, reason=str(reason), locked_until=_optional_when(body, "locked_until"))
+    raw_reason = body.get("reason")
+    # An unknown (or missing) refusal reason from a newer server is still a wrong code.
+    reason = cast(TotpDenial, raw_reason) if raw_reason in _TOTP_REASONS else "invalid_code"
+    return TotpResult(allowed=False, reason=reason, locked_until=_optional_when(body, "locked_until"))
 
 
 class PartnerClient:

@@ -8,6 +8,8 @@ from typing import Literal
 
 DeviceType = Literal["totp", "push"]
 PushStatusValue = Literal["pending", "approved", "denied", "expired", "cancelled"]
+# Why ID.me refused a code (an unknown reason from a newer server is read as "invalid_code").
+TotpDenial = Literal["invalid_code", "code_replayed", "device_locked"]
 
 
 @dataclass(frozen=True)
@@ -24,8 +26,8 @@ class Device:
 @dataclass(frozen=True)
 class TotpResult:
     allowed: bool
-    # None when allowed; else "invalid_code", "code_replayed" or "device_locked".
-    reason: str | None = None
+    # None when allowed.
+    reason: TotpDenial | None = None
     locked_until: dt.datetime | None = None
 
 

@@ -109,6 +109,6 @@ def _seed_one(demo: DemoAccount, client: Client | None) -> Account:
 
 def seed_demo_accounts() -> list[Account]:
     """Create or refresh the demo accounts (idempotent)."""
-    client = Client.objects.filter(client_id=settings.IDME_CLIENT_ID).first()
+    client = Client.objects.filter(client_id=settings.IDME_SANDBOX_EHR_CLIENT_ID).first()
     with transaction.atomic():
         return [_seed_one(demo, client) for demo in DEMO_ACCOUNTS]

@@ -14,7 +14,7 @@ from django.db import models
 from django.utils import timezone
 from joserfc.jwk import RSAKey
 
-from ehr.fields import EncryptedTextField
+from common.fields import EncryptedTextField
 
 SANDBOX_KEYS = "IDME_SANDBOX_ENCRYPTION_KEYS"
 

@@ -6,8 +6,7 @@ another provider's device id is simply not found (404). Errors are JSON (ehr.api
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status, viewsets
@@ -106,7 +105,7 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
     def provider(self) -> Provider:
         return provider_services.current_provider(self.request)
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> QuerySet[ProviderDevice]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
             return ProviderDevice.objects.none()
         return ProviderDevice.objects.filter(provider=self.provider()).order_by("added_at", "id")
@@ -133,7 +132,7 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
             raise Http404("No such device among your ID.me devices.") from exc
         require_recent_password(request, body.validated_data.get("password"))
         try:
-            device = services.select_primary_device(provider, device.pk, request=request._request)
+            device = services.select_primary_device(provider, device.pk, request=request)
         except ProviderDevice.DoesNotExist as exc:  # removed by a sync meanwhile
             raise Http404("No such device among your ID.me devices.") from exc
         except services.PrimaryDeviceBusy as exc:
@@ -167,7 +166,7 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
     def refresh(self, request: Request) -> Response:
         provider = self.provider()
         try:
-            result = services.sync_devices(provider, request=request._request)
+            result = services.sync_devices(provider, request=request)
         except IdmeNotFound as exc:
             raise NotLinked(services.failure_sentence(exc)) from exc
         except IdmeError as exc:

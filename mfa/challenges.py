@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,12 +37,14 @@ from django.utils import timezone
 import audit
 from audit.models import AuditEvent, Outcome
 from ehr.db.locks import transaction_lock
+from idme_client import PartnerClient, partner_client
 from idme_client.errors import IdmeError, IdmeNotFound, IdmeRateLimited, IdmeRejected, IdmeUnavailable
 from mfa.models import ChallengeMethod, ChallengeStatus, DeviceKind, ProviderDevice, VerificationChallenge
-from providers.models import Provider
+from mfa.outcomes import CodeResult, IdmeAnswer, Sentence, StartRefusal
+from providers.models import Provider, User
 
 if TYPE_CHECKING:
-    from idme_client.types import PushTransaction, TotpResult
+    from idme_client.types import PushStatusValue, PushTransaction, TotpResult
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +67,42 @@ LOCKOUT_ACTION = "mfa.2fa_locked"
 CompletionHandler = Callable[[VerificationChallenge], None]
 _HANDLERS: dict[str, CompletionHandler] = {}
 _REFUSAL_HANDLERS: dict[str, Callable[[VerificationChallenge, CompletionRefused], None]] = {}
+_SENTENCES: dict[str, Mapping[Sentence, str]] = {}
+
+# mfa's own words, for a purpose that does not word a sentence itself (see mfa.outcomes.Sentence).
+PLAIN_SENTENCES: dict[Sentence, str] = {
+    Sentence.INVALID_CODE: "That code is not correct. {attempts_left} {attempts} left.",
+    Sentence.CODE_REPLAYED: (
+        "That code has already been used. Wait for your code generator to show a new code. "
+        "{attempts_left} {attempts} left."
+    ),
+    Sentence.CHALLENGE_FAILED: "Too many wrong codes: this request has ended. Start again.",
+    Sentence.LOCKED: "Too many wrong codes: two-factor authentication is locked for your account until {until}.",
+    Sentence.CODE_UNCHECKED: "ID.me cannot be reached right now, so the code could not be checked.",
+    Sentence.DEVICE_LOCKED: "ID.me has locked this device after too many wrong codes.",
+    Sentence.DEVICE_GONE: "ID.me no longer knows this device. Update your devices on eRx Info.",
+    Sentence.PUSH_UNSENT: "ID.me cannot be reached right now. Try again soon.",
+    Sentence.PUSH_DENIED: "The request was denied on your phone.",
+    Sentence.PUSH_EXPIRED: "The push request expired before it was approved.",
+    Sentence.PUSH_CANCELLED: "The push request was cancelled.",
+    Sentence.CODE_EXPIRED: "The time to enter a code ran out.",
+    Sentence.CANCELLED: "Cancelled.",
+    Sentence.ENDED: "This has ended and cannot be retried. {reason}",
+    Sentence.ERROR: "Something went wrong while completing this request. Try again.",
+}
 
 
 class ChallengeError(Exception):
-    """A challenge cannot be started or changed; the message is for the person."""
+    """A challenge cannot be started. `code` says why (decide on it, e.g. the HTTP status via
+    mfa.outcomes.http_status); the message is mfa's sentence for the person."""
+
+    def __init__(self, message: str, *, code: StartRefusal) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# CompletionRefused.code when a completion handler failed unexpectedly (not a purpose's own refusal).
+HANDLER_FAILED = "error"
 
 
 class CompletionRefused(Exception):
@@ -89,45 +123,53 @@ class CompletionRefused(Exception):
 class ChallengeOutcome:
     """What happened to one code submission."""
 
-    result: str  # approved | invalid_code | code_replayed | challenge_failed | locked | expired
-    #              busy | not_pending | device_locked | unavailable | refused
+    result: CodeResult
     message: str
     challenge: VerificationChallenge
     attempts_left: int | None = None
     locked_until: dt.datetime | None = None
-    # With result "refused": the completion handler's CompletionRefused.code.
+    # With result REFUSED: the completion handler's CompletionRefused.code.
     refusal_code: str = ""
 
     @property
     def approved(self) -> bool:
-        return self.result == "approved"
+        return self.result is CodeResult.APPROVED
 
 
 def register_completion(
     purpose: str,
     handler: CompletionHandler,
     on_refused: Callable[[VerificationChallenge, CompletionRefused], None] | None = None,
+    sentences: Mapping[Sentence, str] | None = None,
 ) -> None:
     """Run `handler(challenge)` when a challenge of `purpose` is approved (once, in the
     transaction that marks it approved). Call from AppConfig.ready().
 
     When the handler refuses, everything it did is rolled back; `on_refused(challenge,
     refusal)` then runs in the transaction that marks the challenge failed, so the purpose
-    can record why (e.g. end the signing ceremony and name what changed)."""
+    can record why (e.g. end the signing ceremony and name what changed).
+
+    `sentences` are the purpose's own words for what mfa tells the person (mfa's plain
+    PLAIN_SENTENCES for any it leaves out)."""
     _HANDLERS[purpose] = handler
     if on_refused is not None:
         _REFUSAL_HANDLERS[purpose] = on_refused
     else:
         _REFUSAL_HANDLERS.pop(purpose, None)
+    _SENTENCES[purpose] = dict(sentences or {})
 
 
-def _partner() -> Any:
-    from idme_client import partner_client
+def sentence(purpose: str, which: Sentence, **facts: object) -> str:
+    """What mfa tells the person, in the words of the purpose's app (or mfa's plain words)."""
+    template = _SENTENCES.get(purpose, {}).get(which) or PLAIN_SENTENCES[which]
+    return template.format(**facts).strip()
 
+
+def _partner() -> PartnerClient:
     return partner_client()
 
 
-def _actor(provider: Provider) -> Any:
+def _actor(provider: Provider) -> User:
     return provider.user
 
 
@@ -156,37 +198,41 @@ def _recent_failures(provider: Provider, now: dt.datetime) -> int:
     ).count()
 
 
-def _locked_message(until: dt.datetime) -> str:
-    local = timezone.localtime(until)
-    return (
-        "Too many wrong codes: two-factor authentication is locked for your account until "
-        f"{local:%H:%M}. Nothing was signed."
-    )
+ALREADY_APPROVED_MESSAGE = "This has already been approved."
+BUSY_MESSAGE = "Your code is already being checked. Please wait a moment."
+
+
+def _locked_message(purpose: str, until: dt.datetime) -> str:
+    return sentence(purpose, Sentence.LOCKED, until=f"{timezone.localtime(until):%H:%M}")
 
 
 # --- starting ----------------------------------------------------------------
-def _ended_message(failed: VerificationChallenge) -> str:
-    if "ended" in failed.status_reason:
-        return failed.status_reason
-    return f"This has ended and cannot be retried. {failed.status_reason}".strip()
+def _ended(failed: VerificationChallenge) -> ChallengeError:
+    """An earlier challenge of the subject failed: the subject cannot be retried."""
+    return ChallengeError(
+        sentence(failed.purpose, Sentence.ENDED, reason=failed.status_reason), code=StartRefusal.ENDED
+    )
 
 
 def _check_can_start(provider: Provider, device: ProviderDevice, kind: str, purpose: str, subject: str) -> None:
     if device.provider_id != provider.pk:
-        raise ChallengeError("That device does not belong to you.")
+        raise ChallengeError("That device does not belong to you.", code=StartRefusal.NOT_YOUR_DEVICE)
     if device.kind != kind:
-        raise ChallengeError("That device cannot be used this way.")
+        raise ChallengeError("That device cannot be used this way.", code=StartRefusal.WRONG_DEVICE_KIND)
     if not provider.idme_uuid:
-        raise ChallengeError("Your ID.me account is not linked. Verify your identity with ID.me on eRx Info.")
+        raise ChallengeError(
+            "Your ID.me account is not linked. Verify your identity with ID.me on eRx Info.",
+            code=StartRefusal.NOT_LINKED,
+        )
     until = provider_locked_until(provider)
     if until:
-        raise ChallengeError(_locked_message(until))
+        raise ChallengeError(_locked_message(purpose, until), code=StartRefusal.LOCKED)
     siblings = VerificationChallenge.objects.filter(purpose=purpose, subject=subject)
     if siblings.filter(status=ChallengeStatus.APPROVED).exists():
-        raise ChallengeError("This has already been approved.")
+        raise ChallengeError(ALREADY_APPROVED_MESSAGE, code=StartRefusal.ALREADY_APPROVED)
     failed = siblings.filter(status=ChallengeStatus.FAILED).first()
     if failed is not None:
-        raise ChallengeError(_ended_message(failed))
+        raise _ended(failed)
 
 
 def _create(
@@ -213,10 +259,10 @@ def _create(
             VerificationChallenge.objects.select_for_update().filter(purpose=purpose, subject=subject).order_by("pk")
         )
         if any(s.status == ChallengeStatus.APPROVED for s in siblings):
-            raise ChallengeError("This has already been approved.")
+            raise ChallengeError(ALREADY_APPROVED_MESSAGE, code=StartRefusal.ALREADY_APPROVED)
         failed = next((s for s in siblings if s.status == ChallengeStatus.FAILED), None)
         if failed is not None:
-            raise ChallengeError(_ended_message(failed))
+            raise _ended(failed)
         now = timezone.now()
         pending = [s for s in siblings if s.status == ChallengeStatus.PENDING]
         if method == ChallengeMethod.CODE:
@@ -229,7 +275,7 @@ def _create(
                 ):
                     return sibling, []
         if any(s.verifying_since and now - s.verifying_since < CLAIM_TIMEOUT for s in pending):
-            raise ChallengeError("Your code is already being checked. Please wait a moment.")
+            raise ChallengeError(BUSY_MESSAGE, code=StartRefusal.BUSY)
         # Failures follow the subject: switching device or resending does not reset them
         # (each new challenge carries the running total, so the latest holds the maximum).
         carried = max((s.failed_attempts for s in siblings), default=0)
@@ -325,15 +371,21 @@ def start_push_challenge(
             details={"purpose": purpose, "subject": subject, "retry_after": exc.retry_after},
         )
         wait = f" Try again in {int(exc.retry_after)} seconds" if exc.retry_after else " Try again later"
-        raise ChallengeError(f"ID.me is limiting push requests to your phone.{wait}, or use a code.") from exc
+        raise ChallengeError(
+            f"ID.me is limiting push requests to your phone.{wait}, or use a code.", code=StartRefusal.PUSH_RATE_LIMITED
+        ) from exc
     except IdmeNotFound as exc:
         raise ChallengeError(
-            "ID.me no longer knows that device. Update your devices on eRx Info and try again."
+            "ID.me no longer knows that device. Update your devices on eRx Info and try again.",
+            code=StartRefusal.DEVICE_GONE,
         ) from exc
     except IdmeRejected as exc:
-        raise ChallengeError(f"ID.me refused to send the push: {exc}") from exc
+        raise ChallengeError(f"ID.me refused to send the push: {exc}", code=StartRefusal.PUSH_REFUSED) from exc
     except IdmeUnavailable as exc:
-        raise ChallengeError("ID.me cannot be reached right now, so nothing can be signed. Try again soon.") from exc
+        raise ChallengeError(
+            sentence(purpose, Sentence.PUSH_UNSENT),
+            code=StartRefusal.UNAVAILABLE,
+        ) from exc
     try:
         challenge, superseded = _create(
             provider=provider,
@@ -358,16 +410,16 @@ def start_push_challenge(
 
 
 # --- codes -------------------------------------------------------------------
-def _claim(challenge_id: Any, now: dt.datetime) -> tuple[VerificationChallenge, str | None]:
+def _claim(challenge_id: Any, now: dt.datetime) -> tuple[VerificationChallenge, CodeResult | None]:
     """Take the right to check one code for this challenge; the reason when refused."""
     with transaction.atomic():
         challenge = VerificationChallenge.objects.select_for_update().select_related("provider").get(pk=challenge_id)
         if challenge.status != ChallengeStatus.PENDING:
-            return challenge, "not_pending"
+            return challenge, CodeResult.NOT_PENDING
         if challenge.method != ChallengeMethod.CODE:
-            return challenge, "not_pending"
+            return challenge, CodeResult.NOT_PENDING
         if now >= challenge.expires_at:
-            _finish_locked(challenge, ChallengeStatus.EXPIRED, CODE_EXPIRED_MESSAGE)
+            _finish_locked(challenge, ChallengeStatus.EXPIRED, sentence(challenge.purpose, Sentence.CODE_EXPIRED))
             audit.record(
                 "mfa.challenge_expired",
                 actor=_actor(challenge.provider),
@@ -375,153 +427,190 @@ def _claim(challenge_id: Any, now: dt.datetime) -> tuple[VerificationChallenge, 
                 outcome=Outcome.DENIED,
                 details={"purpose": challenge.purpose, "subject": challenge.subject},
             )
-            return challenge, "expired"
+            return challenge, CodeResult.EXPIRED
         if provider_locked_until(challenge.provider, now):
-            return challenge, "locked"
+            return challenge, CodeResult.LOCKED
         if challenge.verifying_since and now - challenge.verifying_since < CLAIM_TIMEOUT:
-            return challenge, "busy"
+            return challenge, CodeResult.BUSY
         challenge.verifying_since = now
         challenge.save(update_fields=["verifying_since"])
         return challenge, None
 
 
-def submit_code(challenge: VerificationChallenge, code: str, request: HttpRequest | None = None) -> ChallengeOutcome:
-    """Check a 6-digit code with ID.me; approve (and run the handler) or count a failure."""
-    code = (code or "").strip().replace(" ", "")
-    provider = challenge.provider
-    now = timezone.now()
-    challenge, refusal = _claim(challenge.pk, now)
-    if refusal == "locked":
-        until = provider_locked_until(provider, now) or now
+def _refused_claim(
+    challenge: VerificationChallenge, refusal: CodeResult, now: dt.datetime, request: HttpRequest | None
+) -> ChallengeOutcome:
+    """The outcome of a submission that could not claim the challenge (nothing was asked of ID.me)."""
+    if refusal is CodeResult.LOCKED:
+        until = provider_locked_until(challenge.provider, now) or now
         audit.record(
             "mfa.code_refused_locked",
-            actor=_actor(provider),
+            actor=_actor(challenge.provider),
             target=challenge,
             outcome=Outcome.DENIED,
             request=request,
         )
-        return ChallengeOutcome("locked", _locked_message(until), challenge, locked_until=until)
-    if refusal == "expired":
-        return ChallengeOutcome("expired", challenge.status_reason, challenge)
-    if refusal == "busy":
-        return ChallengeOutcome("busy", "Your code is already being checked. Please wait a moment.", challenge)
-    if refusal == "not_pending":
-        return ChallengeOutcome("not_pending", _status_message(challenge), challenge)
+        return ChallengeOutcome(refusal, _locked_message(challenge.purpose, until), challenge, locked_until=until)
+    if refusal is CodeResult.EXPIRED:
+        return ChallengeOutcome(refusal, challenge.status_reason, challenge)
+    if refusal is CodeResult.BUSY:
+        return ChallengeOutcome(refusal, BUSY_MESSAGE, challenge)
+    return ChallengeOutcome(CodeResult.NOT_PENDING, status_message(challenge), challenge)
 
+
+def _ask_idme(challenge: VerificationChallenge, code: str) -> tuple[IdmeAnswer, TotpResult | None]:
+    """ID.me's answer to the code (malformed input never reaches ID.me, but counts as wrong)."""
     if not (len(code) == 6 and code.isdigit()):
-        # Malformed input never reaches ID.me, but still counts as a wrong code.
-        result: TotpResult | None = None
-        reason = "invalid_code"
-    else:
-        try:
-            result = _partner().verify_totp(provider.idme_uuid, challenge.idme_device_id, code)
-            reason = "allow" if result.allowed else (result.reason or "invalid_code")
-        except IdmeNotFound:
-            result, reason = None, "device_gone"
-        except IdmeError as exc:
-            logger.warning("ID.me code check failed: %s", exc)
-            result, reason = None, "unavailable"
-    return _record_code_answer(challenge.pk, reason, result, request)
+        return IdmeAnswer.INVALID_CODE, None
+    try:
+        result = _partner().verify_totp(challenge.provider.idme_uuid, challenge.idme_device_id, code)
+    except IdmeNotFound:
+        return IdmeAnswer.DEVICE_GONE, None
+    except IdmeError as exc:
+        logger.warning("ID.me code check failed: %s", exc)
+        return IdmeAnswer.UNAVAILABLE, None
+    if result.allowed:
+        return IdmeAnswer.ALLOW, result
+    return IdmeAnswer(result.reason or IdmeAnswer.INVALID_CODE), result
 
 
-def _record_code_answer(
-    challenge_id: Any, reason: str, result: TotpResult | None, request: HttpRequest | None
-) -> ChallengeOutcome:
-    if reason == "allow":
-        completed, refusal = _complete(challenge_id, via="code", request=request)
-        challenge = VerificationChallenge.objects.get(pk=challenge_id)
-        if completed:
-            return ChallengeOutcome("approved", "Approved.", challenge)
-        if refusal:
-            return ChallengeOutcome("refused", str(refusal), challenge, refusal_code=refusal.code)
-        return ChallengeOutcome("not_pending", _status_message(challenge), challenge)
-
+def submit_code(challenge: VerificationChallenge, code: str, request: HttpRequest | None = None) -> ChallengeOutcome:
+    """Check a 6-digit code with ID.me; approve (and run the handler) or count a failure."""
+    code = (code or "").strip().replace(" ", "")
     now = timezone.now()
+    challenge, refusal = _claim(challenge.pk, now)
+    if refusal is not None:
+        return _refused_claim(challenge, refusal, now, request)
+    answer, result = _ask_idme(challenge, code)
+    if answer is IdmeAnswer.ALLOW:
+        return _approve_answer(challenge.pk, request)
+    return _record_refused_answer(challenge.pk, answer, result, request)
+
+
+def _approve_answer(challenge_id: Any, request: HttpRequest | None) -> ChallengeOutcome:
+    """ID.me accepted the code: complete the challenge (its purpose's handler may refuse)."""
+    completed, refusal = complete_challenge(challenge_id, via="code", request=request)
+    challenge = VerificationChallenge.objects.get(pk=challenge_id)
+    if completed:
+        return ChallengeOutcome(CodeResult.APPROVED, "Approved.", challenge)
+    if refusal:
+        return ChallengeOutcome(CodeResult.REFUSED, str(refusal), challenge, refusal_code=refusal.code)
+    return ChallengeOutcome(CodeResult.NOT_PENDING, status_message(challenge), challenge)
+
+
+def _record_refused_answer(
+    challenge_id: Any, answer: IdmeAnswer, result: TotpResult | None, request: HttpRequest | None
+) -> ChallengeOutcome:
+    """ID.me did not accept the code (or could not answer): record it on the locked challenge."""
     with transaction.atomic():
         challenge = VerificationChallenge.objects.select_for_update().select_related("provider").get(pk=challenge_id)
         challenge.verifying_since = None
-        provider = challenge.provider
         if challenge.status != ChallengeStatus.PENDING:
             challenge.save(update_fields=["verifying_since"])
-            return ChallengeOutcome("not_pending", _status_message(challenge), challenge)
-        if reason == "unavailable":
-            challenge.save(update_fields=["verifying_since"])
-            audit.record(
-                "mfa.code_check_unavailable",
-                actor=_actor(provider),
-                target=challenge,
-                outcome=Outcome.ERROR,
-                request=request,
-            )
-            return ChallengeOutcome(
-                "unavailable",
-                "ID.me cannot be reached right now, so the code could not be checked. Nothing was signed.",
-                challenge,
-            )
-        if reason in ("device_locked", "device_gone"):
-            message = (
-                "ID.me has locked this device after too many wrong codes. Nothing was signed."
-                if reason == "device_locked"
-                else "ID.me no longer knows this device. Update your devices on eRx Info. Nothing was signed."
-            )
-            _finish_locked(challenge, ChallengeStatus.FAILED, message)
-            audit.record(
-                "mfa.code_failed",
-                actor=_actor(provider),
-                target=challenge,
-                outcome=Outcome.FAILURE,
-                request=request,
-                details={"reason": reason},
-            )
-            locked_until = result.locked_until if result else None
-            return ChallengeOutcome("device_locked", message, challenge, locked_until=locked_until)
+            return ChallengeOutcome(CodeResult.NOT_PENDING, status_message(challenge), challenge)
+        if answer is IdmeAnswer.UNAVAILABLE:
+            return _record_unavailable(challenge, request)
+        if answer in (IdmeAnswer.DEVICE_LOCKED, IdmeAnswer.DEVICE_GONE):
+            return _record_device_refusal(challenge, answer, result, request)
+        return _record_wrong_code(challenge, replayed=answer is IdmeAnswer.CODE_REPLAYED, request=request)
 
-        replayed = reason == "code_replayed"
-        challenge.failed_attempts += 1
-        challenge.save(update_fields=["verifying_since", "failed_attempts"])
-        audit.record(
-            "mfa.code_replayed" if replayed else "mfa.code_failed",
-            actor=_actor(provider),
-            target=challenge,
-            outcome=Outcome.FAILURE,
-            request=request,
-            details={"reason": reason, "failed_attempts": challenge.failed_attempts, "subject": challenge.subject},
-        )
-        attempts_left = MAX_FAILURES_PER_CHALLENGE - challenge.failed_attempts
-        if _recent_failures(provider, now) >= PROVIDER_FAILURE_LIMIT and not provider_locked_until(provider, now):
-            audit.record(
-                LOCKOUT_ACTION,
-                actor=_actor(provider),
-                target=provider,
-                outcome=Outcome.DENIED,
-                request=request,
-                details={"failures": PROVIDER_FAILURE_LIMIT, "minutes": int(PROVIDER_LOCKOUT.total_seconds() // 60)},
-            )
-            until = now + PROVIDER_LOCKOUT
-            message = _locked_message(until)
-            _finish_locked(challenge, ChallengeStatus.FAILED, message)
-            return ChallengeOutcome("locked", message, challenge, attempts_left=0, locked_until=until)
-        if attempts_left <= 0:
-            message = "Too many wrong codes: this signing has ended and nothing was signed. Start again."
-            _finish_locked(challenge, ChallengeStatus.FAILED, message)
-            audit.record(
-                "mfa.challenge_failed",
-                actor=_actor(provider),
-                target=challenge,
-                outcome=Outcome.FAILURE,
-                request=request,
-                details={"failed_attempts": challenge.failed_attempts, "subject": challenge.subject},
-            )
-            return ChallengeOutcome("challenge_failed", message, challenge, attempts_left=0)
-        plural = "attempt" if attempts_left == 1 else "attempts"
-        if replayed:
-            message = (
-                "That code has already been used. Wait for your code generator to show a new code. "
-                f"{attempts_left} {plural} left."
-            )
-            return ChallengeOutcome("code_replayed", message, challenge, attempts_left=attempts_left)
-        message = f"That code is not correct. {attempts_left} {plural} left."
-        return ChallengeOutcome("invalid_code", message, challenge, attempts_left=attempts_left)
+
+def _record_unavailable(challenge: VerificationChallenge, request: HttpRequest | None) -> ChallengeOutcome:
+    challenge.save(update_fields=["verifying_since"])
+    audit.record(
+        "mfa.code_check_unavailable",
+        actor=_actor(challenge.provider),
+        target=challenge,
+        outcome=Outcome.ERROR,
+        request=request,
+    )
+    return ChallengeOutcome(CodeResult.UNAVAILABLE, sentence(challenge.purpose, Sentence.CODE_UNCHECKED), challenge)
+
+
+def _record_device_refusal(
+    challenge: VerificationChallenge, answer: IdmeAnswer, result: TotpResult | None, request: HttpRequest | None
+) -> ChallengeOutcome:
+    """ID.me locked the device or no longer knows it: the challenge ends."""
+    message = sentence(
+        challenge.purpose, Sentence.DEVICE_LOCKED if answer is IdmeAnswer.DEVICE_LOCKED else Sentence.DEVICE_GONE
+    )
+    _finish_locked(challenge, ChallengeStatus.FAILED, message)
+    audit.record(
+        "mfa.code_failed",
+        actor=_actor(challenge.provider),
+        target=challenge,
+        outcome=Outcome.FAILURE,
+        request=request,
+        details={"reason": answer},
+    )
+    locked_until = result.locked_until if result else None
+    return ChallengeOutcome(CodeResult.DEVICE_LOCKED, message, challenge, locked_until=locked_until)
+
+
+def _record_wrong_code(
+    challenge: VerificationChallenge, *, replayed: bool, request: HttpRequest | None
+) -> ChallengeOutcome:
+    """Count a wrong (or reused) code; enough of them end the challenge or lock the provider."""
+    now = timezone.now()
+    provider = challenge.provider
+    challenge.failed_attempts += 1
+    challenge.save(update_fields=["verifying_since", "failed_attempts"])
+    audit.record(
+        "mfa.code_replayed" if replayed else "mfa.code_failed",
+        actor=_actor(provider),
+        target=challenge,
+        outcome=Outcome.FAILURE,
+        request=request,
+        details={
+            "reason": IdmeAnswer.CODE_REPLAYED if replayed else IdmeAnswer.INVALID_CODE,
+            "failed_attempts": challenge.failed_attempts,
+            "subject": challenge.subject,
+        },
+    )
+    if _recent_failures(provider, now) >= PROVIDER_FAILURE_LIMIT and not provider_locked_until(provider, now):
+        return _lock_provider(challenge, now, request)
+    attempts_left = MAX_FAILURES_PER_CHALLENGE - challenge.failed_attempts
+    if attempts_left <= 0:
+        return _end_challenge(challenge, request)
+    result, which = (
+        (CodeResult.CODE_REPLAYED, Sentence.CODE_REPLAYED)
+        if replayed
+        else (CodeResult.INVALID_CODE, Sentence.INVALID_CODE)
+    )
+    attempts = "attempt" if attempts_left == 1 else "attempts"
+    message = sentence(challenge.purpose, which, attempts_left=attempts_left, attempts=attempts)
+    return ChallengeOutcome(result, message, challenge, attempts_left=attempts_left)
+
+
+def _lock_provider(challenge: VerificationChallenge, now: dt.datetime, request: HttpRequest | None) -> ChallengeOutcome:
+    """The provider reached the failure limit: lock every challenge of theirs (NIST-02)."""
+    audit.record(
+        LOCKOUT_ACTION,
+        actor=_actor(challenge.provider),
+        target=challenge.provider,
+        outcome=Outcome.DENIED,
+        request=request,
+        details={"failures": PROVIDER_FAILURE_LIMIT, "minutes": int(PROVIDER_LOCKOUT.total_seconds() // 60)},
+    )
+    until = now + PROVIDER_LOCKOUT
+    message = _locked_message(challenge.purpose, until)
+    _finish_locked(challenge, ChallengeStatus.FAILED, message)
+    return ChallengeOutcome(CodeResult.LOCKED, message, challenge, attempts_left=0, locked_until=until)
+
+
+def _end_challenge(challenge: VerificationChallenge, request: HttpRequest | None) -> ChallengeOutcome:
+    """The challenge's own limit of wrong codes is reached: it and its subject end."""
+    message = sentence(challenge.purpose, Sentence.CHALLENGE_FAILED)
+    _finish_locked(challenge, ChallengeStatus.FAILED, message)
+    audit.record(
+        "mfa.challenge_failed",
+        actor=_actor(challenge.provider),
+        target=challenge,
+        outcome=Outcome.FAILURE,
+        request=request,
+        details={"failed_attempts": challenge.failed_attempts, "subject": challenge.subject},
+    )
+    return ChallengeOutcome(CodeResult.CHALLENGE_FAILED, message, challenge, attempts_left=0)
 
 
 # --- completion --------------------------------------------------------------
@@ -534,50 +623,19 @@ def _finish_locked(challenge: VerificationChallenge, status: str, reason: str) -
     challenge.save(update_fields=["status", "status_reason", "completed_at", "verifying_since"])
 
 
-def complete_challenge(challenge_id: Any, *, via: str, request: HttpRequest | None = None) -> tuple[bool, str | None]:
+def complete_challenge(
+    challenge_id: Any, *, via: str, request: HttpRequest | None = None
+) -> tuple[bool, CompletionRefused | None]:
     """Approve a pending challenge and run its purpose's handler, exactly once.
 
     Returns (True, None) when this call approved it; (False, None) when it was no longer
-    pending (someone else completed it); (False, message) when the handler refused.
+    pending (someone else completed it); (False, refusal) when the handler refused.
     """
-    completed, refusal = _complete(challenge_id, via=via, request=request)
-    return completed, (str(refusal) if refusal is not None else None)
-
-
-def _complete(
-    challenge_id: Any, *, via: str, request: HttpRequest | None = None
-) -> tuple[bool, CompletionRefused | None]:
     try:
         with transaction.atomic():
-            challenge = (
-                VerificationChallenge.objects.select_for_update().select_related("provider__user").get(pk=challenge_id)
-            )
-            if challenge.status != ChallengeStatus.PENDING:
+            challenge = _approve_locked(challenge_id, via, request)
+            if challenge is None:
                 return False, None
-            # Lock the subject's other challenges too: one approval per subject.
-            siblings = list(
-                VerificationChallenge.objects.select_for_update()
-                .filter(purpose=challenge.purpose, subject=challenge.subject)
-                .exclude(pk=challenge.pk)
-                .order_by("pk")
-            )
-            if any(s.status == ChallengeStatus.APPROVED for s in siblings):
-                _finish_locked(challenge, ChallengeStatus.CANCELLED, "Already approved by another request.")
-                return False, None
-            challenge.status = ChallengeStatus.APPROVED
-            challenge.status_reason = ""
-            challenge.completed_at = timezone.now()
-            challenge.verifying_since = None
-            challenge.save(update_fields=["status", "status_reason", "completed_at", "verifying_since"])
-            if challenge.device_id:
-                ProviderDevice.objects.filter(pk=challenge.device_id).update(last_used_at=challenge.completed_at)
-            audit.record(
-                "mfa.challenge_approved",
-                actor=_actor(challenge.provider),
-                target=challenge,
-                request=request,
-                details={"purpose": challenge.purpose, "subject": challenge.subject, "via": via},
-            )
             handler = _HANDLERS.get(challenge.purpose)
             if handler is None:
                 raise CompletionRefused(f"Nothing is registered to complete '{challenge.purpose}'.")
@@ -587,11 +645,43 @@ def _complete(
         refusal = exc
     except Exception:
         logger.exception("Completion handler for challenge %s failed", challenge_id)
-        refusal = CompletionRefused(
-            "Something went wrong while completing this request, so nothing was signed. Try again.", code="error"
-        )
+        purpose = VerificationChallenge.objects.values_list("purpose", flat=True).get(pk=challenge_id)
+        refusal = CompletionRefused(sentence(purpose, Sentence.ERROR), code=HANDLER_FAILED)
     _fail_after_refusal(challenge_id, refusal, request)
     return False, refusal
+
+
+def _approve_locked(challenge_id: Any, via: str, request: HttpRequest | None) -> VerificationChallenge | None:
+    """Mark a pending challenge approved (in the caller's transaction, under row locks on it and
+    its subject's siblings); None when it is not pending or the subject was approved already."""
+    challenge = VerificationChallenge.objects.select_for_update().select_related("provider__user").get(pk=challenge_id)
+    if challenge.status != ChallengeStatus.PENDING:
+        return None
+    # Lock the subject's other challenges too: one approval per subject.
+    siblings = list(
+        VerificationChallenge.objects.select_for_update()
+        .filter(purpose=challenge.purpose, subject=challenge.subject)
+        .exclude(pk=challenge.pk)
+        .order_by("pk")
+    )
+    if any(s.status == ChallengeStatus.APPROVED for s in siblings):
+        _finish_locked(challenge, ChallengeStatus.CANCELLED, "Already approved by another request.")
+        return None
+    challenge.status = ChallengeStatus.APPROVED
+    challenge.status_reason = ""
+    challenge.completed_at = timezone.now()
+    challenge.verifying_since = None
+    challenge.save(update_fields=["status", "status_reason", "completed_at", "verifying_since"])
+    if challenge.device_id:
+        ProviderDevice.objects.filter(pk=challenge.device_id).update(last_used_at=challenge.completed_at)
+    audit.record(
+        "mfa.challenge_approved",
+        actor=_actor(challenge.provider),
+        target=challenge,
+        request=request,
+        details={"purpose": challenge.purpose, "subject": challenge.subject, "via": via},
+    )
+    return challenge
 
 
 def _fail_after_refusal(challenge_id: Any, refusal: CompletionRefused, request: HttpRequest | None) -> None:
@@ -641,27 +731,27 @@ def _finish(challenge_id: Any, status: str, reason: str, action: str, request: H
 
 
 # --- push --------------------------------------------------------------------
-PUSH_DENIED_MESSAGE = "The request was denied on your phone. Nothing was signed."
-PUSH_EXPIRED_MESSAGE = "The push request expired before it was approved. Nothing was signed."
-PUSH_CANCELLED_MESSAGE = "The push request was cancelled. Nothing was signed."
-CODE_EXPIRED_MESSAGE = "The time to enter a code ran out. Nothing was signed."
+# ID.me's final answers other than "approved": the challenge's status, what the person reads, the audit action.
+_PUSH_ENDINGS: dict[PushStatusValue, tuple[ChallengeStatus, Sentence, str]] = {
+    "denied": (ChallengeStatus.DENIED, Sentence.PUSH_DENIED, "mfa.push_denied"),
+    "expired": (ChallengeStatus.EXPIRED, Sentence.PUSH_EXPIRED, "mfa.push_expired"),
+    "cancelled": (ChallengeStatus.CANCELLED, Sentence.PUSH_CANCELLED, "mfa.push_cancelled"),
+}
 
 
 def apply_push_status(challenge: VerificationChallenge, push: PushTransaction | None) -> None:
     """Bring a pending push challenge in step with ID.me's answer (None: ID.me has no answer)."""
     if challenge.status != ChallengeStatus.PENDING:
         return
-    status = push.status if push else "pending"
+    status: PushStatusValue = push.status if push else "pending"
     if status == "approved":
-        _complete(challenge.pk, via="push")
-    elif status == "denied":
-        _finish(challenge.pk, ChallengeStatus.DENIED, PUSH_DENIED_MESSAGE, "mfa.push_denied")
-    elif status == "expired":
-        _finish(challenge.pk, ChallengeStatus.EXPIRED, PUSH_EXPIRED_MESSAGE, "mfa.push_expired")
-    elif status == "cancelled":
-        _finish(challenge.pk, ChallengeStatus.CANCELLED, PUSH_CANCELLED_MESSAGE, "mfa.push_cancelled")
-    elif timezone.now() > challenge.expires_at + EXPIRY_GRACE:
-        _finish(challenge.pk, ChallengeStatus.EXPIRED, PUSH_EXPIRED_MESSAGE, "mfa.push_expired")
+        complete_challenge(challenge.pk, via="push")
+        return
+    if status not in _PUSH_ENDINGS and timezone.now() > challenge.expires_at + EXPIRY_GRACE:
+        status = "expired"  # still pending at ID.me past the expiry: the EHR expires it
+    if status in _PUSH_ENDINGS:
+        final, which, action = _PUSH_ENDINGS[status]
+        _finish(challenge.pk, final, sentence(challenge.purpose, which), action)
 
 
 def refresh_push(challenge: VerificationChallenge) -> VerificationChallenge:
@@ -705,9 +795,8 @@ def poll_pending_pushes(on_progress: Callable[[], None] | None = None) -> int:
 # --- cancelling and reading --------------------------------------------------
 def cancel_challenge(challenge: VerificationChallenge, request: HttpRequest | None = None) -> bool:
     """Cancel a pending challenge (and its push at ID.me). False when it was not pending."""
-    cancelled = _finish(
-        challenge.pk, ChallengeStatus.CANCELLED, "Cancelled. Nothing was signed.", "mfa.challenge_cancelled", request
-    )
+    reason = sentence(challenge.purpose, Sentence.CANCELLED)
+    cancelled = _finish(challenge.pk, ChallengeStatus.CANCELLED, reason, "mfa.challenge_cancelled", request)
     if cancelled and challenge.idme_txid:
         _cancel_at_idme([challenge.idme_txid])
     challenge.refresh_from_db()
@@ -717,23 +806,21 @@ def cancel_challenge(challenge: VerificationChallenge, request: HttpRequest | No
 def expire_if_overdue(challenge: VerificationChallenge) -> VerificationChallenge:
     """Expire a pending challenge whose time is up (used when reading its state)."""
     if challenge.status == ChallengeStatus.PENDING and timezone.now() > challenge.expires_at + EXPIRY_GRACE:
-        message = PUSH_EXPIRED_MESSAGE if challenge.method == ChallengeMethod.PUSH else CODE_EXPIRED_MESSAGE
+        which = Sentence.PUSH_EXPIRED if challenge.method == ChallengeMethod.PUSH else Sentence.CODE_EXPIRED
+        message = sentence(challenge.purpose, which)
         _finish(challenge.pk, ChallengeStatus.EXPIRED, message, "mfa.challenge_expired")
         challenge.refresh_from_db()
     return challenge
 
 
-def _status_message(challenge: VerificationChallenge) -> str:
+def status_message(challenge: VerificationChallenge) -> str:
+    """mfa's sentence for where a challenge stands (its final reason once it ended)."""
     if challenge.status_reason:
         return challenge.status_reason
     return {
         ChallengeStatus.APPROVED: "Already approved.",
         ChallengeStatus.PENDING: "Waiting for approval.",
     }.get(ChallengeStatus(challenge.status), f"This request is {challenge.get_status_display().lower()}.")
-
-
-def status_message(challenge: VerificationChallenge) -> str:
-    return _status_message(challenge)
 
 
 def seconds_left(challenge: VerificationChallenge, now: dt.datetime | None = None) -> int:

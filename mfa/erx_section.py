@@ -1,7 +1,8 @@
 """eRx Info: the ID.Me Device Information section.
 
-Reads the mirror only (two queries whatever the number of devices); when the mirror is
-stale it queues a background sync and says so, never waiting for ID.me.
+Reads the mirror only (two queries whatever the number of devices, one when the table is
+cached); when the mirror is stale it queues a background sync and says so, never waiting
+for ID.me.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.utils import timezone
 from mfa import services
 from mfa.links import update_mfa_device_url
 from mfa.models import DeviceKind, ProviderDevice, label_for
+from providers.erx_info import ErxSection
 from providers.models import Provider
 
 
@@ -52,23 +54,36 @@ def device_rows(provider: Provider) -> list[DeviceRow]:
     return rows
 
 
-def devices_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
+def devices_live(request: HttpRequest, provider: Provider) -> dict[str, Any]:
+    """What the section reads or does on every view: the sync state (one query), its notices
+    as messages, and a background sync when the mirror is stale. Part of the cache key."""
     state = services.sync_state(provider)
     for notice in services.pop_notices(provider, state):
         messages.warning(request, notice)
-    devices = device_rows(provider) if provider.idme_uuid else []
     checking = services.request_background_sync(provider, state)
     return {
-        "provider": provider,
-        "linked": bool(provider.idme_uuid),
-        "identity_confirmed": provider.identity_confirmed,
-        "devices": devices,
-        "has_primary": any(device.is_primary for device in devices),
-        "state": state,
         "last_synced_at": state.last_synced_at if state else None,
+        "last_error": state.last_error if state else "",
         "unreachable": bool(state and state.last_error),
         "last_attempt_at": state.last_attempt_at if state else None,
         "last_attempt_ms": int(state.last_attempt_at.timestamp() * 1000) if state and state.last_attempt_at else 0,
         "checking": checking,
         "update_url": update_mfa_device_url(request),
     }
+
+
+def devices_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
+    """The device table (built only when the section's fragment is not cached)."""
+    devices = device_rows(provider) if provider.idme_uuid else []
+    return {
+        "provider": provider,
+        "linked": bool(provider.idme_uuid),
+        "identity_confirmed": provider.identity_confirmed,
+        "devices": devices,
+        "has_primary": any(device.is_primary for device in devices),
+    }
+
+
+DEVICES_SECTION = ErxSection(
+    name="devices", template="mfa/erx_devices.html", build=devices_section, order=20, live=devices_live
+)

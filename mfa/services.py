@@ -19,7 +19,9 @@ from django.utils import timezone
 import audit
 from audit.models import Outcome
 from idme_client import IdmeError, IdmeNotFound, IdmeRateLimited, IdmeUnavailable, partner_client
+from mfa import sync_plan
 from mfa.models import DeviceKind, DeviceSyncState, ProviderDevice
+from providers import erx_cache
 from providers.models import Provider
 
 logger = logging.getLogger(__name__)
@@ -157,116 +159,145 @@ def sync_devices(provider: Provider, request: HttpRequest | None = None) -> Sync
     except IdmeError as exc:
         _record_failure(provider, attempt, exc, request)
         raise
-    background = request is None
     with transaction.atomic():
         state = _locked_state(provider)
         if state.last_synced_at is not None and state.last_synced_at > attempt:
             # A sync that asked ID.me later than we did has already been applied.
             return SyncResult(synced_at=state.last_synced_at, superseded=True)
-        # The first sync mirrors what was there already: nothing to announce as new.
-        first_sync = state.last_synced_at is None
         # Rows are locked in id order everywhere (here and in select_primary_device): no deadlocks.
-        locked = ProviderDevice.objects.select_for_update().filter(provider=provider).order_by("id")
-        local = {d.idme_device_id: d for d in locked}
-        added: list[str] = []
-        renamed: list[tuple[str, str]] = []
-        removed: list[str] = []
-        primary_removed = False
-        to_create: list[ProviderDevice] = []
-        to_update: list[ProviderDevice] = []
-        for device in remote:
-            mirror = local.pop(device.id, None)
-            if mirror is None:
-                mirror = ProviderDevice(
-                    provider=provider,
-                    idme_device_id=device.id,
-                    name=device.name[:100],
-                    kind=device.type,
-                    added_at=device.added_at,
-                    last_used_at=device.last_used_at,
-                    last_synced_at=attempt,
-                )
-                to_create.append(mirror)
-                added.append(mirror.label)
-                continue
-            old_label = mirror.label
-            mirror.name = device.name[:100]
-            mirror.kind = device.type
-            mirror.added_at = device.added_at
-            mirror.last_used_at = device.last_used_at
-            mirror.last_synced_at = attempt
-            if mirror.label != old_label:
-                renamed.append((old_label, mirror.label))
-                audit.record(
-                    "mfa.device_renamed",
-                    request=request,
-                    target=mirror,
-                    details={"idme_device_id": device.id, "from": old_label, "to": mirror.label},
-                )
-            to_update.append(mirror)
-        if to_update:
-            ProviderDevice.objects.bulk_update(
-                to_update, ["name", "kind", "added_at", "last_used_at", "last_synced_at"], batch_size=200
-            )
-        for created in ProviderDevice.objects.bulk_create(to_create, batch_size=200):
-            # NIST-06: every binding of a new authenticator is recorded with its time.
-            audit.record(
-                "mfa.device_added",
-                request=request,
-                target=("mfa.providerdevice", created.pk or created.idme_device_id),
-                details={
-                    "provider_id": provider.pk,
-                    "idme_device_id": created.idme_device_id,
-                    "name": created.label,
-                    "kind": created.kind,
-                    "added_at_idme": created.added_at.isoformat(),
-                    "source": "background" if background else "clinician",
-                    "first_sync": first_sync,
-                },
-            )
-        for gone in local.values():
-            removed.append(gone.label)
-            primary_removed = primary_removed or gone.is_primary
-            # NIST-05: a device removed at ID.me stops being offered for signing at once.
-            audit.record(
-                "mfa.device_removed",
-                request=request,
-                target=gone,
-                details={
-                    "provider_id": provider.pk,
-                    "idme_device_id": gone.idme_device_id,
-                    "name": gone.label,
-                    "kind": gone.kind,
-                    "was_primary": gone.is_primary,
-                },
-            )
-        if local:
-            ProviderDevice.objects.filter(pk__in=[d.pk for d in local.values()]).delete()
-        notices: list[str] = []
-        if primary_removed:
-            notices.append(PRIMARY_REMOVED_NOTICE)
-            audit.record("mfa.primary_device_cleared", request=request, target=provider, details={"reason": "removed"})
-        if added and background and not first_sync:
-            # NIST-06: the holder hears about a binding they did not watch happen.
-            notices.append(
-                "A new device was added at ID.me: "
-                + ", ".join(added)
-                + ". If you did not add it, delete it at ID.me now (Update MFA Device)."
-            )
+        local = list(ProviderDevice.objects.select_for_update().filter(provider=provider).order_by("id"))
+        plan = sync_plan.diff(local, remote)
+        first_sync = state.last_synced_at is None
+        _apply_plan(provider, plan, attempt, request, first_sync=first_sync)
+        notices = _sync_notices(provider, plan, request, background=request is None, first_sync=first_sync)
         state.last_synced_at = attempt
         state.last_attempt_at = attempt
         state.last_error = ""
         if notices:
             state.notices = (list(state.notices) + notices)[-NOTICE_LIMIT:]
         state.save()
+        erx_cache.bump_section(erx_cache.DEVICES, provider.pk)
     return SyncResult(
-        added=tuple(added),
-        removed=tuple(removed),
-        renamed=tuple(renamed),
-        primary_removed=primary_removed,
+        added=plan.added_labels,
+        removed=plan.removed_labels,
+        renamed=tuple((rename.old, rename.new) for rename in plan.renamed),
+        primary_removed=plan.primary_lost,
         synced_at=attempt,
         notices=tuple(notices),
     )
+
+
+def _apply_plan(
+    provider: Provider,
+    plan: sync_plan.SyncPlan,
+    attempt: dt.datetime,
+    request: HttpRequest | None,
+    *,
+    first_sync: bool,
+) -> None:
+    """Write the plan into the (locked) mirror and audit each change."""
+    _refresh_kept(plan, attempt, request)
+    _create_added(provider, plan, attempt, request, first_sync=first_sync)
+    _delete_removed(provider, plan, request)
+
+
+def _refresh_kept(plan: sync_plan.SyncPlan, attempt: dt.datetime, request: HttpRequest | None) -> None:
+    for mirror, device in plan.kept:
+        mirror.name = sync_plan.mirrored_name(device)
+        mirror.kind = device.type
+        mirror.added_at = device.added_at
+        mirror.last_used_at = device.last_used_at
+        mirror.last_synced_at = attempt
+    by_id = {mirror.idme_device_id: mirror for mirror, _device in plan.kept}
+    for rename in plan.renamed:
+        audit.record(
+            "mfa.device_renamed",
+            request=request,
+            target=by_id[rename.idme_device_id],
+            details={"idme_device_id": rename.idme_device_id, "from": rename.old, "to": rename.new},
+        )
+    if plan.kept:
+        ProviderDevice.objects.bulk_update(
+            [mirror for mirror, _device in plan.kept],
+            ["name", "kind", "added_at", "last_used_at", "last_synced_at"],
+            batch_size=200,
+        )
+
+
+def _create_added(
+    provider: Provider,
+    plan: sync_plan.SyncPlan,
+    attempt: dt.datetime,
+    request: HttpRequest | None,
+    *,
+    first_sync: bool,
+) -> None:
+    new_rows = [
+        ProviderDevice(
+            provider=provider,
+            idme_device_id=device.id,
+            name=sync_plan.mirrored_name(device),
+            kind=device.type,
+            added_at=device.added_at,
+            last_used_at=device.last_used_at,
+            last_synced_at=attempt,
+        )
+        for device in plan.added
+    ]
+    for created in ProviderDevice.objects.bulk_create(new_rows, batch_size=200):
+        # NIST-06: every binding of a new authenticator is recorded with its time.
+        audit.record(
+            "mfa.device_added",
+            request=request,
+            target=("mfa.providerdevice", created.pk or created.idme_device_id),
+            details={
+                "provider_id": provider.pk,
+                "idme_device_id": created.idme_device_id,
+                "name": created.label,
+                "kind": created.kind,
+                "added_at_idme": created.added_at.isoformat(),
+                "source": "background" if request is None else "clinician",
+                "first_sync": first_sync,
+            },
+        )
+
+
+def _delete_removed(provider: Provider, plan: sync_plan.SyncPlan, request: HttpRequest | None) -> None:
+    for gone in plan.removed:
+        # NIST-05: a device removed at ID.me stops being offered for signing at once.
+        audit.record(
+            "mfa.device_removed",
+            request=request,
+            target=gone,
+            details={
+                "provider_id": provider.pk,
+                "idme_device_id": gone.idme_device_id,
+                "name": gone.label,
+                "kind": gone.kind,
+                "was_primary": gone.is_primary,
+            },
+        )
+    if plan.removed:
+        ProviderDevice.objects.filter(pk__in=[d.pk for d in plan.removed]).delete()
+
+
+def _sync_notices(
+    provider: Provider, plan: sync_plan.SyncPlan, request: HttpRequest | None, *, background: bool, first_sync: bool
+) -> list[str]:
+    """The sentences the clinician must hear on their next page about this sync."""
+    notices: list[str] = []
+    if plan.primary_lost:
+        notices.append(PRIMARY_REMOVED_NOTICE)
+        audit.record("mfa.primary_device_cleared", request=request, target=provider, details={"reason": "removed"})
+    # The first sync mirrors what was there already: nothing to announce as new.
+    if plan.added and background and not first_sync:
+        # NIST-06: the holder hears about a binding they did not watch happen.
+        notices.append(
+            "A new device was added at ID.me: "
+            + ", ".join(plan.added_labels)
+            + ". If you did not add it, delete it at ID.me now (Update MFA Device)."
+        )
+    return notices
 
 
 def ensure_mirror(provider: Provider, request: HttpRequest | None = None) -> MirrorReadiness:
@@ -360,6 +391,7 @@ def _select_primary_once(provider: Provider, device_id: Any, request: HttpReques
         if previous is not None:
             ProviderDevice.objects.filter(pk=previous.pk).update(is_primary=False)
         ProviderDevice.objects.filter(pk=target.pk).update(is_primary=True)
+        erx_cache.bump_section(erx_cache.DEVICES, provider.pk)
         target.is_primary = True
         audit.record(
             "mfa.primary_device_selected",

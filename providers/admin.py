@@ -5,12 +5,9 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
 from providers.auth_views import LimitedAdminAuthenticationForm
-from providers.epcs import license_is_verified, registration_is_verified
+from providers.credentials.rules import license_is_verified, registration_is_verified
 from providers.models import (
     DeaRegistration,
-    EpcsAccessNotice,
-    EpcsPermission,
-    EpcsPermissionRequest,
     IdentityMismatch,
     Provider,
     StateLicense,
@@ -91,26 +88,7 @@ class StateLicenseAdmin(ReadOnlyAdmin):
         return license_is_verified(obj)
 
 
-@admin.register(EpcsPermission)
-class EpcsPermissionAdmin(ReadOnlyAdmin):
-    list_display = ("provider", "state", "entered_by", "approved_by", "granted_at", "revoked_at")
-    list_filter = ("state",)
-    search_fields = ("provider__display_name", "provider__user__username")
-
-
-@admin.register(EpcsPermissionRequest)
-class EpcsPermissionRequestAdmin(ReadOnlyAdmin):
-    list_display = ("provider", "action", "status", "entered_by", "approved_by", "entered_at", "decided_at")
-    list_filter = ("action", "status")
-    search_fields = ("provider__display_name", "entered_by__username", "approved_by__username")
-
-
-@admin.register(EpcsAccessNotice)
-class EpcsAccessNoticeAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "provider", "message", "dismissed_by", "dismissed_at")
-
-
-# --- identity mismatches (providers/identity_reviews.py) -------------------------------------
+# --- identity mismatches (providers/identity/reviews.py) -------------------------------------
 @admin.register(IdentityMismatch)
 class IdentityMismatchAdmin(ReadOnlyAdmin):
     # Confirmed or rejected on the Identity reviews page, where the rules are applied and audited.

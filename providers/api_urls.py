@@ -1,8 +1,7 @@
-from django.urls import include, path
+from django.urls import path
 
 from providers.api import MyProviderView
 
 urlpatterns = [
     path("providers/me/", MyProviderView.as_view(), name="api-provider-me"),
-    path("", include("providers.permissions_api_urls")),
 ]

@@ -6,9 +6,10 @@ class ProvidersConfig(AppConfig):
     verbose_name = "Providers"
 
     def ready(self) -> None:
-        from mfa.challenges import register_completion
-        from providers import permissions_tasks, signals  # noqa: F401  (login auditing; EPCS sweep task)
-        from providers.permissions_services import PURPOSE, complete_permission_challenge
+        from providers import signals  # noqa: F401  (login auditing)
+        from providers.credentials.section import CREDENTIALS_SECTION
+        from providers.erx_info import register_section
+        from providers.identity.section import IDENTITY_SECTION
 
-        # The approver of an EPCS permission change completes 2FA through mfa.challenges.
-        register_completion(PURPOSE, complete_permission_challenge)
+        register_section(IDENTITY_SECTION)
+        register_section(CREDENTIALS_SECTION)

@@ -4,9 +4,30 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
-from providers.models import Provider, User
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.utils import timezone
+
+import audit
+from dea_registry_client import BusinessActivity, RegistryRecord, RegistryStatus, Schedule
+from providers import erx_cache
+from providers.credentials.rules import license_is_verified, registration_is_verified
+from providers.credentials.verification import record_dea_verification, verify_state_license
+from providers.models import (
+    DeaRegistration,
+    EpcsPermission,
+    EpcsPermissionRequest,
+    EpcsPermissionState,
+    EpcsRequestAction,
+    EpcsRequestStatus,
+    IdentityAssurance,
+    Provider,
+    StateLicense,
+    User,
+)
+from providers.roles import ensure_access_manager_group
 
 DEMO_PASSWORD = "Demo-EHR-2026"
 
@@ -113,14 +134,10 @@ def demo_registration_expiry(today: dt.date) -> dt.date:
     return dt.date(today.year + 2, 12, 31)
 
 
-def demo_registry_answer(item: DemoCredentials, person: DemoPerson, today: dt.date) -> Any:
+def demo_registry_answer(item: DemoCredentials, person: DemoPerson, today: dt.date) -> RegistryRecord:
     """What the sandbox's DEA registry answers for a demo prescriber's number (its documented
     demo data: active, all schedules, practitioner). Repeated here because EHR code may not
     import the sandbox; tests/providers/test_dea_verification.py checks the two agree."""
-    from django.utils import timezone
-
-    from dea_registry_client import BusinessActivity, RegistryRecord, RegistryStatus, Schedule
-
     return RegistryRecord(
         dea_number=item.dea_number,
         registrant_name=f"{person.last_name}, {person.first_name}",
@@ -141,12 +158,6 @@ def seed_credentials() -> None:
     as having verified the registrations against the DEA registry's demo answer and the
     licenses at the state board (seeded: the server may not be running while seeding, and
     the audit trail says "seeded")."""
-    from django.utils import timezone
-
-    from providers.credentials_verification import record_dea_verification, verify_state_license
-    from providers.epcs import license_is_verified, registration_is_verified
-    from providers.models import DeaRegistration, IdentityAssurance, StateLicense
-    from providers.permissions_services import ensure_access_manager_group
 
     manager = User.objects.get(username="manager.lee")
     manager.groups.add(ensure_access_manager_group())
@@ -194,15 +205,13 @@ def seed_credentials() -> None:
             changed += ["idme_uuid", "identity_ial", "identity_aal", "identity_verified_at"]
         if changed:
             provider.save(update_fields=changed)
+        erx_cache.bump_section(erx_cache.CREDENTIALS, provider.pk)
 
 
 def seed_epcs_permission() -> None:
     """dr.smith may sign EPCS: entered by manager.lee, approved by dr.jones, recorded as seeded
     demo data ({"seeded": true} in the audit trail; no 2FA is claimed). Left alone once the
     permission exists, so a demo revocation is not undone by seeding again."""
-    from providers.models import EpcsPermission
-    from providers.permissions_services import seed_granted_permission
-
     smith = Provider.objects.get(user__username="dr.smith")
     if EpcsPermission.objects.filter(provider=smith).exists():
         return
@@ -211,6 +220,59 @@ def seed_epcs_permission() -> None:
         entered_by=User.objects.get(username="manager.lee"),
         approved_by=User.objects.get(username="dr.jones"),
     )
+
+
+def seed_granted_permission(*, provider: Provider, entered_by: User, approved_by: User) -> bool:
+    """Demo only: record a granted permission as seeded data. No 2FA happened, and the
+    request and the audit trail say so ({"seeded": true}, no challenge id).
+
+    It skips the two-person rule, so it refuses to run outside development (DEBUG) and the
+    tests: a production deployment cannot grant EPCS through it.
+    """
+    if not (settings.DEBUG or settings.TESTING):
+        raise ImproperlyConfigured(
+            "seed_granted_permission grants EPCS without the two-person rule; it runs only in "
+            "development (DJANGO_DEBUG=1) or in the tests (EHR_TESTING=1)."
+        )
+    with transaction.atomic():
+        permission, _ = EpcsPermission.objects.get_or_create(provider=provider)
+        permission = EpcsPermission.objects.select_for_update().get(pk=permission.pk)
+        if permission.is_granted:
+            return False
+        now = timezone.now()
+        permission_request = EpcsPermissionRequest.objects.create(
+            provider=provider,
+            action=EpcsRequestAction.GRANT,
+            note="Seeded demo data",
+            entered_by=entered_by,
+            approved_by=approved_by,
+            status=EpcsRequestStatus.APPROVED,
+            decided_by=approved_by,
+            decided_at=now,
+            decision_reason="Seeded demo data: no 2FA took place",
+        )
+        permission.state = EpcsPermissionState.GRANTED
+        permission.entered_by = entered_by
+        permission.approved_by = approved_by
+        permission.requested_at = now
+        permission.granted_at = now
+        permission.revoked_at = None
+        permission.revoked_reason = ""
+        permission.save()
+        erx_cache.bump_section(erx_cache.EPCS, provider.pk)
+        audit.record(
+            "epcs.permission_granted",
+            actor=None,
+            target=permission,
+            details={
+                "seeded": True,
+                "provider_id": provider.pk,
+                "request_id": permission_request.pk,
+                "entered_by": entered_by.get_username(),
+                "approved_by": approved_by.get_username(),
+            },
+        )
+    return True
 
 
 def seed_prescribers() -> None:

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest
 
-from ehr.geography import US_STATE_CODES
+from common.geography import US_STATE_CODES
 from providers.models import Provider, User
 from providers.passwords import PasswordCheck, PasswordPurpose, message_for, verify_own_password
 

@@ -48,7 +48,7 @@ class Provider(models.Model):
     postal_code = models.CharField("ZIP code", max_length=10, blank=True)
     medicaid_id = models.CharField("Physician Medicaid Provider id", max_length=20, blank=True)
 
-    # Identity proofing through ID.me (DEA-02). Set only by providers.identity services.
+    # Identity proofing through ID.me (DEA-02). Set only by providers.identity.services.
     idme_uuid = models.CharField("ID.me uuid", max_length=64, blank=True, db_index=True)
     identity_ial = models.CharField(max_length=8, choices=IdentityAssurance.choices, blank=True)
     identity_aal = models.CharField(max_length=8, blank=True)
@@ -144,7 +144,7 @@ class StateLicense(models.Model):
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-# --- EPCS permissions (owned by providers/epcs.py and providers/permissions_services.py) ---
+# --- EPCS permissions: read by providers/epcs.py, changed by epcs_access (docs/architecture.md) ---
 class EpcsPermissionState(models.TextChoices):
     REQUESTED = "requested", "Requested"
     GRANTED = "granted", "Granted"
@@ -257,7 +257,7 @@ class EpcsAccessNotice(models.Model):
         return self.message[:60]
 
 
-# --- identity binding (owned by providers/identity_binding.py and providers/identity_reviews.py) ---
+# --- identity binding (owned by providers/identity/binding.py and providers/identity/reviews.py) ---
 class IdentityMismatchStatus(models.TextChoices):
     PENDING = "pending", "Pending review"
     CONFIRMED = "confirmed", "Confirmed by an access manager"
@@ -277,7 +277,7 @@ class IdentityMismatch(models.Model):
     status = models.CharField(
         max_length=12, choices=IdentityMismatchStatus.choices, default=IdentityMismatchStatus.PENDING
     )
-    # Which parts differ: "first_name", "last_name", "birth_date" (providers.identity_binding.Difference).
+    # Which parts differ: "first_name", "last_name", "birth_date" (providers.identity.binding.Difference).
     differences = models.JSONField(default=list)
     idme_uuid = models.CharField("ID.me uuid", max_length=64)
     idme_fname = models.CharField("first name at ID.me", max_length=150, blank=True)

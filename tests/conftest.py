@@ -95,11 +95,23 @@ def worker_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def purge_broker() -> None:
+    """Drop messages earlier tests left in the broker (a device sync for a provider id that
+    is reused now, a poller that lingers): each test's worker sees only its own tasks."""
+    from ehr.celery import app
+
+    app.control.purge()
+
+
 def start_celery_worker(
-    log: Path, *, extra_env: dict[str, str] | None = None, concurrency: int = 4
+    log: Path, *, extra_env: dict[str, str] | None = None, concurrency: int = 4, purge: bool = True
 ) -> subprocess.Popen[bytes]:
     """Start `celery worker` as its own process against the configured broker and test DB,
-    and wait until it is ready. Its own session, so a test can kill it like a crash would."""
+    and wait until it is ready. Its own session, so a test can kill it like a crash would.
+    `purge=False` keeps what is queued (a replacement worker must receive what its killed
+    predecessor left unacknowledged)."""
+    if purge:
+        purge_broker()
     process = subprocess.Popen(
         [
             sys.executable,

@@ -24,10 +24,10 @@ from django.utils import timezone
 from dea_registry_client import BusinessActivity, RegistryRecord, RegistryStatus, Schedule
 from idme_sandbox.dea_registry.models import DeaRegistryRecord
 from idme_sandbox.dea_registry.services import register_subscriber
-from providers.credentials import registrant_last_name
-from providers.credentials_verification import SCHEDULE_FLAGS, record_dea_verification
+from providers.credentials.services import registrant_last_name
+from providers.credentials.verification import SCHEDULE_FLAGS, record_dea_verification
 from providers.models import DeaRegistration, User
-from providers.permissions_services import ensure_access_manager_group
+from providers.roles import ensure_access_manager_group
 
 VERIFIER_USERNAME = "registry.verifier"
 ALL_SCHEDULE_CODES = tuple(schedule.value for schedule in Schedule)

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
-from ehr.geography import US_STATE_CODES
+from common.geography import US_STATE_CODES
 from idme_sandbox.accounts import services
 from idme_sandbox.models import Account
 

@@ -20,8 +20,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from ehr.fields import decrypt, encrypt
-from ehr.throttle import AttemptLimiter
+from common.fields import decrypt, encrypt
+from common.throttle import AttemptLimiter
 from idme_sandbox import authenticators
 from idme_sandbox.models import SANDBOX_KEYS, Account, Client, Consent, Device, DeviceKind, OutboxMessage
 

@@ -25,5 +25,5 @@ class DeaRegistryRecordAdmin(admin.ModelAdmin):
 @admin.register(DeaRegistrySubscriber)
 class DeaRegistrySubscriberAdmin(admin.ModelAdmin):
     list_display = ("name", "active", "created_at")
-    # The key is stored as a digest only; new keys come from `seed_idme_sandbox` (DEA_REGISTRY_API_KEY).
+    # The key is stored as a digest only; new keys come from `seed_idme_sandbox` (IDME_SANDBOX_DEA_REGISTRY_API_KEY).
     readonly_fields = ("key_sha256", "created_at")

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import ehr.fields
+import common.fields
 import idme_sandbox.models
 from django.db import migrations, models
 
@@ -77,7 +77,7 @@ class Migration(migrations.Migration):
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("kid", models.CharField(max_length=64, unique=True)),
-                ("private_key_pem", ehr.fields.EncryptedTextField(key_setting="IDME_SANDBOX_ENCRYPTION_KEYS")),
+                ("private_key_pem", common.fields.EncryptedTextField(key_setting="IDME_SANDBOX_ENCRYPTION_KEYS")),
                 ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
                 ("active", models.BooleanField(default=True, help_text="Signs new tokens")),
                 ("published", models.BooleanField(default=True, help_text="Listed in the JWKS")),
@@ -125,7 +125,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("name", models.CharField(blank=True, max_length=100)),
-                ("totp_secret", ehr.fields.EncryptedTextField(blank=True, key_setting="IDME_SANDBOX_ENCRYPTION_KEYS")),
+                ("totp_secret", common.fields.EncryptedTextField(blank=True, key_setting="IDME_SANDBOX_ENCRYPTION_KEYS")),
                 ("public_key", models.CharField(blank=True, max_length=100)),
                 ("phone", models.CharField(blank=True, max_length=32)),
                 ("added_at", models.DateTimeField(default=django.utils.timezone.now)),

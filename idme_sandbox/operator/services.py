@@ -8,7 +8,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from ehr.throttle import AttemptLimiter
+from common.throttle import AttemptLimiter
 from idme_sandbox.models import Operator
 
 logger = logging.getLogger("idme_sandbox.operator")

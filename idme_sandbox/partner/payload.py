@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
-from ehr import jsonbody
+from common import jsonbody
 from idme_sandbox.partner.errors import PartnerError, invalid_request
 
 MAX_BODY_BYTES = 16 * 1024

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from ehr import jsonbody
+from common import jsonbody
 from idme_sandbox.models import PharmacyMessage
 from idme_sandbox.operator.views import operator_required
 from idme_sandbox.pharmacy import services

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from ehr import jsonbody
+from common import jsonbody
 from idme_sandbox import authenticators
 from idme_sandbox.accounts import services
 from idme_sandbox.models import Device, DeviceKind, PushStatus, PushTransaction

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from ehr.envconfig import DEMO_IDME_CLIENT_SECRET, DEMO_SANDBOX_OPERATOR_PASSWORD, PUBLISHED_DEVELOPMENT_SECRET_KEY
+from common.envconfig import DEMO_IDME_CLIENT_SECRET, DEMO_SANDBOX_OPERATOR_PASSWORD, PUBLISHED_DEVELOPMENT_SECRET_KEY
 from tests.ehr.test_settings import PRODUCTION_ENV, run_django
 
 CHECK = ["manage.py", "check"]

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from ehr import jsonbody
+from common import jsonbody
 from eprescribe.models import Prescription
 from idme_sandbox.models import Device, PharmacyNetworkMode
 

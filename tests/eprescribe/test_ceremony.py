@@ -14,7 +14,8 @@ from audit.models import AuditEvent
 from eprescribe.ceremony import DEA_STATEMENT
 from eprescribe.models import Prescription, PrescriptionState
 from mfa import challenges
-from mfa.models import ChallengeStatus, VerificationChallenge
+from mfa.models import ChallengeStatus, ProviderDevice, VerificationChallenge
+from mfa.services import sync_devices
 from providers.models import EpcsPermission, EpcsPermissionState, Provider, User
 from providers.reauth import AUTHENTICATED_AT_KEY
 from tests.conftest import TEST_PASSWORD
@@ -210,6 +211,8 @@ def test_wrong_codes_sign_nothing_say_how_many_attempts_are_left_and_end_after_f
     assert "Too many wrong codes: this signing has ended and nothing was signed." in text(last)
     after = clinician_client.post(ceremony_url + "code/", {**data, "code": world.signing.code()})
     assert after.status_code == 409 and "ended" in text(after)
+    # eprescribe words the refusal; the page also says why the signing ended.
+    assert "This signing has ended and cannot be retried." in text(after) and "Too many wrong codes" in text(after)
     assert state(rx) == PrescriptionState.READY
     assert AuditEvent.objects.filter(action="mfa.code_failed", actor=world.user).count() == 5
 
@@ -300,6 +303,33 @@ def test_signing_needs_an_ial2_identity(world: PrescribingWorld, clinician_clien
     assert not VerificationChallenge.objects.exists()
 
 
+@pytest.mark.req("NIST-02")
+@pytest.mark.django_db(transaction=True)
+def test_the_tenth_wrong_code_locks_two_factor_and_the_page_answers_429(
+    world: PrescribingWorld, clinician_client: Client
+) -> None:
+    # Two code generators: ID.me itself locks one device after five wrong codes.
+    ipad_at_idme, ipad_secret = world.signing.sandbox.add_totp_device(world.signing.account, "Office iPad")
+    sync_devices(world.provider)
+    ipad = ProviderDevice.objects.get(provider=world.provider, idme_device_id=ipad_at_idme.device_id)
+    data = {"device": world.signing.totp_device.pk, "code": wrong_code(world.signing.totp_secret)}
+    first_url = open_ceremony(clinician_client, world.ready())
+    for _ in range(5):
+        clinician_client.post(first_url + "code/", data)
+    rx = world.ready()
+    second_url = open_ceremony(clinician_client, rx)
+    ipad_data = {"device": ipad.pk, "code": wrong_code(ipad_secret)}
+    responses = [clinician_client.post(second_url + "code/", ipad_data) for _ in range(5)]
+    assert [r.status_code for r in responses] == [400, 400, 400, 400, 429]
+    assert "two-factor authentication is locked for your account until" in text(responses[-1])
+    assert "Nothing was signed." in text(responses[-1])
+    # While locked, the right code is refused with the same status, and nothing is signed.
+    third_url = open_ceremony(clinician_client, world.ready())
+    locked = clinician_client.post(third_url + "code/", {**ipad_data, "code": world.signing.code(ipad_secret)})
+    assert locked.status_code == 429 and "locked for your account" in text(locked)
+    assert state(rx) == PrescriptionState.READY
+
+
 @pytest.mark.req("DEA-16")
 @pytest.mark.django_db(transaction=True)
 def test_signing_is_refused_when_the_signing_key_or_id_me_is_unavailable(
@@ -318,7 +348,8 @@ def test_signing_is_refused_when_the_signing_key_or_id_me_is_unavailable(
     settings.IDME_BASE_URL = "http://127.0.0.1:9/idme-sandbox"  # nothing listens there
     clear_idme_client_caches()
     pushed = clinician_client.post(ceremony_url + "push/", {"device": world.signing.push_device.pk})
-    assert pushed.status_code == 409 and "ID.me cannot be reached" in text(pushed)
+    # ID.me unreachable is 503 whether the push or the code meets it (one status mapping, mfa.outcomes).
+    assert pushed.status_code == 503 and "ID.me cannot be reached" in text(pushed)
     coded = clinician_client.post(
         ceremony_url + "code/", {"device": world.signing.totp_device.pk, "code": world.signing.code()}
     )

@@ -168,7 +168,7 @@ def test_a_worker_killed_mid_poll_loses_nothing_and_the_next_one_signs_once(
     challenge = VerificationChallenge.objects.get()
     assert challenge.status == ChallengeStatus.PENDING  # nobody polls now
     assert not is_signed(rx)
-    replacement = start_worker(tmp_path / "worker-2.log", worker_env)
+    replacement = start_worker(tmp_path / "worker-2.log", worker_env, purge=False)
     try:
         assert wait_for(lambda: is_signed(rx), 60), (tmp_path / "worker-2.log").read_text()
         challenges.poll_pending_pushes()  # a late extra round changes nothing

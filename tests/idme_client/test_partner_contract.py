@@ -543,3 +543,10 @@ def test_rate_limit_without_retry_after_and_odd_ids(broken_idme: Any) -> None:
     assert caught.value.retry_after is None
     # An id is one path segment, whatever it holds.
     assert fake.hits[-1] == ("POST", "/idme/api/public/v3/epcs/users/u%2F..%2Fx/push")
+
+
+def test_an_unknown_refusal_reason_is_read_as_a_wrong_code(broken_idme: Any) -> None:
+    newer = (200, {"Content-Type": "application/json"}, b'{"result": "deny", "reason": "too_sleepy"}')
+    client = client_for(broken_idme(token_then(lambda method, path: newer)))
+    result = client.verify_totp("u1", "d1", "123456")
+    assert not result.allowed and result.reason == "invalid_code"

@@ -132,9 +132,9 @@ def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.1) -> bo
     return bool(predicate())
 
 
-def start_worker(log: Path, idme_base_url: str, concurrency: int = 2) -> subprocess.Popen[bytes]:
+def start_worker(log: Path, idme_base_url: str, concurrency: int = 2, *, purge: bool = True) -> subprocess.Popen[bytes]:
     """A real worker pointed at the live sandbox, so a test can kill it and start another."""
-    return start_celery_worker(log, extra_env={"IDME_BASE_URL": idme_base_url}, concurrency=concurrency)
+    return start_celery_worker(log, extra_env={"IDME_BASE_URL": idme_base_url}, concurrency=concurrency, purge=purge)
 
 
 stop_worker = stop_celery_worker

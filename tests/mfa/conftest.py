@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from idme_sandbox.models import Account, Device, DeviceKind
 from mfa.models import ProviderDevice
+from providers import erx_cache
 from providers.models import IdentityAssurance, Provider, User
 from providers.reauth import AUTHENTICATED_AT_KEY
 from tests.conftest import TEST_PASSWORD
@@ -40,11 +41,13 @@ def provider(clinician: User) -> Provider:
 
 @pytest.fixture
 def make_mirror_device() -> Callable[..., ProviderDevice]:
-    """A row of the mirror as a past sync left it (for tests that do not need ID.me)."""
+    """A row of the mirror as a past sync left it (for tests that do not need ID.me); like a
+    sync, it retires eRx Info's cached device table."""
     counter = iter(range(1, 10_000))
 
     def make(provider: Provider, name: str, kind: str = "totp", *, primary: bool = False) -> ProviderDevice:
         n = next(counter)
+        erx_cache.bump_section(erx_cache.DEVICES, provider.pk)
         return ProviderDevice.objects.create(
             provider=provider,
             idme_device_id=f"dev{n:04d}{provider.pk}",

@@ -18,6 +18,7 @@ from idme_sandbox import authenticators
 from idme_sandbox.models import PartnerDecision, PushStatus
 from mfa import challenges
 from mfa.models import ChallengeStatus, VerificationChallenge
+from mfa.outcomes import CodeResult, Sentence, StartRefusal, http_status
 from providers.models import Provider, User
 from tests.idme_fixtures import IdmeSandboxHandle
 from tests.mfa.challenge_world import SigningWorld, expire_push_at_sandbox, make_signing_world, wrong_code
@@ -390,3 +391,38 @@ def test_cancel_ends_a_pending_push_here_and_at_id_me(world: SigningWorld) -> No
     assert challenge.status == ChallengeStatus.CANCELLED
     assert world.phone.latest_push().status == PushStatus.CANCELLED
     assert not challenges.cancel_challenge(challenge)
+
+
+# --- who words the messages -------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_a_purpose_words_what_mfa_reports_and_mfa_plain_words_fill_the_gaps(world: SigningWorld) -> None:
+    challenges.register_completion(
+        "test.worded",
+        record_completion,
+        sentences={Sentence.INVALID_CODE: "Wrong code, nothing approved: {attempts_left} {attempts} left."},
+    )
+    # Its own code generator: ID.me locks a device after five wrong codes, whatever the purpose.
+    ipad_at_idme, ipad_secret = world.sandbox.add_totp_device(world.account, "Office iPad")
+    from mfa.models import ProviderDevice
+    from mfa.services import sync_devices
+
+    sync_devices(world.provider)
+    ipad = ProviderDevice.objects.get(provider=world.provider, idme_device_id=ipad_at_idme.device_id)
+    worded = challenges.start_code_challenge(
+        provider=world.provider, device=ipad, purpose="test.worded", subject=subject()
+    )
+    outcome = challenges.submit_code(worded, wrong_code(ipad_secret))
+    assert outcome.result is CodeResult.INVALID_CODE
+    assert outcome.message == "Wrong code, nothing approved: 4 attempts left."
+    # A purpose that words nothing gets mfa's plain sentences, which speak for no purpose.
+    plain = code_challenge(world)
+    outcomes = [challenges.submit_code(plain, wrong_code(world.totp_secret)) for _ in range(5)]
+    assert outcomes[0].message == "That code is not correct. 4 attempts left."
+    assert outcomes[-1].result is CodeResult.CHALLENGE_FAILED
+    assert outcomes[-1].message == "Too many wrong codes: this request has ended. Start again."
+    plain.refresh_from_db()
+    assert plain.status_reason == outcomes[-1].message
+    assert http_status(outcomes[-1].result) == 409
+    with pytest.raises(challenges.ChallengeError) as ended:
+        code_challenge(world, plain.subject)
+    assert ended.value.code is StartRefusal.ENDED and http_status(ended.value.code) == 409

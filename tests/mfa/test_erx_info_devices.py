@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from mfa.models import DeviceSyncState, ProviderDevice
+from providers import erx_cache
 from providers.models import Provider, User
 from tests.conftest import TEST_PASSWORD
 from tests.mfa.conftest import ERX_INFO, make_stale, page
@@ -268,15 +269,22 @@ def test_erx_info_queries_do_not_grow_with_the_number_of_devices(
     fresh_sync(provider)
     make_mirror_device(provider, "device 0", primary=True)
     page(clinician_client)  # warm the session and the provider row
+    # The section is rendered afresh (as after the sync that wrote the mirror), then cached.
+    erx_cache.bump_section(erx_cache.DEVICES, provider.pk)
     with CaptureQueriesContext(connection) as one:
         html = page(clinician_client)
     assert len(rows(html)) == 1
+    with CaptureQueriesContext(connection) as one_cached:
+        page(clinician_client)
     for n in range(1, 50):
         make_mirror_device(provider, f"device {n}", "push" if n % 2 else "totp")
     with CaptureQueriesContext(connection) as fifty:
         html = page(clinician_client)
     assert len(rows(html)) == 50
+    with CaptureQueriesContext(connection) as fifty_cached:
+        assert len(rows(page(clinician_client))) == 50
     assert len(fifty.captured_queries) == len(one.captured_queries), [q["sql"] for q in fifty.captured_queries]
+    assert len(fifty_cached.captured_queries) == len(one_cached.captured_queries) < len(one.captured_queries)
 
 
 def test_recently_authenticated_session_marker_is_what_reauth_reads(clinician_client: Client) -> None:

@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from idme_sandbox.dea_registry.demo import seed_demo_registry
-from providers.epcs import has_current_registration, license_is_verified, registration_is_verified
+from providers.credentials.rules import has_current_registration, license_is_verified, registration_is_verified
 from providers.models import DeaRegistration, IdentityAssurance, Provider, StateLicense, User
-from providers.permissions_services import ensure_access_manager_group, is_registrant
+from providers.roles import ensure_access_manager_group, is_registrant
 from tests.conftest import login_through_form
 from tests.registry_fixtures import DeaRegistryHandle
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from idme_sandbox.models import AuthorizationCode, SigningKey
-from providers.identity import epcs_permissions_url
+from providers.identity.services import epcs_permissions_url
 from providers.models import Provider, User
 from tests.conftest import TEST_PASSWORD
 from tests.idme_fixtures import IdmeSandboxHandle, clear_idme_client_caches

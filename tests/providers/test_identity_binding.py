@@ -17,10 +17,10 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from idme_sandbox.models import Account
-from providers.identity_binding import normalise_name
+from providers.identity.binding import normalise_name
 from providers.models import IdentityMismatch, Provider, User
-from providers.permissions_services import ensure_access_manager_group
 from providers.reauth import AUTHENTICATED_AT_KEY
+from providers.roles import ensure_access_manager_group
 from tests.conftest import login_through_form
 from tests.idme_fixtures import IdmeSandboxHandle
 

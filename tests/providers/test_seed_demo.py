@@ -28,7 +28,8 @@ def test_seed_demo_twice_gives_the_same_data() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_the_demo_registrations_are_verified_by_the_demo_access_manager_against_the_registry_data() -> None:
     from audit.models import AuditEvent
-    from providers.epcs import epcs_block_reason, license_is_verified, registration_is_verified
+    from providers.credentials.rules import license_is_verified, registration_is_verified
+    from providers.epcs import epcs_block_reason
     from providers.models import DeaRegistration
 
     call_command("seed_demo", verbosity=0)

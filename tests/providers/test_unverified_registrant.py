@@ -11,15 +11,10 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from epcs_access.services import PermissionRefused, enter_request, requests_awaiting
 from mfa.models import ProviderDevice
 from providers.models import DeaRegistration, EpcsPermissionRequest, IdentityAssurance, Provider, User
-from providers.permissions_services import (
-    PermissionRefused,
-    ensure_access_manager_group,
-    enter_request,
-    is_registrant,
-    requests_awaiting,
-)
+from providers.roles import ensure_access_manager_group, is_registrant
 from tests.conftest import login_through_form
 from tests.registry_fixtures import verified_registration
 

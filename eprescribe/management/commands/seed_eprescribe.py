@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from eprescribe import services
 from eprescribe.models import Medication, Patient, Pharmacy, Prescription
+from providers import erx_cache
 from providers.models import DeaRegistration, Provider
 
 PATIENTS = (
@@ -103,6 +104,7 @@ class Command(BaseCommand):
                 state="NY",
                 expires_on=timezone.localdate() + dt.timedelta(days=2 * 365),
             )
+            erx_cache.bump_section(erx_cache.CREDENTIALS, provider.pk)
         created = 0
         for last_name, medication_name, quantity, directions, refills in READY_PRESCRIPTIONS:
             patient = patients[last_name]

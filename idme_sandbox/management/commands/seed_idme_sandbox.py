@@ -22,8 +22,8 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         client, created = register_client(
-            client_id=str(settings.IDME_CLIENT_ID),
-            secret=str(settings.IDME_CLIENT_SECRET),
+            client_id=str(settings.IDME_SANDBOX_EHR_CLIENT_ID),
+            secret=str(settings.IDME_SANDBOX_EHR_CLIENT_SECRET),
             name=EHR_CLIENT_NAME,
             redirect_uris=[f"{host}/account/idme/callback/" for host in EHR_HOSTS],
             return_uris=[f"{host}/mfa/devices/returned/" for host in EHR_HOSTS],
@@ -37,7 +37,7 @@ class Command(BaseCommand):
             self.stdout.write("Seeded the demo ID.me accounts.")
         from idme_sandbox.dea_registry.demo import seed_demo_registry
 
-        seed_demo_registry(api_key=str(settings.DEA_REGISTRY_API_KEY))
+        seed_demo_registry(api_key=str(settings.IDME_SANDBOX_DEA_REGISTRY_API_KEY))
         self.stdout.write("Seeded the DEA registry's demo registrations.")
         operator = seed_operator()
         self.stdout.write(f"Sandbox operator {operator.username} (password from IDME_SANDBOX_OPERATOR_PASSWORD).")
