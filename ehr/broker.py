@@ -25,7 +25,7 @@ from kombu.utils.json import dumps
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: str, message: Any) -> None:
+    def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
         """Put `message` onto `queue`: write it whole under a private name, then rename."""
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
