@@ -25,15 +25,15 @@ from kombu.utils.json import dumps
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
-        """Put `message` onto `queue`: write it whole under a private name, then rename."""
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]  # kombu's stubs disagree (message vs payload)
+        """Put `payload` onto `queue`: write it whole under a private name, then rename."""
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         # "partial-<uuid>.tmp": the text after the first dot is "tmp", which no queue reads.
         partial = os.path.join(self.data_folder_out, f"partial-{uuid.uuid4()}.tmp")
         try:
             with open(partial, "wb") as file:
-                file.write(str_to_bytes(dumps(message)))
+                file.write(str_to_bytes(dumps(payload)))
             os.replace(partial, final)
         except OSError as exc:
             with contextlib.suppress(OSError):
