@@ -192,6 +192,8 @@ else:
         }
     }
     CELERY_BROKER_URL = "filesystem://"
+    # kombu's filesystem transport with atomic writes (ehr/broker.py): a worker never reads half a message.
+    CELERY_BROKER_TRANSPORT = "ehr.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_dir / "queue"),
         "data_folder_out": str(_celery_dir / "queue"),
