@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from common.envconfig import (
+    DEMO_DEA_REGISTRY_API_KEY,
     DEMO_IDME_CLIENT_SECRET,
     DEMO_SANDBOX_OPERATOR_PASSWORD,
     allowed_hosts_problems,
@@ -25,6 +26,7 @@ def production_problems(
     sandbox_enabled: bool,
     sandbox_in_production: bool,
     sandbox_operator_password: str,
+    dea_registry_api_key: str,
 ) -> list[str]:
     """One line per unsafe production setting. Variables left unset are not judged here:
     `missing_variables` names them (a default is a development value by definition)."""
@@ -38,6 +40,8 @@ def production_problems(
     for name, value in idme_client_secrets.items():
         if given(name) and value == DEMO_IDME_CLIENT_SECRET:
             problems.append(f"{name} is the published demo client secret; use the one ID.me issued")
+    if given("DEA_REGISTRY_API_KEY") and dea_registry_api_key == DEMO_DEA_REGISTRY_API_KEY:
+        problems.append("DEA_REGISTRY_API_KEY is the published demo key; use your registry subscription's key")
     if given("IDME_BASE_URL") and urlsplit(idme_base_url).scheme != "https" and not sandbox_in_production:
         problems.append("IDME_BASE_URL must be an https:// URL in production mode")
     if sandbox_enabled and not sandbox_in_production:

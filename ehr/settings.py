@@ -55,6 +55,10 @@ _MISSING_IN_PRODUCTION: list[str] = (
             "IDME_BASE_URL",
             "IDME_CLIENT_ID",
             "IDME_CLIENT_SECRET",
+            # Every process (web, worker, beat) must sign with the same key: a key file
+            # created per container would make each one's signatures unverifiable by the others.
+            "EPCS_SIGNING_KEY",
+            "DEA_REGISTRY_API_KEY",
         ]
     )
 )
@@ -243,27 +247,6 @@ IDME_SANDBOX_OPERATOR_PASSWORD: str = env.str("IDME_SANDBOX_OPERATOR_PASSWORD", 
 IDME_SANDBOX_EHR_CLIENT_ID: str = IDME_CLIENT_ID
 IDME_SANDBOX_EHR_CLIENT_SECRET: str = IDME_CLIENT_SECRET
 
-if not DEBUG:
-    refuse(
-        _MISSING_IN_PRODUCTION
-        + production_problems(
-            secret_key=SECRET_KEY,
-            fernet_keys={
-                "FIELD_ENCRYPTION_KEY": FIELD_ENCRYPTION_KEYS,
-                "IDME_SANDBOX_ENCRYPTION_KEY": IDME_SANDBOX_ENCRYPTION_KEYS,
-            },
-            allowed_hosts=ALLOWED_HOSTS,
-            idme_base_url=IDME_BASE_URL,
-            idme_client_secrets={
-                "IDME_CLIENT_SECRET": IDME_CLIENT_SECRET,
-                "IDME_PARTNER_CLIENT_SECRET": IDME_PARTNER_CLIENT_SECRET,
-            },
-            sandbox_enabled=IDME_SANDBOX_ENABLED,
-            sandbox_in_production=IDME_SANDBOX_IN_PRODUCTION,
-            sandbox_operator_password=IDME_SANDBOX_OPERATOR_PASSWORD,
-        )
-    )
-
 # --- DEA registration registry (providers verifies registrations; docs/dea-registry.md) ---
 # The real service is the DEA's CSA registration validation, a subscription (NTIS). By default
 # the sandbox's simulator (when the sandbox is mounted). Empty: verification says it is not configured.
@@ -290,6 +273,29 @@ EPCS_TRANSMISSION_MAX_RETRIES: int = env.int("EPCS_TRANSMISSION_MAX_RETRIES", de
 EPCS_TRANSMISSION_BACKOFF_SECONDS: int = env.int("EPCS_TRANSMISSION_BACKOFF_SECONDS", default=2)
 EPCS_TRANSMISSION_BACKOFF_MAX_SECONDS: int = env.int("EPCS_TRANSMISSION_BACKOFF_MAX_SECONDS", default=300)
 # --- end of the eprescribe block ----------------------------------------------------
+
+# Production mode refuses to start on any missing or unsafe setting above, one line each.
+if not DEBUG:
+    refuse(
+        _MISSING_IN_PRODUCTION
+        + production_problems(
+            secret_key=SECRET_KEY,
+            fernet_keys={
+                "FIELD_ENCRYPTION_KEY": FIELD_ENCRYPTION_KEYS,
+                "IDME_SANDBOX_ENCRYPTION_KEY": IDME_SANDBOX_ENCRYPTION_KEYS,
+            },
+            allowed_hosts=ALLOWED_HOSTS,
+            idme_base_url=IDME_BASE_URL,
+            idme_client_secrets={
+                "IDME_CLIENT_SECRET": IDME_CLIENT_SECRET,
+                "IDME_PARTNER_CLIENT_SECRET": IDME_PARTNER_CLIENT_SECRET,
+            },
+            sandbox_enabled=IDME_SANDBOX_ENABLED,
+            sandbox_in_production=IDME_SANDBOX_IN_PRODUCTION,
+            sandbox_operator_password=IDME_SANDBOX_OPERATOR_PASSWORD,
+            dea_registry_api_key=DEA_REGISTRY_API_KEY,
+        )
+    )
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -196,6 +196,9 @@ def _production_problems() -> list[str]:
     problems += demo_value_problems(
         "IDME_SANDBOX_EHR_CLIENT_SECRET", IDME_SANDBOX_EHR_CLIENT_SECRET, DEMO_IDME_CLIENT_SECRET
     )
+    problems += demo_value_problems(
+        "IDME_SANDBOX_DEA_REGISTRY_API_KEY", IDME_SANDBOX_DEA_REGISTRY_API_KEY, DEMO_DEA_REGISTRY_API_KEY
+    )
     return problems
 
 

@@ -18,9 +18,21 @@ from providers.models import (
 admin.site.login_form = LimitedAdminAuthenticationForm
 
 
+def _identity_confirmed(user: Any) -> bool:
+    provider = getattr(user, "provider", None)
+    return provider is not None and provider.identity_verified_at is not None
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    pass
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """The legal name a confirmed ID.me identity was matched against (DEA-20) is not edited
+        here: a change would silently outlive the check (a new legal name needs a new ID.me
+        verification; docs/idme-oidc.md)."""
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and _identity_confirmed(obj):
+            fields += ("first_name", "last_name")
+        return fields
 
 
 @admin.register(Provider)
@@ -30,6 +42,13 @@ class ProviderAdmin(admin.ModelAdmin):
     list_filter = ("identity_ial",)
     # Identity is set only by the ID.me callback, never typed in by an admin.
     readonly_fields = ("idme_uuid", "identity_ial", "identity_aal", "identity_verified_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """The date of birth a confirmed identity was matched against is fixed (DEA-20)."""
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.identity_verified_at is not None:
+            fields += ("date_of_birth",)
+        return fields
 
 
 # --- prescriber credentials and EPCS permissions (permissions helper) -------------------------

@@ -144,7 +144,8 @@ class StateLicense(models.Model):
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-# --- EPCS permissions: read by providers/epcs.py, changed by epcs_access (docs/architecture.md) ---
+# --- EPCS permissions: read by providers/epcs.py; changed by epcs_access's two-person flow, and revoked
+# at once by providers/epcs.py when no current registration is left (DEA-04; docs/architecture.md) ---
 class EpcsPermissionState(models.TextChoices):
     REQUESTED = "requested", "Requested"
     GRANTED = "granted", "Granted"

@@ -6,7 +6,7 @@ from providers.auth_views import ThrottledLoginView
 from providers.credentials import verification_views
 from providers.credentials import views as credentials_views
 from providers.identity import reviews_views
-from providers.identity import services as identity
+from providers.identity import views as identity
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,7 +14,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/reauthenticate/", views.reauthenticate, name="reauthenticate"),
     path("account/provider-settings/<slug:tab>/", views.provider_settings, name="provider-settings"),
-    # Identity proofing with ID.me (providers/identity/services.py)
+    # Identity proofing with ID.me (providers/identity/views.py; rules in services.py)
     path("account/idme/verify/", identity.verify_with_idme, name="idme-verify"),
     path("account/idme/callback/", identity.idme_callback, name="idme-callback"),
     # Identity mismatches reviewed by EPCS access managers (providers/identity/reviews.py)

@@ -25,12 +25,6 @@ def today() -> dt.date:
     return timezone.localdate()
 
 
-def registration_is_current(registration: DeaRegistration, on: dt.date | None = None) -> bool:
-    """Not revoked and not yet at its expiry date (whether or not it is verified)."""
-    on = on or today()
-    return registration.revoked_at is None and on < registration.expires_on
-
-
 def registration_is_verified(registration: DeaRegistration) -> bool:
     """Verified against the DEA registry, and unchanged since (number, state, expiry, schedules)."""
     return (

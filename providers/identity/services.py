@@ -16,21 +16,18 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.views.decorators.http import require_GET, require_POST
 
 import audit
 from audit.models import Outcome
 from idme_client import AuthorizationRequest, IdentityClaims, IdmeRejected, IdmeTokenInvalid, IdmeUnavailable
 from idme_client.oidc import IdentityNotProofed, StateMismatch, build_authorization_request, complete_authorization
-from providers import erx_cache, services
+from providers import erx_cache
 from providers.identity import binding as identity_binding
 from providers.identity.binding import BindingCheck
 from providers.models import IdentityAssurance, Provider
@@ -259,32 +256,3 @@ def _failed(
         details={"reason": reason, **details},
     )
     return VerificationOutcome(verified=False, reason=reason)
-
-
-# --- views ------------------------------------------------------------------------------
-def _erx_info_url() -> str:
-    return reverse("provider-settings", kwargs={"tab": "erx-info"})
-
-
-@login_required
-@require_POST
-def verify_with_idme(request: HttpRequest) -> HttpResponse:
-    provider = services.current_provider(request)
-    try:
-        url = start_verification(request, provider)
-    except IdmeUnavailable:
-        messages.error(request, FAILURE_MESSAGES[VerificationFailure.UNAVAILABLE])
-        return HttpResponseRedirect(_erx_info_url())
-    return HttpResponseRedirect(url)
-
-
-@login_required
-@require_GET
-def idme_callback(request: HttpRequest) -> HttpResponse:
-    provider = services.current_provider(request)
-    outcome = finish_verification(request, provider)
-    if outcome.verified:
-        messages.success(request, confirmation_message())
-    else:
-        messages.error(request, outcome.message)
-    return HttpResponseRedirect(_erx_info_url())

@@ -20,6 +20,9 @@ def test_compose_describes_the_production_like_stack() -> None:
         assert env["DATABASE_URL"].startswith("postgres://")
         assert env["REDIS_URL"].startswith("redis://")
         assert env["IDME_BASE_URL"].startswith("http://idme:")
+        # Secrets come from the environment, never a published default; one signing key for all.
+        for secret in ("DJANGO_SECRET_KEY", "IDME_CLIENT_SECRET", "DEA_REGISTRY_API_KEY", "EPCS_SIGNING_KEY"):
+            assert env[secret].startswith(f"${{{secret}:?"), secret
 
 
 def test_procfile_starts_web_worker_and_beat() -> None:

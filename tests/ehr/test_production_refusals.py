@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from common.envconfig import DEMO_IDME_CLIENT_SECRET, DEMO_SANDBOX_OPERATOR_PASSWORD, PUBLISHED_DEVELOPMENT_SECRET_KEY
+from common.envconfig import (
+    DEMO_DEA_REGISTRY_API_KEY,
+    DEMO_IDME_CLIENT_SECRET,
+    DEMO_SANDBOX_OPERATOR_PASSWORD,
+    PUBLISHED_DEVELOPMENT_SECRET_KEY,
+)
 from tests.ehr.test_settings import PRODUCTION_ENV, run_django
 
 CHECK = ["manage.py", "check"]
@@ -35,6 +40,7 @@ def refused(overrides: dict[str, str]) -> list[str]:
         ),
         ({"IDME_SANDBOX_ENCRYPTION_KEY": "c2hvcnQ="}, "IDME_SANDBOX_ENCRYPTION_KEY is not a list of Fernet keys"),
         ({"DJANGO_ALLOWED_HOSTS": "ehr.example.org,*"}, "DJANGO_ALLOWED_HOSTS contains '*'"),
+        ({"DEA_REGISTRY_API_KEY": DEMO_DEA_REGISTRY_API_KEY}, "DEA_REGISTRY_API_KEY is the published demo key"),
         ({"IDME_CLIENT_SECRET": DEMO_IDME_CLIENT_SECRET}, "IDME_CLIENT_SECRET is the published demo client secret"),
         (
             {"IDME_PARTNER_CLIENT_SECRET": DEMO_IDME_CLIENT_SECRET},
@@ -92,3 +98,14 @@ def test_a_demonstration_host_may_run_the_sandbox_with_its_own_operator_password
     )
     assert started.returncode == 0, started.stderr
     assert "no issues" in started.stdout
+
+
+@pytest.mark.req("ASVS-08")
+@pytest.mark.req("DEA-16")
+def test_production_needs_one_signing_key_for_every_process() -> None:
+    """Without EPCS_SIGNING_KEY each process (web, worker, beat) would make a key file of its
+    own, and none could verify the others' signatures and audit checkpoints."""
+    without_key = {name: value for name, value in PRODUCTION_ENV.items() if name != "EPCS_SIGNING_KEY"}
+    result = run_django(CHECK, without_key)
+    assert result.returncode != 0
+    assert "EPCS_SIGNING_KEY" in result.stderr and "Traceback" not in result.stderr

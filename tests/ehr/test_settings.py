@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.test import Client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +26,10 @@ PRODUCTION_ENV = {
     "IDME_BASE_URL": "https://api.id.me",
     "IDME_CLIENT_ID": "client",
     "IDME_CLIENT_SECRET": "secret",
+    "DEA_REGISTRY_API_KEY": "the-key-of-this-deployments-registry-subscription",
+    "EPCS_SIGNING_KEY": Ed25519PrivateKey.generate()
+    .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    .decode(),
 }
 
 

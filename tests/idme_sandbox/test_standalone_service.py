@@ -182,6 +182,7 @@ SANDBOX_PRODUCTION_ENV = {
     "IDME_SANDBOX_IN_PRODUCTION": "1",
     "IDME_SANDBOX_OPERATOR_PASSWORD": "Operator-Pass-Of-This-Host",
     "IDME_SANDBOX_EHR_CLIENT_SECRET": "the-secret-this-host-gave-the-ehr",
+    "IDME_SANDBOX_DEA_REGISTRY_API_KEY": "the-registry-key-this-host-issued",
     "IDME_SANDBOX_VAR_DIR": str(ROOT / "var" / "settings-test-idme"),
 }
 
@@ -225,6 +226,10 @@ def test_production_mode_names_each_missing_variable_of_the_sandbox() -> None:
         (
             {"IDME_SANDBOX_EHR_CLIENT_SECRET": "ehr-demo-client-secret-change-me"},
             "IDME_SANDBOX_EHR_CLIENT_SECRET must be set",
+        ),
+        (
+            {"IDME_SANDBOX_DEA_REGISTRY_API_KEY": "ehr-demo-dea-registry-key-change-me"},
+            "IDME_SANDBOX_DEA_REGISTRY_API_KEY must be set",
         ),
     ],
 )

@@ -407,3 +407,21 @@ def test_demo_idme_accounts_bind_to_their_demo_providers(idme_sandbox_live: Idme
     assert "The name at ID.me (Alicia Smyth) does not match your EHR profile (Alicia Carter)." in html
     assert IdentityMismatch.objects.get(provider__user__username="dr.carter").differences == ["last_name"]
     assert [e.details["birth_date_compared"] for e in events("identity.verified")] == [True, True]
+
+
+@pytest.mark.req("DEA-20")
+def test_the_admin_cannot_change_the_name_or_birth_date_a_confirmed_identity_was_matched_against(
+    admin_client: Client,
+) -> None:
+    user = User.objects.create_user("dr.bound", password="Correct-Horse-42", first_name="Alice", last_name="Smith")
+    provider = Provider.objects.create(
+        user=user, display_name="Dr. Alice Smith", npi="1234567893", date_of_birth=dt.date(1975, 3, 14)
+    )
+    Provider.objects.filter(pk=provider.pk).update(identity_verified_at=timezone.now(), identity_ial=2)
+    user_page = admin_client.get(f"/admin/providers/user/{user.pk}/change/").content.decode()
+    assert 'name="last_name"' not in user_page and "Smith" in user_page
+    provider_page = admin_client.get(f"/admin/providers/provider/{provider.pk}/change/").content.decode()
+    assert 'name="date_of_birth"' not in provider_page
+    # Before confirmation the admin keeps them editable.
+    Provider.objects.filter(pk=provider.pk).update(identity_verified_at=None)
+    assert 'name="last_name"' in admin_client.get(f"/admin/providers/user/{user.pk}/change/").content.decode()
