@@ -16,9 +16,7 @@ from audit import sequencer
 from audit.keys import SigningKeyUnavailable, trusted_public_keys
 from audit.models import AuditCheckpoint, AuditEvent, CheckpointReason, IncidentReport, Outcome
 from audit.sequencer import chain_filter, checkpoint_record, event_record
-from audit.verify_export import GENESIS_HASH as GENESIS_HASH
-from audit.verify_export import Finding as Finding
-from audit.verify_export import Problem as Problem
+from audit.verify_export import Finding
 from audit.verify_export import verify_chain as verify_records
 
 # Actions that count as security events in the daily incident report.

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from django.db import DatabaseError
 from django.utils import timezone
 
+from audit.keys import SigningKeyUnavailable, signing_key
 from audit.models import AuditEvent
 from eprescribe.ceremony_binding import provider_address
 from eprescribe.models import Prescription, PrescriptionState
-from eprescribe.signing import SigningKeyUnavailable, signing_key
 from providers.epcs import epcs_block_reason
 from providers.models import Provider
 

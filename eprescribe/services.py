@@ -28,6 +28,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 import audit
+from audit import keys
 from audit.models import Outcome
 from eprescribe import ceremony_binding, signing
 from eprescribe.models import (
@@ -364,8 +365,8 @@ def sign_prescriptions(
     if not ids:
         raise SigningRefused("Select at least one prescription to sign.")
     try:
-        key = signing.signing_key()
-    except signing.SigningKeyUnavailable as exc:
+        key = keys.signing_key()
+    except keys.SigningKeyUnavailable as exc:
         logger.error("%s", exc)
         raise SigningRefused("The signing key is unavailable, so nothing was signed.") from exc
     with transaction.atomic():

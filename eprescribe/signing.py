@@ -1,7 +1,7 @@
-"""The canonical form of a prescription, and the application's Ed25519 signing key.
+"""The canonical form of a prescription that the application's Ed25519 key signs.
 
-The key itself is loaded in audit.keys (it also signs the audit trail's checkpoints); this
-module re-exports it for eprescribe. See docs/eprescribe.md, "Keys and rotation".
+The key is loaded in audit.keys (it also signs the audit trail's checkpoints); see
+docs/eprescribe.md, "Keys and rotation".
 """
 
 from __future__ import annotations
@@ -10,15 +10,6 @@ import datetime as dt
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
-
-# Re-exported: eprescribe reaches the key through this module.
-from audit.keys import SigningKey as SigningKey
-from audit.keys import SigningKeyUnavailable as SigningKeyUnavailable
-from audit.keys import _cached as _cached  # the tests forget the cached key through this module
-from audit.keys import key_id_for as key_id_for
-from audit.keys import signing_key as signing_key
-from audit.keys import trusted_public_keys as trusted_public_keys
-from audit.keys import verify as verify
 
 if TYPE_CHECKING:
     from eprescribe.models import Prescription

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
+from audit import keys
 from audit.models import Outcome
 from eprescribe import ncpdp, signing
 from eprescribe.models import Prescription, PrescriptionState
@@ -40,8 +41,8 @@ def stored_signature_valid(rx: Prescription) -> bool:
     payload = rx.canonical_payload.encode()
     if signing.digest(payload) != rx.digest_sha256:
         return False
-    public = signing.trusted_public_keys().get(rx.signing_key_id)
-    return public is not None and signing.verify(public, payload, rx.signature)
+    public = keys.trusted_public_keys().get(rx.signing_key_id)
+    return public is not None and keys.verify(public, payload, rx.signature)
 
 
 def transmit(prescription_id: int, attempt: int = 1) -> str:

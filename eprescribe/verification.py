@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.db.models import Q, QuerySet
 
+from audit import keys
 from audit.models import AuditEvent
 from eprescribe import signing
 from eprescribe.models import Prescription, PrescriptionState
@@ -96,7 +97,7 @@ def check_prescription(
     public = public_keys.get(rx.signing_key_id)
     if public is None:
         result.problems.append(f"signing key {rx.signing_key_id or '(none)'} is not a trusted key")
-    elif not signing.verify(public, payload, rx.signature):
+    elif not keys.verify(public, payload, rx.signature):
         result.problems.append("the Ed25519 signature does not verify")
     try:
         stored = json.loads(payload)
@@ -145,7 +146,7 @@ def _signed_per_audit() -> set[int]:
 
 
 def check_all() -> Iterator[SignatureCheck]:
-    public_keys = signing.trusted_public_keys()
+    public_keys = keys.trusted_public_keys()
     audited = _signed_per_audit()
     seen: set[int] = set()
     for rx in _base().filter(_shows_signing()).iterator(chunk_size=CHUNK):

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 import audit
 from audit.models import AppendOnlyError, AuditEvent, IncidentReport, Outcome
-from audit.services import GENESIS_HASH, generate_incident_report, verify_chain
+from audit.services import generate_incident_report, verify_chain
+from audit.verify_export import GENESIS_HASH
 
 pytestmark = pytest.mark.django_db
 

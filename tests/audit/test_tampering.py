@@ -14,8 +14,8 @@ from django.db import connection
 import audit
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.sequencer import checkpoint_record, event_record, sweep
-from audit.services import Problem, verify_chain
-from audit.verify_export import checkpoint_message, event_hash
+from audit.services import verify_chain
+from audit.verify_export import Problem, checkpoint_message, event_hash
 from tests.audit.conftest import behind_the_audit_triggers
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("DEA-13"), pytest.mark.req("ASVS-09")]

@@ -26,7 +26,7 @@ import json, os, stat
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from eprescribe.signing import signing_key
+from audit.keys import signing_key
 with connection.cursor() as cursor:
     cursor.execute("CREATE TABLE IF NOT EXISTS probe (x integer)")
     cursor.execute("INSERT INTO probe VALUES (1)")

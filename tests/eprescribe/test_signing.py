@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from audit import keys
 from audit.models import AuditEvent
-from eprescribe import services, signing
+from eprescribe import services
 from eprescribe.models import Prescription, PrescriptionState
 from mfa.models import ChallengeStatus
 from providers.models import EpcsPermission, EpcsPermissionState, User
@@ -30,7 +31,7 @@ def signed_count() -> int:
 
 
 def public_key_of(rx: RxWorld) -> Ed25519PublicKey:
-    return signing.signing_key().private_key.public_key()
+    return keys.signing_key().private_key.public_key()
 
 
 # --- a successful signing ------------------------------------------------------------
@@ -227,11 +228,11 @@ def test_signing_is_refused_when_the_audit_trail_cannot_be_written(rx: RxWorld, 
 
 # --- the signing key ---------------------------------------------------------------------------
 def test_the_key_file_is_created_once_with_owner_only_permissions(rx: RxWorld, settings: Any) -> None:
-    key = signing.signing_key()
+    key = keys.signing_key()
     path = settings.EPCS_SIGNING_KEY_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    signing._cached.clear()
-    assert signing.signing_key().key_id == key.key_id  # loaded, not replaced
+    keys._cached.clear()
+    assert keys.signing_key().key_id == key.key_id  # loaded, not replaced
 
 
 def test_a_key_from_settings_is_used_and_retired_keys_still_verify(rx: RxWorld, settings: Any) -> None:
@@ -240,7 +241,7 @@ def test_a_key_from_settings_is_used_and_retired_keys_still_verify(rx: RxWorld, 
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     [signed] = rx.sign(rx.ready())
-    assert signed.signing_key_id == signing.key_id_for(old.public_key())
+    assert signed.signing_key_id == keys.key_id_for(old.public_key())
     call_command("verify_signatures")
     # Rotate: a new key signs, the old public key is kept for verification.
     settings.EPCS_SIGNING_KEY = ""

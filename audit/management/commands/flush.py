@@ -1,8 +1,9 @@
-"""`flush` that also works with SQLite's refusal triggers (DEA-12/DEA-17).
+"""`flush` that also works with SQLite's refusal triggers (the audit trail's and the signed
+prescriptions'; DEA-12/DEA-17).
 
 Flushing empties every table. PostgreSQL does it with TRUNCATE, which row triggers do not
 see; SQLite does it with DELETE FROM, which the triggers refuse (no prescription is ever
-deleted). On SQLite this command therefore takes the triggers out while it empties the
+deleted, no audit event either). On SQLite this command therefore takes the triggers out while it empties the
 tables and puts the very same definitions back afterwards, in every case. Nothing else
 changes: the rest is Django's own flush (the test run uses it between transactional tests).
 """
