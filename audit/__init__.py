@@ -1,17 +1,55 @@
 """Append-only audit trail, one hash chain per practice. Every app records through `audit.record(...)`.
 
-`chain=` names the practice (or its id) an event belongs to; the default, None, is the chain
-of events that belong to no practice. Events are written in the caller's transaction and get
+`chain=` names the practice (or its id) an event belongs to; None is the chain of events
+that belong to no practice; the default is the practice of the current request (`in_chain`,
+set by providers' practice middleware), else None. Events are written in the caller's transaction and get
 their place in the chain from the sequencer after commit (docs/audit.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from audit.models import AuditEvent
+
+
+class _CurrentChain:
+    """The default of `chain=`: the chain of the practice the current request works in
+    (`in_chain`), else the chain of no practice."""
+
+    def __repr__(self) -> str:
+        return "CURRENT_CHAIN"
+
+
+CURRENT_CHAIN: Any = _CurrentChain()
+
+# Set for the length of a request by providers' practice middleware; audit imports no
+# providers code, the middleware hands the practice id down (docs/audit.md).
+_current_chain: ContextVar[int | None] = ContextVar("audit_current_chain", default=None)
+
+
+def current_chain() -> int | None:
+    """The chain events recorded now go to when no chain is named."""
+    return _current_chain.get()
+
+
+@contextmanager
+def in_chain(chain: Any) -> Iterator[None]:
+    """Record into `chain` (a practice or its id; None: no practice) by default inside this block."""
+    token = _current_chain.set(None if chain is None else int(getattr(chain, "pk", chain)))
+    try:
+        yield
+    finally:
+        _current_chain.reset(token)
+
+
+def _resolve(chain: Any) -> Any:
+    return current_chain() if chain is CURRENT_CHAIN else chain
 
 
 def record(
@@ -22,18 +60,19 @@ def record(
     outcome: str | None = None,
     request: HttpRequest | None = None,
     details: dict[str, Any] | None = None,
-    chain: Any = None,
+    chain: Any = CURRENT_CHAIN,
 ) -> AuditEvent:
     """Append one event to the trail: who (`actor`, else the request's user) did `action`
     to `target` (a model instance or a (type, id) pair), with what `outcome` (an
     audit.models.Outcome; success unless told) and `details`, in the hash chain of `chain`
-    (a practice or its id; None: the chain of events that belong to no practice).
+    (a practice or its id; None: the chain of events that belong to no practice; by default
+    the current request's practice, `in_chain`).
 
     The import is lazy so that `import audit` loads no model."""
     from audit.services import append_events, build_event
 
     event = build_event(
-        action, actor=actor, target=target, outcome=outcome, request=request, details=details, chain=chain
+        action, actor=actor, target=target, outcome=outcome, request=request, details=details, chain=_resolve(chain)
     )
     return append_events([event])[0]
 
@@ -45,4 +84,9 @@ def record_many(entries: list[tuple[str, dict[str, Any]]]) -> list[AuditEvent]:
     """
     from audit.services import append_events, build_event
 
-    return append_events([build_event(action, **kwargs) for action, kwargs in entries])
+    return append_events(
+        [
+            build_event(action, **{**kwargs, "chain": _resolve(kwargs.get("chain", CURRENT_CHAIN))})
+            for action, kwargs in entries
+        ]
+    )

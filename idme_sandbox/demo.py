@@ -21,12 +21,14 @@ DEMO_ALICE_UUID = "5e0d1c2b3a4f4e5d8c7b6a5f4e3d2c1b"
 DEMO_BRIAN_UUID = "6f1e2d3c4b5a4f6e9d8c7b6a5f4e3d2c"
 DEMO_IAL1_UUID = "7a2f3e4d5c6b4a7f8e9d0c1b2a3f4e5d"
 DEMO_ALICIA_UUID = "8b3a4f5e6d7c4b8a9f0e1d2c3b4a5f6e"
+DEMO_PRIYA_UUID = "9c4b5a6f7e8d4c9b8a1f2e3d4c5b6a7f"
 DEMO_IDME_PASSWORD = "Demo-IDme-2026"
 
 # Base32, 160 bits each. Published demo values: anyone can compute these codes.
 DEMO_ALICE_TOTP_SECRET = "DEMOALICE2SANDBOX3ONLY4ID5ME6XYZ"
 DEMO_BRIAN_TOTP_SECRET = "DEMOBRIAN2SANDBOX3ONLY4ID5ME6XYZ"
 DEMO_ALICIA_TOTP_SECRET = "DEMOALICIA2SANDBOX3ONLY4ID5ME6XY"
+DEMO_PRIYA_TOTP_SECRET = "DEMOPRIYA2SANDBOX3ONLY4ID5ME6XYZ"
 DEMO_DEVICE_NAME = "Office iPhone"
 
 
@@ -77,6 +79,17 @@ DEMO_ACCOUNTS = [
         DEMO_ALICIA_TOTP_SECRET,
         "(555) 201-0803",
         dt.date(1984, 7, 22),
+    ),
+    # dr.patel of Riverside Family Medicine, the EHR's second demo practice (not linked yet).
+    DemoAccount(
+        DEMO_PRIYA_UUID,
+        "priya.patel@example.test",
+        "Priya",
+        "Patel",
+        2,
+        DEMO_PRIYA_TOTP_SECRET,
+        "(555) 201-0804",
+        dt.date(1982, 5, 9),
     ),
 ]
 

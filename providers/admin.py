@@ -9,6 +9,8 @@ from providers.credentials.rules import license_is_verified, registration_is_ver
 from providers.models import (
     DeaRegistration,
     IdentityMismatch,
+    Membership,
+    Practice,
     Provider,
     StateLicense,
     User,
@@ -114,3 +116,28 @@ class IdentityMismatchAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "provider", "idme_fname", "idme_lname", "status", "decided_by", "decided_at")
     list_filter = ("status",)
     search_fields = ("provider__display_name", "provider__user__username", "idme_lname")
+
+
+# --- practices (providers/practices.py) -------------------------------------------------------
+# Created by seed_demo or by a superuser; memberships are listed read-only for now (who may
+# change them, per practice, comes with the scoping of access control: docs/architecture.md).
+@admin.register(Practice)
+class PracticeAdmin(admin.ModelAdmin):
+    list_display = ("name", "city", "state", "time_zone")
+    search_fields = ("name", "city")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Membership)
+class MembershipAdmin(ReadOnlyAdmin):
+    list_display = ("practice", "user", "role", "created_at")
+    list_filter = ("practice", "role")
+    search_fields = ("user__username", "practice__name")

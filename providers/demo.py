@@ -23,6 +23,9 @@ from providers.models import (
     EpcsRequestAction,
     EpcsRequestStatus,
     IdentityAssurance,
+    Membership,
+    Practice,
+    PracticeRole,
     Provider,
     StateLicense,
     User,
@@ -64,7 +67,84 @@ DEMO_PEOPLE = (
     ),
     DemoPerson("manager.lee", "Casey", "Lee", "casey.lee@example.test", is_staff=True),
     DemoPerson("admin", "Practice", "Admin", "admin@example.test", is_staff=True, is_superuser=True),
+    # Riverside Family Medicine, the second demo practice (docs/architecture.md "Practices").
+    # dr.patel is not linked to ID.me and has no credentials yet: she verifies with
+    # priya.patel@example.test and adds FP1357929 (the registry's demo record) on eRx Info.
+    DemoPerson(
+        "dr.patel", "Priya", "Patel", "priya.patel@example.test", npi="1234567828", date_of_birth=dt.date(1982, 5, 9)
+    ),
+    DemoPerson("nurse.kim", "Dana", "Kim", "dana.kim@example.test"),
+    DemoPerson("manager.ortiz", "Luis", "Ortiz", "luis.ortiz@example.test"),
+    DemoPerson("auditor.wu", "Mei", "Wu", "mei.wu@example.test"),
 )
+
+
+@dataclass(frozen=True)
+class DemoPractice:
+    name: str
+    address_line1: str
+    city: str
+    state: str
+    postal_code: str
+    phone: str
+    # (username, role) pairs
+    members: tuple[tuple[str, PracticeRole], ...]
+
+
+DEMO_PRACTICES = (
+    DemoPractice(
+        "EHR Demo Practice",
+        "100 Main Street",
+        "New York",
+        "NY",
+        "10001",
+        "(212) 555-0100",
+        (
+            ("dr.smith", PracticeRole.PRESCRIBER),
+            ("dr.jones", PracticeRole.PRESCRIBER),
+            ("dr.carter", PracticeRole.PRESCRIBER),
+            ("manager.lee", PracticeRole.ACCESS_MANAGER),
+            ("admin", PracticeRole.PRACTICE_ADMIN),
+        ),
+    ),
+    DemoPractice(
+        "Riverside Family Medicine",
+        "250 Riverside Drive",
+        "New York",
+        "NY",
+        "10025",
+        "(212) 555-0150",
+        (
+            ("dr.patel", PracticeRole.PRESCRIBER),
+            ("dr.jones", PracticeRole.PRESCRIBER),  # a locum: works in both practices
+            ("nurse.kim", PracticeRole.AGENT),
+            ("manager.ortiz", PracticeRole.ACCESS_MANAGER),
+            ("auditor.wu", PracticeRole.AUDITOR),
+        ),
+    ),
+)
+
+
+def seed_practices() -> list[Practice]:
+    """The two demo practices and their memberships (idempotent: a membership removed by hand
+    is added again, none is removed)."""
+    practices = []
+    for item in DEMO_PRACTICES:
+        practice, _ = Practice.objects.update_or_create(
+            name=item.name,
+            defaults={
+                "address_line1": item.address_line1,
+                "city": item.city,
+                "state": item.state,
+                "postal_code": item.postal_code,
+                "phone": item.phone,
+                "time_zone": "America/New_York",
+            },
+        )
+        for username, role in item.members:
+            Membership.objects.get_or_create(user=User.objects.get(username=username), practice=practice, role=role)
+        practices.append(practice)
+    return practices
 
 
 def seed_people() -> list[User]:
@@ -98,6 +178,7 @@ def seed_people() -> list[User]:
                 },
             )
         users.append(user)
+    seed_practices()
     seed_prescribers()
     return users
 

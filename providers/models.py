@@ -319,3 +319,53 @@ class IdentityMismatch(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status == IdentityMismatchStatus.PENDING
+
+
+# --- practices (issue 10; docs/architecture.md "Practices") ----------------------------------
+class Practice(models.Model):
+    """A practice: the unit of isolation and of the audit trail (its id names its audit chain).
+    Its address and DEA-relevant details are what prescriptions written in it show."""
+
+    name = models.CharField(max_length=200, unique=True)
+    address_line1 = models.CharField("Address", max_length=200, blank=True)
+    address_line2 = models.CharField("Address line 2", max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=2, blank=True, help_text="Two-letter state code")
+    postal_code = models.CharField("ZIP code", max_length=10, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    time_zone = models.CharField(max_length=64, default="America/New_York", help_text="An IANA time zone name")
+    npi = models.CharField(
+        "Organisation NPI", max_length=10, blank=True, validators=[validate_npi], help_text="Type 2 NPI, if any"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PracticeRole(models.TextChoices):
+    PRESCRIBER = "prescriber", "Prescriber"
+    AGENT = "agent", "Agent"
+    ACCESS_MANAGER = "access_manager", "Access manager"
+    AUDITOR = "auditor", "Auditor"
+    PRACTICE_ADMIN = "practice_admin", "Practice admin"
+
+
+class Membership(models.Model):
+    """A person works in a practice in a role; one row per role (a person may hold several)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    practice = models.ForeignKey(Practice, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(max_length=20, choices=PracticeRole.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["practice__name", "user__username", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "practice", "role"], name="unique_membership_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.practice} · {self.get_role_display()}"

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from providers import views
+from providers import practice_views, views
 from providers.auth_views import ThrottledLoginView
 from providers.credentials import verification_views
 from providers.credentials import views as credentials_views
@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("practice/choose/", practice_views.choose_practice, name="choose-practice"),
     path("account/reauthenticate/", views.reauthenticate, name="reauthenticate"),
     path("account/provider-settings/<slug:tab>/", views.provider_settings, name="provider-settings"),
     # Identity proofing with ID.me (providers/identity/views.py; rules in services.py)

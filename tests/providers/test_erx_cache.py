@@ -98,13 +98,15 @@ def test_a_second_view_is_served_from_the_cache_with_fewer_queries(
     )
     client = signed_in(clinician)
     client.get("/account/provider-settings/general/")  # the session settles after sign-in
-    # Session, user, provider, sync state; then the sections' own reads: device rows,
+    # Session, user, memberships (the practice is checked on every request), provider, sync
+    # state; then the sections' own reads: device rows,
     # DEA registrations and state licenses (credentials), EPCS permission, DEA registrations
     # and pending EPCS request (the EPCS section, epcs_access's, reads the registrations itself).
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         first = page(client)
-    # Session, user, provider and the sync state (read on every view: stale mirror, notices).
-    with django_assert_num_queries(4):
+    # Session, user, memberships, provider and the sync state (read on every view: stale
+    # mirror, notices).
+    with django_assert_num_queries(5):
         second = page(client)
     # The same page, but for the CSRF tokens (each render masks the session's secret anew).
     assert CSRF_INPUT.sub("", first) == CSRF_INPUT.sub("", second)

@@ -1,0 +1,144 @@
+"""Practices and the practice a person is working in (issue 10; docs/architecture.md "Practices").
+
+A person belongs to practices through memberships. The practice they work in lives in the
+session and is checked against their memberships on every request (`PracticeMiddleware`): a
+removed membership drops it at the next request. A person with one practice works in it; with
+several (a locum) they choose on the "Choose your practice" page or with the header's switcher.
+Audit events recorded during the request go to the current practice's chain (`audit.in_chain`).
+A person with no membership works as before, outside any practice (chain of no practice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+
+import audit
+from providers.models import Membership, Practice
+
+SESSION_KEY = "practice_id"
+
+# Paths where a locum without a chosen practice is not sent to the choice page: sign-in and
+# sign-out, the choice itself, the ID.me and MFA round trips, the admin, the API, static files.
+NO_CHOICE_PREFIXES = ("/practice/", "/accounts/", "/account/idme/", "/mfa/", "/admin/", "/api/", "/static/")
+
+
+class PracticeAction(StrEnum):
+    """Audit actions of this module."""
+
+    CHOSEN = "practice.chosen"
+    DROPPED = "practice.membership_gone"
+
+
+def memberships_of(user: Any) -> list[Membership]:
+    """The person's memberships, every role in every practice (none for a signed-out visitor)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(Membership.objects.filter(user_id=user.pk).select_related("practice"))
+
+
+def practices_of(user: Any) -> list[Practice]:
+    """The practices the person belongs to, by name, each once."""
+    seen: dict[int, Practice] = {}
+    for membership in memberships_of(user):
+        seen.setdefault(membership.practice_id, membership.practice)
+    return sorted(seen.values(), key=lambda practice: practice.name)
+
+
+def roles_in(user: Any, practice: Practice | None) -> set[str]:
+    """The person's roles in a practice (PracticeRole values)."""
+    if practice is None or not getattr(user, "is_authenticated", False):
+        return set()
+    return set(Membership.objects.filter(user_id=user.pk, practice=practice).values_list("role", flat=True))
+
+
+def _resolve(request: HttpRequest) -> tuple[Practice | None, list[Practice]]:
+    """The session's practice, checked against the person's memberships now; a practice they
+    no longer belong to is dropped (and audited); with exactly one practice it is that one."""
+    practices = practices_of(request.user)
+    by_id = {practice.pk: practice for practice in practices}
+    chosen = request.session.get(SESSION_KEY)
+    if chosen is not None and chosen not in by_id:
+        del request.session[SESSION_KEY]
+        audit.record(PracticeAction.DROPPED, request=request, chain=chosen, details={"practice_id": chosen})
+        chosen = None
+    if chosen is None and len(practices) == 1:
+        chosen = practices[0].pk
+        request.session[SESSION_KEY] = chosen
+    return by_id.get(chosen) if chosen is not None else None, practices
+
+
+def current_practice(request: HttpRequest) -> Practice | None:
+    """The practice the request works in (set by PracticeMiddleware), None outside any practice."""
+    if hasattr(request, "practice"):
+        return request.practice
+    practice, _ = _resolve(request)
+    return practice
+
+
+def switch_practice(request: HttpRequest, practice_id: int) -> Practice | None:
+    """Work in one of the person's practices from now on; None (nothing changes) when they are
+    not a member of it. Audited in the chosen practice's chain."""
+    practice = next((p for p in practices_of(request.user) if p.pk == practice_id), None)
+    if practice is None:
+        return None
+    previous = request.session.get(SESSION_KEY)
+    request.session[SESSION_KEY] = practice.pk
+    request.practice = practice  # type: ignore[attr-defined]
+    audit.record(
+        PracticeAction.CHOSEN,
+        request=request,
+        target=practice,
+        chain=practice,
+        details={"from_practice_id": previous, "to_practice_id": practice.pk},
+    )
+    return practice
+
+
+def safe_next(request: HttpRequest, candidate: str | None) -> str:
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse("home")
+
+
+class PracticeMiddleware:
+    """Sets `request.practice` (checked against the memberships on every request), sends a locum
+    who has not chosen yet to the choice page, and records the request's audit events in the
+    practice's chain."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.is_authenticated:
+            request.practice = None  # type: ignore[attr-defined]
+            request.practice_choices = []  # type: ignore[attr-defined]
+            return self.get_response(request)
+        practice, practices = _resolve(request)
+        request.practice = practice  # type: ignore[attr-defined]
+        request.practice_choices = practices  # type: ignore[attr-defined]
+        if (
+            practice is None
+            and len(practices) > 1
+            and request.method == "GET"
+            and not request.path.startswith(NO_CHOICE_PREFIXES)
+        ):
+            return redirect(f"{reverse('choose-practice')}?{urlencode({'next': request.get_full_path()})}")
+        with audit.in_chain(practice):
+            return self.get_response(request)
+
+
+def practice_context(request: HttpRequest) -> dict[str, Any]:
+    """Template context: the current practice and the person's practices (for the switcher)."""
+    return {
+        "current_practice": getattr(request, "practice", None),
+        "practice_choices": getattr(request, "practice_choices", []),
+    }
