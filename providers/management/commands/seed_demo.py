@@ -31,4 +31,4 @@ class Command(BaseCommand):
                 call_command(name, stdout=self.stdout)
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for person in DEMO_PEOPLE:
-            self.stdout.write(f"  {person.username:<12} {person.first_name} {person.last_name}")
+            self.stdout.write(f"  {person.username:<14} {person.first_name} {person.last_name}")
