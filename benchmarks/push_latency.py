@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/push_latency.py [--pending 200] [--single-runs 20]
 
 What it does (everything real except the person holding the phone):
-- a fresh SQLite database and filesystem broker under var/bench-push/ (or EHR_VAR_DIR);
+- a fresh SQLite database and filesystem broker under var/bench-push/ (or EHR_VAR_DIR); with
+  DATABASE_URL / REDIS_URL set, that (empty, scratch) PostgreSQL database and Redis instead,
+  for the web side and the worker alike;
 - the ID.me sandbox served over HTTP by a threaded WSGI server in this process, wrapped in a
   counter of every request the EHR sends to ID.me (partner API and token endpoint);
 - a real `celery worker` of 2 processes (prefork) that runs the EHR's push poller;
@@ -103,7 +105,8 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [*WORKER_COMMAND, "--hostname", "bench@%h"],
         cwd=ROOT,
-        env={**os.environ, **env, "DATABASE_URL": f"sqlite:///{VAR / 'db.sqlite3'}"},
+        # The worker uses the benchmark's database: DATABASE_URL when given, else the fresh SQLite file.
+        env={**os.environ, **env, "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{VAR / 'db.sqlite3'}")},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
