@@ -173,6 +173,20 @@ def _actor(provider: Provider) -> User:
     return provider.user
 
 
+def _record(
+    challenge: VerificationChallenge,
+    action: str,
+    *,
+    outcome: str,
+    request: HttpRequest | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Audit one step of `challenge`, done by its provider."""
+    audit.record(
+        action, actor=_actor(challenge.provider), target=challenge, outcome=outcome, request=request, details=details
+    )
+
+
 def _device_label(device: ProviderDevice) -> str:
     return f"{device.name or device.get_kind_display()} ({device.get_kind_display()})"[:120]
 
@@ -443,13 +457,7 @@ def _refused_claim(
     """The outcome of a submission that could not claim the challenge (nothing was asked of ID.me)."""
     if refusal is CodeResult.LOCKED:
         until = provider_locked_until(challenge.provider, now) or now
-        audit.record(
-            "mfa.code_refused_locked",
-            actor=_actor(challenge.provider),
-            target=challenge,
-            outcome=Outcome.DENIED,
-            request=request,
-        )
+        _record(challenge, "mfa.code_refused_locked", outcome=Outcome.DENIED, request=request)
         return ChallengeOutcome(refusal, _locked_message(challenge.purpose, until), challenge, locked_until=until)
     if refusal is CodeResult.EXPIRED:
         return ChallengeOutcome(refusal, challenge.status_reason, challenge)
@@ -517,13 +525,7 @@ def _record_refused_answer(
 
 def _record_unavailable(challenge: VerificationChallenge, request: HttpRequest | None) -> ChallengeOutcome:
     challenge.save(update_fields=["verifying_since"])
-    audit.record(
-        "mfa.code_check_unavailable",
-        actor=_actor(challenge.provider),
-        target=challenge,
-        outcome=Outcome.ERROR,
-        request=request,
-    )
+    _record(challenge, "mfa.code_check_unavailable", outcome=Outcome.ERROR, request=request)
     return ChallengeOutcome(CodeResult.UNAVAILABLE, sentence(challenge.purpose, Sentence.CODE_UNCHECKED), challenge)
 
 
@@ -535,14 +537,7 @@ def _record_device_refusal(
         challenge.purpose, Sentence.DEVICE_LOCKED if answer is IdmeAnswer.DEVICE_LOCKED else Sentence.DEVICE_GONE
     )
     _finish_locked(challenge, ChallengeStatus.FAILED, message)
-    audit.record(
-        "mfa.code_failed",
-        actor=_actor(challenge.provider),
-        target=challenge,
-        outcome=Outcome.FAILURE,
-        request=request,
-        details={"reason": answer},
-    )
+    _record(challenge, "mfa.code_failed", outcome=Outcome.FAILURE, request=request, details={"reason": answer})
     locked_until = result.locked_until if result else None
     return ChallengeOutcome(CodeResult.DEVICE_LOCKED, message, challenge, locked_until=locked_until)
 
@@ -602,10 +597,9 @@ def _end_challenge(challenge: VerificationChallenge, request: HttpRequest | None
     """The challenge's own limit of wrong codes is reached: it and its subject end."""
     message = sentence(challenge.purpose, Sentence.CHALLENGE_FAILED)
     _finish_locked(challenge, ChallengeStatus.FAILED, message)
-    audit.record(
+    _record(
+        challenge,
         "mfa.challenge_failed",
-        actor=_actor(challenge.provider),
-        target=challenge,
         outcome=Outcome.FAILURE,
         request=request,
         details={"failed_attempts": challenge.failed_attempts, "subject": challenge.subject},
@@ -719,10 +713,9 @@ def _finish(challenge_id: Any, status: str, reason: str, action: str, request: H
         if challenge.status != ChallengeStatus.PENDING:
             return False
         _finish_locked(challenge, status, reason)
-        audit.record(
+        _record(
+            challenge,
             action,
-            actor=_actor(challenge.provider),
-            target=challenge,
             outcome=Outcome.SUCCESS if status == ChallengeStatus.CANCELLED else Outcome.DENIED,
             request=request,
             details={"purpose": challenge.purpose, "subject": challenge.subject},
