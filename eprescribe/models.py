@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from providers.models import DeaRegistration, Provider
+from providers.models import DeaRegistration, Practice, Provider
 
 ncpdp_id_validator = RegexValidator(r"^\d{7}$", "An NCPDP id is exactly 7 digits.", code="ncpdp_format")
 zip_validator = RegexValidator(r"^\d{5}(-\d{4})?$", "Enter a ZIP code such as 10001 or 10001-1234.", code="zip")
@@ -43,6 +43,7 @@ def validate_prescribable_schedule(value: str) -> None:
 
 
 class Patient(models.Model):
+    practice = models.ForeignKey(Practice, on_delete=models.PROTECT, related_name="+")
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     date_of_birth = models.DateField()
@@ -183,6 +184,7 @@ class PrescriptionQuerySet(models.QuerySet["Prescription"]):
 
 class Prescription(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    practice = models.ForeignKey(Practice, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="prescriptions")
     prescriber = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="prescriptions")
     dea_registration = models.ForeignKey(
@@ -285,6 +287,7 @@ class SigningCeremony(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="signing_ceremonies")
+    practice = models.ForeignKey(Practice, on_delete=models.PROTECT, related_name="+")
     reviewed_at = models.DateTimeField(auto_now_add=True)
     prescriber_name = models.CharField(max_length=200)
     dea_numbers = models.JSONField(default=list, help_text="The DEA numbers the review showed")

@@ -29,11 +29,14 @@ from providers.credentials.rules import (
     registration_block_reason,
     today,
 )
-from providers.models import DeaRegistration, EpcsPermission, EpcsPermissionState, Provider
+from providers.models import DeaRegistration, EpcsPermission, EpcsPermissionState, Practice, Provider
 
 
-def permission_for(provider: Provider) -> EpcsPermission | None:
-    return EpcsPermission.objects.filter(provider=provider).first()
+def permission_for(provider: Provider, practice: Practice | None) -> EpcsPermission | None:
+    """The prescriber's EPCS permission in a practice (none outside any practice)."""
+    if practice is None:
+        return None
+    return EpcsPermission.objects.filter(provider=provider, practice=practice).first()
 
 
 _NOT_READ: Any = object()
@@ -41,17 +44,19 @@ _NOT_READ: Any = object()
 
 def epcs_block_reason(
     provider: Provider,
+    practice: Practice | None,
     dea_registration: DeaRegistration | None = None,
     on: dt.date | None = None,
     *,
     permission: EpcsPermission | None = _NOT_READ,
     registrations: list[DeaRegistration] | None = None,
 ) -> str | None:
-    """None when `provider` may sign EPCS now, otherwise a sentence for the clinician.
+    """None when `provider` may sign EPCS in `practice` now, otherwise a sentence for the clinician.
 
-    Checks: identity IAL2-confirmed through ID.me; EPCS permission granted and not revoked;
-    the chosen DEA registration (or, when none is given, at least one) belongs to the
-    provider, is not revoked, has not expired and is verified (`registration_counts`). A page
+    Checks: identity IAL2-confirmed through ID.me; EPCS permission in this practice granted and
+    not revoked; the chosen DEA registration (or, when none is given, at least one) belongs to
+    the provider, is the one the permission names for this practice (when it names one), is not
+    revoked, has not expired and is verified (`registration_counts`). A page
     that has already read the provider's permission and registrations passes them in to save
     the queries.
     """
@@ -62,7 +67,7 @@ def epcs_block_reason(
             "Verify your identity on eRx Info before signing controlled substance prescriptions."
         )
     if permission is _NOT_READ:
-        permission = permission_for(provider)
+        permission = permission_for(provider, practice)
     if permission is None or permission.state == EpcsPermissionState.REQUESTED:
         return (
             "You do not have EPCS permission yet. An EPCS access manager enters it on the "
@@ -78,7 +83,14 @@ def epcs_block_reason(
     if dea_registration is not None:
         if dea_registration.provider_id != provider.pk:
             return "That DEA registration is not yours. Choose one of your own registrations."
+        if permission.registration_id is not None and dea_registration.pk != permission.registration_id:
+            return (
+                f"Your EPCS permission in this practice is for DEA registration {permission.registration.number}. "
+                "Choose that registration."
+            )
         return registration_block_reason(dea_registration, on)
+    if permission.registration_id is not None:
+        return registration_block_reason(permission.registration, on)
     if not has_current_registration(provider, on, registrations):
         return (
             "You have no current, verified DEA registration. Add or renew it under Prescriber Credentials on "
@@ -91,25 +103,30 @@ def epcs_block_reason(
 def revoke_without_current_registration(
     provider: Provider, *, reason: str, actor: Any = None, request: HttpRequest | None = None
 ) -> bool:
-    """DEA-04: when the prescriber has no current DEA registration left, the permission ends.
+    """DEA-04: when the prescriber has no current DEA registration left, the permission ends
+    in every practice (each revocation audited in that practice's chain).
 
     (Signing stops the same day anyway: `epcs_block_reason` checks the dates on every signing.)
     """
     with transaction.atomic():
-        permission = EpcsPermission.objects.select_for_update().filter(provider=provider).first()
-        if permission is None or not permission.is_granted or has_registration_in_force(provider):
-            return False
-        permission.state = EpcsPermissionState.REVOKED
-        permission.revoked_at = timezone.now()
-        permission.revoked_reason = reason[:300]
-        permission.approved_by = None
-        permission.save()
-        erx_cache.bump_section(erx_cache.EPCS, provider.pk)
-        audit.record(
-            "epcs.permission_revoked",
-            actor=actor,
-            target=permission,
-            request=request,
-            details={"provider_id": provider.pk, "reason": reason, "immediate": True},
+        permissions = list(
+            EpcsPermission.objects.select_for_update().filter(provider=provider, state=EpcsPermissionState.GRANTED)
         )
+        if not permissions or has_registration_in_force(provider):
+            return False
+        for permission in permissions:
+            permission.state = EpcsPermissionState.REVOKED
+            permission.revoked_at = timezone.now()
+            permission.revoked_reason = reason[:300]
+            permission.approved_by = None
+            permission.save()
+            audit.record(
+                "epcs.permission_revoked",
+                actor=actor,
+                target=permission,
+                request=request,
+                chain=permission.practice_id,
+                details={"provider_id": provider.pk, "reason": reason, "immediate": True},
+            )
+        erx_cache.bump_section(erx_cache.EPCS, provider.pk)
     return True

@@ -153,13 +153,25 @@ class EpcsPermissionState(models.TextChoices):
 
 
 class EpcsPermission(models.Model):
-    """Whether a prescriber may sign controlled substance prescriptions (DEA-02, DEA-03, DEA-04).
+    """Whether a prescriber may sign controlled substance prescriptions in a practice (DEA-02,
+    DEA-03, DEA-04).
 
-    One row per prescriber: its current state. Every change goes through a two-person
-    EpcsPermissionRequest (or the immediate "lost or stolen device" revocation) and is audited.
+    One row per prescriber and practice: its current state, and which of the prescriber's DEA
+    registrations may be used in that practice (empty: any of theirs that counts). Every change
+    goes through a two-person EpcsPermissionRequest of that practice (or the immediate "lost or
+    stolen device" revocation) and is audited in the practice's chain.
     """
 
-    provider = models.OneToOneField(Provider, on_delete=models.PROTECT, related_name="epcs_permission")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="epcs_permissions")
+    practice = models.ForeignKey("Practice", on_delete=models.PROTECT, related_name="+")
+    registration = models.ForeignKey(
+        DeaRegistration,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The DEA registration used in this practice; empty: any current, verified one of the prescriber's",
+    )
     state = models.CharField(max_length=12, choices=EpcsPermissionState.choices, default=EpcsPermissionState.REQUESTED)
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -176,6 +188,9 @@ class EpcsPermission(models.Model):
     class Meta:
         verbose_name = "EPCS permission"
         permissions = [("manage_epcs_access", "Can enter EPCS permission grants and revocations")]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "practice"], name="one_epcs_permission_per_practice")
+        ]
 
     def __str__(self) -> str:
         return f"EPCS permission of {self.provider} ({self.get_state_display()})"
@@ -205,6 +220,7 @@ class EpcsPermissionRequest(models.Model):
     """
 
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="epcs_requests")
+    practice = models.ForeignKey("Practice", on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=8, choices=EpcsRequestAction.choices)
     status = models.CharField(max_length=12, choices=EpcsRequestStatus.choices, default=EpcsRequestStatus.PENDING)
     note = models.CharField(max_length=300, blank=True)
@@ -227,7 +243,7 @@ class EpcsPermissionRequest(models.Model):
         ordering = ["-entered_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["provider"], condition=models.Q(status="pending"), name="one_pending_epcs_request"
+                fields=["provider", "practice"], condition=models.Q(status="pending"), name="one_pending_epcs_request"
             )
         ]
 
@@ -243,6 +259,7 @@ class EpcsAccessNotice(models.Model):
     """An in-app notice for the access managers on the EPCS Permissions page (e.g. a lost device)."""
 
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="epcs_notices")
+    practice = models.ForeignKey("Practice", on_delete=models.PROTECT, related_name="+")
     message = models.CharField(max_length=500)
     created_at = models.DateTimeField(auto_now_add=True)
     dismissed_by = models.ForeignKey(

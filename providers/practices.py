@@ -10,6 +10,7 @@ A person with no membership works as before, outside any practice (chain of no p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
@@ -99,6 +100,40 @@ def switch_practice(request: HttpRequest, practice_id: int) -> Practice | None:
         details={"from_practice_id": previous, "to_practice_id": practice.pk},
     )
     return practice
+
+
+PRACTICE_HEADER = "X-Practice-Id"
+
+
+def practice_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page that works inside a practice: a signed-in person working in none is sent to the
+    "Choose your practice" page (which says so when they belong to no practice)."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and current_practice(request) is None:
+            return redirect(f"{reverse('choose-practice')}?{urlencode({'next': request.get_full_path()})}")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def api_practice(request: Any) -> Practice | None:
+    """The practice an API call works in: the session's (a browser), else the one named by the
+    `X-Practice-Id` header among the caller's practices, else the caller's only practice. None
+    when the header names a practice the caller does not belong to, or a locum names none."""
+    practices = practices_of(request.user)
+    by_id = {practice.pk: practice for practice in practices}
+    header = request.headers.get(PRACTICE_HEADER)
+    if header:
+        try:
+            return by_id.get(int(header))
+        except ValueError:
+            return None
+    session_choice = getattr(getattr(request, "_request", request), "practice", None)
+    if session_choice is not None:
+        return by_id.get(session_choice.pk)
+    return practices[0] if len(practices) == 1 else None
 
 
 def safe_next(request: HttpRequest, candidate: str | None) -> str:

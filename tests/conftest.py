@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from providers.models import Provider, User
+from providers.models import Membership, Practice, PracticeRole, Provider, User
 
 # Shared fixtures of the ID.me sandbox (`idme_sandbox_live`) and the DEA registry (`dea_registry_live`).
 pytest_plugins = ["tests.idme_fixtures", "tests.registry_fixtures", "tests.browser"]
@@ -57,11 +57,36 @@ def make_user(db: None) -> Callable[..., User]:
     return make
 
 
+# --- practices (issue 10): every test person works in a practice through a membership ---------
+def join(user: User, practice: Practice, *roles: PracticeRole) -> User:
+    """Give `user` each role in `practice` (a prescriber when no role is named)."""
+    for role in roles or (PracticeRole.PRESCRIBER,):
+        Membership.objects.get_or_create(user=user, practice=practice, role=role)
+    return user
+
+
 @pytest.fixture
-def clinician(make_user: Callable[..., User]) -> User:
+def practice(db: None) -> Practice:
+    """The practice the named test people work in."""
+    return Practice.objects.get_or_create(
+        name="Princeton Plainsboro Teaching Hospital",
+        defaults={"address_line1": "1 Princeton Plaza", "city": "Princeton", "state": "NJ", "postal_code": "08540"},
+    )[0]
+
+
+@pytest.fixture
+def other_practice(db: None) -> Practice:
+    """A second practice, for isolation tests: its objects are another practice's."""
+    return Practice.objects.get_or_create(
+        name="Sacred Heart Hospital", defaults={"city": "San Dimas", "state": "CA", "postal_code": "91773"}
+    )[0]
+
+
+@pytest.fixture
+def clinician(make_user: Callable[..., User], practice: Practice) -> User:
     user = make_user("dr.house", first_name="Gregory", last_name="House", email="house@example.test")
     Provider.objects.create(user=user, display_name="Dr. Gregory House", npi="1234567893")
-    return user
+    return join(user, practice, PracticeRole.PRESCRIBER)
 
 
 @pytest.fixture

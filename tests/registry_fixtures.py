@@ -26,22 +26,24 @@ from idme_sandbox.dea_registry.models import DeaRegistryRecord
 from idme_sandbox.dea_registry.services import register_subscriber
 from providers.credentials.services import registrant_last_name
 from providers.credentials.verification import SCHEDULE_FLAGS, record_dea_verification
-from providers.models import DeaRegistration, User
-from providers.roles import ensure_access_manager_group
+from providers.models import DeaRegistration, Membership, PracticeRole, User
 
 VERIFIER_USERNAME = "registry.verifier"
 ALL_SCHEDULE_CODES = tuple(schedule.value for schedule in Schedule)
 
 
-def registry_verifier() -> User:
-    """An EPCS access manager (no provider, no email) who verifies credentials in tests."""
+def registry_verifier(for_user: User | None = None) -> User:
+    """An EPCS access manager (no provider, no email) who verifies credentials in tests: an
+    access manager of every practice `for_user` works in."""
     user, created = User.objects.get_or_create(
-        username=VERIFIER_USERNAME, defaults={"first_name": "Vera", "last_name": "Fier", "is_staff": True}
+        username=VERIFIER_USERNAME, defaults={"first_name": "Vera", "last_name": "Fier"}
     )
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
-    user.groups.add(ensure_access_manager_group())
+    if for_user is not None:
+        for practice_id in set(Membership.objects.filter(user=for_user).values_list("practice_id", flat=True)):
+            Membership.objects.get_or_create(user=user, practice_id=practice_id, role=PracticeRole.ACCESS_MANAGER)
     return user
 
 
@@ -67,7 +69,9 @@ def registry_answer_for(registration: DeaRegistration, **overrides: Any) -> Regi
 def verified_registration(registration: DeaRegistration, verifier: User | None = None) -> DeaRegistration:
     """Record that an access manager verified `registration` against the DEA registry."""
     return record_dea_verification(
-        actor=verifier or registry_verifier(), registration=registration, answer=registry_answer_for(registration)
+        actor=verifier or registry_verifier(registration.provider.user),
+        registration=registration,
+        answer=registry_answer_for(registration),
     )
 
 
