@@ -1,7 +1,10 @@
-"""REST API for prescriptions: the caller's own (as prescriber) and those they prepared.
+"""REST API for prescriptions: the caller's own (as prescriber) and those they prepared, in
+the practice the call works in (`providers.practices.api_practice`: the session's practice,
+the `X-Practice-Id` header, or the caller's only practice; none -> 403).
 
-Another provider's prescription answers 404 (ASVS-06). Signing is not offered here: it
-needs the signing ceremony's two-factor step. Nothing is ever deleted (DEA-17).
+Another provider's or another practice's prescription answers 404 (ASVS-06, ASVS-11); a
+patient, prescriber or DEA registration of another practice in a body is "does not exist".
+Signing is not offered here: it needs the signing ceremony's two-factor step. Nothing is ever deleted (DEA-17).
 """
 
 from __future__ import annotations
@@ -18,8 +21,12 @@ from rest_framework.response import Response
 
 from eprescribe import services
 from eprescribe.models import Medication, Patient, Pharmacy, Prescription
-from providers.models import DeaRegistration, Provider
+from providers.models import DeaRegistration, Practice, Provider
+from providers.practices import PRACTICE_HEADER, api_practice
+from providers.roles import practice_providers
 from providers.services import signed_in_user
+
+NO_PRACTICE = f"Choose a practice: send the {PRACTICE_HEADER} header with one of your practices' ids."
 
 
 class Conflict(APIException):
@@ -42,6 +49,17 @@ class PrescriptionSerializer(serializers.ModelSerializer):
     state_display = serializers.CharField(source="get_state_display", read_only=True)
     medication_display = serializers.CharField(source="medication.__str__", read_only=True)
     patient_name = serializers.CharField(source="patient.full_name", read_only=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        practice: Practice | None = self.context.get("practice")
+        if practice is not None:  # only this practice's patients, prescribers and registrations
+            prescribers = practice_providers(practice)
+            self.fields["patient"].queryset = services.patients_of(practice)  # type: ignore[attr-defined]
+            self.fields["prescriber"].queryset = prescribers  # type: ignore[attr-defined]
+            self.fields["dea_registration"].queryset = DeaRegistration.objects.filter(  # type: ignore[attr-defined]
+                provider__in=prescribers
+            )
 
     class Meta:
         model = Prescription
@@ -116,22 +134,39 @@ class PrescriptionViewSet(
 
     serializer_class = PrescriptionSerializer
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.practice = api_practice(request)
+        if self.practice is None:
+            raise PermissionDenied(NO_PRACTICE)
+
+    def _practice(self) -> Practice:
+        practice: Practice | None = getattr(self, "practice", None)
+        if practice is None:
+            raise PermissionDenied(NO_PRACTICE)
+        return practice
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "practice": getattr(self, "practice", None)}
+
     def get_queryset(self) -> QuerySet[Prescription]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
             return Prescription.objects.none()
-        return services.prescriptions_for(signed_in_user(self.request)).order_by("-created_at", "-pk")
+        return services.prescriptions_for(signed_in_user(self.request), self._practice()).order_by("-created_at", "-pk")
 
     def perform_create(self, serializer: Any) -> None:
         user = signed_in_user(self.request)
+        practice = self._practice()
         prescriber = serializer.validated_data.get("prescriber") or Provider.objects.filter(user=user).first()
         if prescriber is None:
-            raise PermissionDenied("Only prescribers and their staff can prepare prescriptions.")
-        if not services.may_prepare_for(user, prescriber):
-            raise PermissionDenied("You may prepare prescriptions only for yourself.")
+            raise PermissionDenied("Only this practice's prescribers and agents can prepare prescriptions.")
+        refusal = services.preparation_refusal(user, prescriber, practice)
+        if refusal is not None:
+            raise PermissionDenied(services.PREPARE_MESSAGES[refusal])
         fields = _content(serializer.validated_data)
         try:
             serializer.instance = services.create_prescription(
-                actor=user, prescriber=prescriber, fields=fields, request=self.request
+                actor=user, prescriber=prescriber, practice=practice, fields=fields, request=self.request
             )
         except DjangoValidationError as exc:
             raise _service_errors(exc) from exc
@@ -145,7 +180,7 @@ class PrescriptionViewSet(
         changes = _content(serializer.validated_data)
         try:
             serializer.instance = services.update_prescription(
-                rx, actor=signed_in_user(self.request), changes=changes, request=self.request
+                rx, actor=signed_in_user(self.request), practice=self._practice(), changes=changes, request=self.request
             )
         except DjangoValidationError as exc:
             raise _service_errors(exc) from exc
@@ -156,7 +191,7 @@ class PrescriptionViewSet(
     def ready(self, request: Request, pk: str | None = None) -> Response:
         rx = self.get_object()
         try:
-            rx = services.mark_ready(rx, signed_in_user(request), request=request)
+            rx = services.mark_ready(rx, signed_in_user(request), practice=self._practice(), request=request)
         except services.PrescriptionError as exc:
             raise Conflict(str(exc)) from exc
         return Response(PrescriptionSerializer(rx).data)
@@ -168,7 +203,11 @@ class PrescriptionViewSet(
         body.is_valid(raise_exception=True)
         try:
             rx = services.cancel_prescription(
-                rx, actor=signed_in_user(request), reason=body.validated_data["reason"], request=request
+                rx,
+                actor=signed_in_user(request),
+                practice=self._practice(),
+                reason=body.validated_data["reason"],
+                request=request,
             )
         except services.PrescriptionError as exc:
             raise Conflict(str(exc)) from exc

@@ -31,7 +31,8 @@ from mfa.outcomes import http_status
 from mfa.services import MirrorReadiness, devices_for, ensure_mirror, primary_device
 from mfa.tasks import ensure_push_poller
 from providers import services as people
-from providers.models import Provider
+from providers.models import Practice, Provider
+from providers.practices import practice_required
 from providers.reauth import authenticated_within, reauthentication_url
 
 DEA_STATEMENT = binding.DEA_STATEMENT
@@ -54,10 +55,19 @@ def _signed_in_recently_enough(request: HttpRequest) -> bool:
     return authenticated_within(request, settings.SESSION_COOKIE_AGE)
 
 
-def _ceremony(provider: Provider, ceremony_id: uuid.UUID) -> SigningCeremony:
-    """The provider's own ceremony; 404 for anyone else's (ASVS-06)."""
+def _practice(request: HttpRequest) -> Practice:
+    """The practice the request works in (every view here is `practice_required`)."""
+    practice: Practice | None = getattr(request, "practice", None)
+    if practice is None:
+        raise Http404("No practice chosen")
+    return practice
+
+
+def _ceremony(request: HttpRequest, provider: Provider, ceremony_id: uuid.UUID) -> SigningCeremony:
+    """The provider's own ceremony of the current practice; 404 for anyone else's and for one
+    opened in another practice (ASVS-06, ASVS-11)."""
     try:
-        return binding.ceremony_of(provider, ceremony_id)
+        return binding.ceremony_of(provider, _practice(request), ceremony_id)
     except SigningCeremony.DoesNotExist:
         raise Http404("No such signing") from None
 
@@ -97,14 +107,16 @@ def ended_message(ceremony: SigningCeremony, prescriptions: list[Prescription]) 
 
 # --- start -------------------------------------------------------------------
 @login_required
+@practice_required
 @require_POST
 def ceremony_start(request: HttpRequest) -> HttpResponse:
     """'Sign selected' on the prescriptions list (or 'Review again'): check the selection,
     bind a new ceremony to it (DEA-19) and open its review."""
     provider = _provider(request)
+    practice = _practice(request)
     try:
         ids = selection.parse_ids(request.POST.getlist("prescription"))
-        prescriptions = selection.load_selection(provider, ids)
+        prescriptions = selection.load_selection(provider, practice, ids)
     except selection.SelectionError as exc:
         audit.record(
             "eprescribe.signing_refused",
@@ -118,7 +130,7 @@ def ceremony_start(request: HttpRequest) -> HttpResponse:
             {"message": str(exc), "back_url": _prescriptions_url()},
             status=404 if exc.not_found else 400,
         )
-    ceremony = binding.open_ceremony(provider, prescriptions, request=request)
+    ceremony = binding.open_ceremony(provider, practice, prescriptions, request=request)
     return redirect("eprescribe:ceremony", ceremony_id=ceremony.pk)
 
 
@@ -141,7 +153,7 @@ def _render_page(
     chosen_device: int | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    ceremony = _ceremony(provider, ceremony_id)
+    ceremony = _ceremony(request, provider, ceremony_id)
     challenge = _latest_challenge(provider, ceremony_id)
     prescriptions = _current(request, ceremony)
     signed = ceremony.state == CeremonyState.SIGNED or (
@@ -151,7 +163,7 @@ def _render_page(
     block_reason = ""
     if not signed and not changed:
         try:
-            selection.check_selection(provider, prescriptions)
+            selection.check_selection(provider, ceremony.practice, prescriptions)
         except selection.SelectionError as exc:
             block_reason = str(exc)
     mirror = MirrorReadiness.SYNCED
@@ -172,10 +184,11 @@ def _render_page(
         ChallengeStatus.CANCELLED,
     ):
         outcome_message = challenges.status_message(challenge)
+    show_review = bool(prescriptions) and not changed
     context = {
         "ceremony_id": ceremony_id,
         # After a change the review would show new content: it is not shown as if reviewed.
-        "review": selection.build_review(provider, prescriptions) if prescriptions and not changed else None,
+        "review": selection.build_review(provider, ceremony.practice, prescriptions) if show_review else None,
         "statement": DEA_STATEMENT,
         "challenge": challenge,
         "signed": signed,
@@ -219,6 +232,7 @@ def _device_choices(provider: Provider, chosen_device: int | None) -> dict[str, 
 
 
 @login_required
+@practice_required
 @require_GET
 def ceremony_page(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
     return _render_page(request, _provider(request), ceremony_id)
@@ -228,14 +242,14 @@ def _ready_to_sign(
     request: HttpRequest, provider: Provider, ceremony_id: uuid.UUID
 ) -> tuple[list[Prescription], str | None]:
     """The ceremony's prescriptions if signing may start now, else the reason it may not."""
-    ceremony = _ceremony(provider, ceremony_id)
+    ceremony = _ceremony(request, provider, ceremony_id)
     prescriptions = _current(request, ceremony)
     if not ceremony.is_open:
         if ceremony.state == CeremonyState.ENDED:
             return [], ended_message(ceremony, prescriptions)
         return [], "This signing is finished."
     try:
-        selection.check_selection(provider, prescriptions)
+        selection.check_selection(provider, ceremony.practice, prescriptions)
     except selection.SelectionError as exc:
         return [], str(exc)
     unavailable = selection.unavailable_reason()
@@ -266,10 +280,12 @@ def _challenge_context(prescriptions: list[Prescription], ceremony_id: uuid.UUID
 
 
 @login_required
+@practice_required
 @require_POST
 def ceremony_code(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
     """'Enter the 6-digit code': check it with ID.me; success signs what was reviewed (DEA-11, DEA-19)."""
     provider = _provider(request)
+    _ceremony(request, provider, ceremony_id)  # another's, or another practice's: 404 first
     if not _signed_in_recently_enough(request):
         return HttpResponseRedirect(reauthentication_url(request.path))
     device = _device_of(provider, request.POST.get("device"), DeviceKind.TOTP)
@@ -308,10 +324,12 @@ def ceremony_code(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required
+@practice_required
 @require_POST
 def ceremony_push(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
     """Send (or resend) a push naming what is signed to the chosen device; the page then waits."""
     provider = _provider(request)
+    _ceremony(request, provider, ceremony_id)  # another's, or another practice's: 404 first
     if not _signed_in_recently_enough(request):
         return HttpResponseRedirect(reauthentication_url(request.path))
     device = _device_of(provider, request.POST.get("device"), DeviceKind.PUSH)
@@ -340,10 +358,11 @@ def ceremony_push(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required
+@practice_required
 @require_POST
 def ceremony_cancel(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpResponse:
     provider = _provider(request)
-    _ceremony(provider, ceremony_id)
+    _ceremony(request, provider, ceremony_id)
     challenge = _latest_challenge(provider, ceremony_id)
     if challenge is not None and challenge.is_pending:
         challenges.cancel_challenge(challenge, request=request)
@@ -351,6 +370,7 @@ def ceremony_cancel(request: HttpRequest, ceremony_id: uuid.UUID) -> HttpRespons
 
 
 @login_required
+@practice_required
 @require_GET
 def ceremony_status(request: HttpRequest, ceremony_id: uuid.UUID) -> JsonResponse:
     """What the waiting page needs, from the EHR's own records (the browser never asks ID.me).
@@ -360,7 +380,7 @@ def ceremony_status(request: HttpRequest, ceremony_id: uuid.UUID) -> JsonRespons
     """
     provider = _provider(request)
     try:
-        ceremony = binding.ceremony_of(provider, ceremony_id)
+        ceremony = binding.ceremony_of(provider, getattr(request, "practice", None), ceremony_id)
     except SigningCeremony.DoesNotExist:
         return JsonResponse({"error": "not_found", "error_description": "No such signing."}, status=404)
     prescriptions = _current(request, ceremony)

@@ -36,7 +36,7 @@ from eprescribe.models import (
 )
 from mfa import challenges
 from mfa.models import ChallengeStatus, VerificationChallenge
-from providers.models import Provider, User
+from providers.models import Practice, Provider, User
 
 DEA_STATEMENT = (
     "By completing the two-factor authentication protocol at this time, you are legally signing the "
@@ -69,7 +69,17 @@ def provider_address(provider: Provider) -> str:
     return ", ".join(x for x in (provider.address_line1, provider.address_line2, city) if x)
 
 
-def _signer_data(provider: Provider, prescriptions: Sequence[Prescription], statement: str) -> dict[str, Any]:
+def practice_address(practice: Practice) -> str:
+    """The practice's address (the prescriber's practice location) as the review shows it."""
+    city = " ".join(
+        x for x in (practice.city + ("," if practice.city else ""), practice.state, practice.postal_code) if x
+    )
+    return ", ".join(x for x in (practice.address_line1, practice.address_line2, city) if x)
+
+
+def _signer_data(
+    provider: Provider, practice: Practice, prescriptions: Sequence[Prescription], statement: str
+) -> dict[str, Any]:
     registrations = sorted(
         {(rx.dea_registration_id, rx.dea_registration.number if rx.dea_registration else "") for rx in prescriptions},
         key=lambda pair: (pair[0] or 0, pair[1]),
@@ -79,6 +89,7 @@ def _signer_data(provider: Provider, prescriptions: Sequence[Prescription], stat
         "prescriber_name": provider.name_for_erx,
         "prescriber_address": provider_address(provider),
         "npi": provider.npi,
+        "practice": {"id": practice.pk, "name": practice.name, "address": practice_address(practice)},
         "dea_registrations": [{"id": pk, "number": number} for pk, number in registrations],
         "statement_sha256": statement_digest(statement),
     }
@@ -88,8 +99,10 @@ def statement_digest(statement: str) -> str:
     return signing.digest(statement.encode())
 
 
-def signer_digest(provider: Provider, prescriptions: Sequence[Prescription], statement: str = DEA_STATEMENT) -> str:
-    return signing.digest(signing.canonical_bytes(_signer_data(provider, prescriptions, statement)))
+def signer_digest(
+    provider: Provider, practice: Practice, prescriptions: Sequence[Prescription], statement: str = DEA_STATEMENT
+) -> str:
+    return signing.digest(signing.canonical_bytes(_signer_data(provider, practice, prescriptions, statement)))
 
 
 def _binding_digest(ceremony_id: uuid.UUID, signer_sha256: str, items: list[tuple[int, str]]) -> str:
@@ -103,17 +116,21 @@ def _binding_digest(ceremony_id: uuid.UUID, signer_sha256: str, items: list[tupl
 
 # --- opening --------------------------------------------------------------------------------
 def open_ceremony(
-    provider: Provider, prescriptions: Sequence[Prescription], request: HttpRequest | None = None
+    provider: Provider,
+    practice: Practice,
+    prescriptions: Sequence[Prescription],
+    request: HttpRequest | None = None,
 ) -> SigningCeremony:
-    """Bind a new ceremony to the review about to be shown (the checked selection)."""
+    """Bind a new ceremony of `practice` to the review about to be shown (the checked selection)."""
     ceremony_id = uuid.uuid4()
     items = [(rx.pk, signing.content_digest(rx)) for rx in prescriptions]
-    signer = signer_digest(provider, prescriptions)
+    signer = signer_digest(provider, practice, prescriptions)
     dea_numbers = sorted({rx.dea_registration.number for rx in prescriptions if rx.dea_registration})
     with transaction.atomic():
         ceremony = SigningCeremony.objects.create(
             id=ceremony_id,
             provider=provider,
+            practice=practice,
             prescriber_name=provider.name_for_erx[:200],
             dea_numbers=dea_numbers,
             signer_sha256=signer,
@@ -129,6 +146,7 @@ def open_ceremony(
             actor=provider.user,
             request=request,
             target=("eprescribe.ceremony", ceremony_id),
+            chain=practice,
             details={
                 "prescriptions": [pk for pk, _ in items],
                 "content_sha256": {str(pk): digest for pk, digest in items},
@@ -139,11 +157,25 @@ def open_ceremony(
     return ceremony
 
 
-def ceremony_of(provider: Provider, ceremony_id: uuid.UUID, *, for_update: bool = False) -> SigningCeremony:
-    """The provider's own ceremony; SigningCeremony.DoesNotExist for anyone else's (ASVS-06)."""
-    queryset = SigningCeremony.objects.filter(provider=provider)
+def ceremony_of(
+    provider: Provider, practice: Practice | None, ceremony_id: uuid.UUID, *, for_update: bool = False
+) -> SigningCeremony:
+    """The provider's own ceremony of this practice; SigningCeremony.DoesNotExist for anyone
+    else's and for one of another practice (ASVS-06, ASVS-11)."""
+    if practice is None:
+        raise SigningCeremony.DoesNotExist
+    queryset = SigningCeremony.objects.filter(provider=provider, practice=practice).select_related("practice")
     if for_update:
         queryset = queryset.select_for_update()
+    return queryset.get(pk=ceremony_id)
+
+
+def own_ceremony(provider: Provider, ceremony_id: uuid.UUID, *, for_update: bool = False) -> SigningCeremony:
+    """The provider's ceremony, whatever practice it was opened in (the 2FA completion, which
+    has no request: it then checks everything against the ceremony's own practice)."""
+    queryset = SigningCeremony.objects.filter(provider=provider).select_related("practice")
+    if for_update:
+        queryset = queryset.select_for_update(of=("self",))
     return queryset.get(pk=ceremony_id)
 
 
@@ -188,15 +220,21 @@ def compare(ceremony: SigningCeremony, prescriptions: Iterable[Prescription]) ->
     """Recompute every digest from `prescriptions` (as loaded now) and compare with the binding."""
     reviewed = reviewed_digests(ceremony)
     current = {rx.pk: rx for rx in prescriptions}
+    # A prescription (or its patient) moved to another practice is no longer what was reviewed.
     changed = [
-        pk for pk, digest in reviewed.items() if pk not in current or signing.content_digest(current[pk]) != digest
+        pk
+        for pk, digest in reviewed.items()
+        if pk not in current
+        or current[pk].practice_id != ceremony.practice_id
+        or current[pk].patient.practice_id != ceremony.practice_id
+        or signing.content_digest(current[pk]) != digest
     ]
     cancelled = [pk for pk in reviewed if pk in current and current[pk].state == PrescriptionState.CANCELLED]
     ordered = [current[pk] for pk in reviewed if pk in current]
     signer_changed = (
         bool(ordered)
         and len(ordered) == len(reviewed)
-        and signer_digest(ordered[0].prescriber, ordered) != ceremony.signer_sha256
+        and signer_digest(ordered[0].prescriber, ceremony.practice, ordered) != ceremony.signer_sha256
     )
     return BindingCheck(changed=tuple(changed), cancelled=tuple(cancelled), signer_changed=signer_changed)
 
@@ -205,7 +243,7 @@ def current_prescriptions(ceremony: SigningCeremony, *, for_update: bool = False
     """The ceremony's prescriptions as they are now, in the review's order (locked if asked)."""
     ids = prescription_ids(ceremony)
     queryset = Prescription.objects.filter(pk__in=ids, prescriber_id=ceremony.provider_id).select_related(
-        "patient", "medication", "dea_registration", "pharmacy", "prescriber__user"
+        "practice", "patient", "medication", "dea_registration", "pharmacy", "prescriber__user"
     )
     if for_update:
         queryset = queryset.select_for_update(of=("self",)).order_by("pk")
@@ -239,6 +277,7 @@ def end(
             request=request,
             outcome=Outcome.DENIED,
             target=("eprescribe.ceremony", ceremony.pk),
+            chain=ceremony.practice_id,
             details={"reason": str(reason), "prescriptions": list(changed_ids)},
         )
         subject = subject_for(ceremony.pk)
@@ -297,6 +336,7 @@ def mark_signed(ceremony: SigningCeremony, challenge_id: Any) -> None:
         "eprescribe.signing_bound",
         actor=ceremony.provider.user,
         target=("eprescribe.ceremony", ceremony.pk),
+        chain=ceremony.practice_id,
         details={
             "challenge_id": str(challenge_id),
             "binding_sha256": ceremony.binding_sha256,

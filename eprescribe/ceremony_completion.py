@@ -73,18 +73,23 @@ def complete_signing(challenge: VerificationChallenge) -> None:
         raise _refuse("This signing has no review.", CompletionStop.NO_CEREMONY)
     # Lock order as in eprescribe.services: the prescriptions, then the ceremony.
     try:
-        ceremony = binding.ceremony_of(provider, ceremony_id)
+        ceremony = binding.own_ceremony(provider, ceremony_id)
     except SigningCeremony.DoesNotExist:
         raise _refuse("This signing has no review.", CompletionStop.NO_CEREMONY) from None
     prescriptions = binding.current_prescriptions(ceremony, for_update=True)
-    ceremony = binding.ceremony_of(provider, ceremony_id, for_update=True)
+    ceremony = binding.own_ceremony(provider, ceremony_id, for_update=True)
     if ceremony.state != CeremonyState.OPEN:
         raise _refuse("This signing has ended.", CompletionStop.CEREMONY_CLOSED)
+    # Everything is checked against the practice the ceremony was opened in (ASVS-11): a
+    # prescription moved to another practice is "changed" (compare), and the EPCS permission
+    # of that practice must still allow signing (check_selection here, and sign_prescriptions
+    # again with the permission row locked).
+    practice = ceremony.practice
     check = binding.compare(ceremony, prescriptions)
     if check.reason is not None:
         raise _refuse("What you reviewed has changed.", check.reason, prescriptions=check.prescription_ids)
     try:
-        selection.check_selection(provider, prescriptions)
+        selection.check_selection(provider, practice, prescriptions)
     except selection.SelectionError as exc:
         raise _refuse(str(exc), CompletionStop.NOT_SIGNABLE) from exc
     unavailable = selection.unavailable_reason()
@@ -93,6 +98,7 @@ def complete_signing(challenge: VerificationChallenge) -> None:
     try:
         sign_prescriptions(
             provider=provider,
+            practice=practice,
             prescriptions=prescriptions,
             device_label=challenge.device_label,
             challenge_id=challenge.pk,

@@ -1,8 +1,10 @@
 """Which prescriptions one signing ceremony covers, and whether they may be signed now.
 
 Business rules of the ceremony (views stay thin): a selection is one patient's READY,
-controlled prescriptions written by the signed-in registrant (DEA-05, DEA-08); signing is
-refused while EPCS is blocked for the prescriber or a required function is off (DEA-16).
+controlled prescriptions written by the signed-in registrant in the practice they work in
+(DEA-05, DEA-08, ASVS-11); signing is refused while EPCS is blocked for the prescriber in that
+practice (its permission, and the DEA registration that permission allows) or a required
+function is off (DEA-16).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from django.utils import timezone
 
 from audit.keys import SigningKeyUnavailable, signing_key
 from audit.models import AuditEvent
-from eprescribe.ceremony_binding import provider_address
+from eprescribe.ceremony_binding import practice_address, provider_address
 from eprescribe.models import Prescription, PrescriptionState
 from providers.epcs import epcs_block_reason
-from providers.models import Provider
+from providers.models import Practice, Provider
 
 PURPOSE = "epcs_sign"
 MAX_BATCH = 50
@@ -48,23 +50,27 @@ def parse_ids(raw: Iterable[str]) -> list[int]:
     return ids
 
 
-def load_selection(provider: Provider, ids: list[int]) -> list[Prescription]:
-    """The provider's prescriptions with these ids, checked for signing; SelectionError if not.
+def load_selection(provider: Provider, practice: Practice, ids: list[int]) -> list[Prescription]:
+    """The provider's prescriptions of this practice with these ids, checked for signing;
+    SelectionError if not.
 
-    Another prescriber's prescription is reported as not found (ASVS-06): its existence is
-    not revealed.
+    Another prescriber's or another practice's prescription is reported as not found
+    (ASVS-06, ASVS-11): its existence is not revealed.
     """
-    queryset = Prescription.objects.filter(pk__in=ids, prescriber=provider).select_related(
-        "patient", "medication", "dea_registration", "pharmacy", "prescriber__user"
+    queryset = Prescription.objects.filter(pk__in=ids, prescriber=provider, practice=practice).select_related(
+        "practice", "patient", "medication", "dea_registration", "pharmacy", "prescriber__user"
     )
     prescriptions = sorted(queryset, key=lambda p: ids.index(p.pk))
     if len(prescriptions) != len(ids):
         raise SelectionError("One or more of these prescriptions were not found.", not_found=True)
-    check_selection(provider, prescriptions)
+    check_selection(provider, practice, prescriptions)
     return prescriptions
 
 
-def check_selection(provider: Provider, prescriptions: list[Prescription]) -> None:
+def check_selection(provider: Provider, practice: Practice, prescriptions: list[Prescription]) -> None:
+    moved = [p for p in prescriptions if p.practice_id != practice.pk or p.patient.practice_id != practice.pk]
+    if moved:
+        raise SelectionError(f"{moved[0].medication} is no longer a prescription of {practice.name}.")
     if len({p.patient_id for p in prescriptions}) > 1:
         raise SelectionError(
             "One signing covers one patient's prescriptions. Select prescriptions of a single patient."
@@ -80,7 +86,7 @@ def check_selection(provider: Provider, prescriptions: list[Prescription]) -> No
             raise SelectionError(f"{prescription.medication} has no DEA registration chosen.")
     registrations = {p.dea_registration_id: p.dea_registration for p in prescriptions}
     for registration in registrations.values():
-        reason = epcs_block_reason(provider, registration)
+        reason = epcs_block_reason(provider, practice, registration)
         if reason:
             raise SelectionError(reason)
 
@@ -129,11 +135,15 @@ class Review:
     patient_address: str
     prescriber_name: str
     prescriber_address: str
+    practice_name: str
+    practice_address: str
     dea_numbers: list[str]
     lines: list[ReviewLine]
 
 
-def build_review(provider: Provider, prescriptions: list[Prescription]) -> Review:
+def build_review(provider: Provider, practice: Practice, prescriptions: list[Prescription]) -> Review:
+    """What the DEA review shows (DEA-06), with the practice the prescriptions are written in
+    (its name and address: the prescriber's practice location)."""
     first = prescriptions[0]
     lines = [
         ReviewLine(
@@ -160,6 +170,8 @@ def build_review(provider: Provider, prescriptions: list[Prescription]) -> Revie
         patient_address=", ".join(first.patient.address_lines),
         prescriber_name=provider.name_for_erx,
         prescriber_address=provider_address(provider),
+        practice_name=practice.name,
+        practice_address=practice_address(practice),
         dea_numbers=sorted({line.dea_number for line in lines if line.dea_number}),
         lines=lines,
     )

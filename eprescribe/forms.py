@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from eprescribe import services
 from eprescribe.models import Medication, Patient, Pharmacy, Prescription
 from providers.credentials.rules import registrations_that_count
-from providers.models import DeaRegistration, Provider, User
+from providers.models import DeaRegistration, Practice, PracticeRole, Provider, User
+from providers.roles import has_role
 
 
 class PrescriptionForm(forms.Form):
@@ -37,26 +38,45 @@ class PrescriptionForm(forms.Form):
     pharmacy = forms.ModelChoiceField(queryset=Pharmacy.objects.all())
 
     def __init__(
-        self, *args: Any, user: User, own_provider: Provider | None, instance: Prescription | None = None, **kw: Any
+        self,
+        *args: Any,
+        user: User,
+        practice: Practice,
+        own_provider: Provider | None,
+        instance: Prescription | None = None,
+        **kw: Any,
     ) -> None:
         if instance is not None:
             kw.setdefault("initial", {name: getattr(instance, name) for name in services.CONTENT_FIELDS})
         super().__init__(*args, **kw)
         self.user = user
+        self.practice = practice
         self.instance = instance
+        self.own_provider = own_provider
+        patient_field: forms.ModelChoiceField = self.fields["patient"]  # type: ignore[assignment]
+        patient_field.queryset = services.patients_of(practice)  # this practice's patients only
         prescriber_field: forms.ModelChoiceField = self.fields["prescriber"]  # type: ignore[assignment]
         registration_field: forms.ModelChoiceField = self.fields["dea_registration"]  # type: ignore[assignment]
-        if instance is not None or not user.is_staff:
+        if instance is not None or not has_role(user, practice, PracticeRole.AGENT):
             # The prescriber of an existing prescription never changes; a prescriber
             # prepares only their own (DEA-05).
             del self.fields["prescriber"]
             prescriber = instance.prescriber if instance is not None else own_provider
             registration_field.queryset = registrations_that_count(prescriber)
         else:
-            counting = registrations_that_count()
-            prescriber_field.queryset = Provider.objects.filter(dea_registrations__in=counting).distinct()
-            registration_field.queryset = counting.select_related("provider")
+            # An agent prepares for the prescribers of this practice (services.preparation_refusal).
+            prescribers = services.preparable_prescribers(user, practice)
+            prescriber_field.queryset = prescribers
+            registration_field.queryset = registrations_that_count().filter(provider__in=prescribers)
+            registration_field.queryset = registration_field.queryset.select_related("provider")
             registration_field.label_from_instance = lambda r: f"{r.number} ({r.state}), {r.provider}"  # type: ignore[method-assign,assignment]
+
+    def chosen_prescriber(self) -> Provider:
+        """The prescriber chosen (an agent) or the person themselves."""
+        chosen = self.cleaned_data.get("prescriber") or self.own_provider
+        if chosen is None:
+            raise ValidationError("Choose the prescriber.")
+        return chosen
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -98,6 +98,12 @@ def build_new_rx(rx: Prescription, sent_at: dt.datetime | None = None) -> bytes:
     _text(name, "FirstName", first)
     _text(prescriber, "FullName", prescriber_data["name"])
     _address(prescriber, prescriber_data["address"])
+    practice = data.get("practice")  # canonical version 2: the practice location (issue 10)
+    if practice:
+        location = ET.SubElement(prescriber, "PracticeLocation")
+        _text(location, "BusinessName", practice["name"])
+        if practice["address"]["line1"]:
+            _address(location, practice["address"])
 
     medication = data["medication"]
     drug = ET.SubElement(new_rx, "MedicationPrescribed")

@@ -1,7 +1,10 @@
 """Business rules for prescriptions: the only module that changes them.
 
 States: draft -> ready -> signed -> transmitted | transmission_failed, and cancelled.
-- DEA-05: staff may prepare (create, edit, mark ready); only the registrant signs.
+- DEA-05: agents may prepare (create, edit, mark ready); only the registrant signs.
+- ASVS-11: everything happens inside one practice, passed explicitly (`practice`): a
+  prescription, its patient, its prescriber (a prescriber member), the agent who prepares it
+  (an agent member) and the EPCS permission that allows signing it are all of that practice.
 - DEA-07: a prescription is marked ready; a change to a DEA-required field clears the mark.
 - DEA-08/DEA-11: one signing covers one patient's ready controlled prescriptions, signed in
   one transaction with the challenge that approved it.
@@ -18,6 +21,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import partial
 from typing import Any
 
@@ -36,13 +40,15 @@ from eprescribe.models import (
     CeremonyEnd,
     DeaSchedule,
     Medication,
+    Patient,
     Pharmacy,
     Prescription,
     PrescriptionState,
 )
 from mfa.models import ChallengeStatus, VerificationChallenge
-from providers.epcs import epcs_block_reason
-from providers.models import DeaRegistration, Provider, User
+from providers.epcs import epcs_block_reason, permission_for
+from providers.models import DeaRegistration, EpcsPermission, Practice, PracticeRole, Provider, User
+from providers.roles import has_role
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +77,21 @@ class ContentChanged(SigningRefused):
         super().__init__(f"Prescription {listed} changed after the review, so nothing was signed.")
 
 
-# --- who sees what (ASVS-06) --------------------------------------------------
-def prescriptions_for(user: User) -> QuerySet[Prescription]:
-    """The prescriptions a user may see: their own as prescriber, and those they prepared."""
+# --- who sees what (ASVS-06, ASVS-11) -------------------------------------------
+def patients_of(practice: Practice) -> QuerySet[Patient]:
+    """The practice's patients: the only ones its pages, forms and API offer."""
+    return Patient.objects.filter(practice=practice)
+
+
+def prescriptions_for(user: User, practice: Practice) -> QuerySet[Prescription]:
+    """The prescriptions a user may see in a practice: their own as prescriber, and those
+    they prepared, of that practice only (another practice's are never listed nor found)."""
     return (
-        Prescription.objects.filter(Q(prescriber__user=user) | Q(created_by=user))
-        .select_related("patient", "prescriber__user", "medication", "pharmacy", "dea_registration", "created_by")
+        Prescription.objects.filter(practice=practice)
+        .filter(Q(prescriber__user=user) | Q(created_by=user))
+        .select_related(
+            "practice", "patient", "prescriber__user", "medication", "pharmacy", "dea_registration", "created_by"
+        )
         .distinct()
     )
 
@@ -85,9 +100,56 @@ def is_prescriber(user: User, rx: Prescription) -> bool:
     return rx.prescriber.user_id == user.pk
 
 
-def may_prepare_for(user: User, prescriber: Provider) -> bool:
-    """DEA-05: a prescriber prepares their own; staff (agents) may prepare for any prescriber."""
-    return prescriber.user_id == user.pk or user.is_staff
+class PrepareRefusal(StrEnum):
+    """Why someone may not prepare a prescription for a prescriber in a practice (DEA-05)."""
+
+    NOT_A_PRESCRIBER = "not_a_prescriber"
+    NOT_YOURS = "not_yours"
+
+
+PREPARE_MESSAGES = {
+    PrepareRefusal.NOT_A_PRESCRIBER: "The prescriber is not a prescriber of this practice.",
+    PrepareRefusal.NOT_YOURS: (
+        "You may prepare prescriptions only for yourself, or, as an agent of this practice, for its prescribers."
+    ),
+}
+
+
+def preparation_refusal(user: User, prescriber: Provider, practice: Practice) -> PrepareRefusal | None:
+    """DEA-05 and ASVS-11 in one place: who may prepare (create, edit, mark ready, cancel
+    unsigned) a prescription for `prescriber` in `practice`.
+
+    The prescriber must be a prescriber member of the practice; the person preparing is that
+    prescriber, or an agent member of the same practice. Staff and superuser flags give no
+    right here (they matter only in Django admin). Only the prescriber signs (sign_prescriptions).
+    """
+    if not has_role(prescriber.user, practice, PracticeRole.PRESCRIBER):
+        return PrepareRefusal.NOT_A_PRESCRIBER
+    if prescriber.user_id == user.pk:
+        return None
+    if has_role(user, practice, PracticeRole.AGENT):
+        return None
+    return PrepareRefusal.NOT_YOURS
+
+
+def may_prepare_for(user: User, prescriber: Provider, practice: Practice) -> bool:
+    return preparation_refusal(user, prescriber, practice) is None
+
+
+def may_prepare_any(user: User, practice: Practice) -> bool:
+    """Whether the person prepares prescriptions in this practice at all (a prescriber or an agent)."""
+    return has_role(user, practice, PracticeRole.PRESCRIBER, PracticeRole.AGENT)
+
+
+def preparable_prescribers(user: User, practice: Practice) -> QuerySet[Provider]:
+    """The prescribers the person may prepare for in this practice: every prescriber of the
+    practice for an agent, else only themselves (when a prescriber of it)."""
+    queryset = Provider.objects.filter(
+        user__memberships__practice=practice, user__memberships__role=PracticeRole.PRESCRIBER
+    ).distinct()
+    if has_role(user, practice, PracticeRole.AGENT):
+        return queryset
+    return queryset.filter(user=user)
 
 
 # --- rules ----------------------------------------------------------------------
@@ -115,7 +177,7 @@ def validate_content(rx: Prescription) -> None:
     """Field and business checks of a draft; raises ValidationError keyed by field."""
     errors: dict[str, list[str]] = {}
     try:
-        rx.full_clean(exclude=["created_by", "prescriber"], validate_unique=False)
+        rx.full_clean(exclude=["created_by", "prescriber", "practice"], validate_unique=False)
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():
             errors.setdefault(field, []).extend(messages)
@@ -124,9 +186,19 @@ def validate_content(rx: Prescription) -> None:
         message = refill_error(medication, rx.refills)
         if message and "refills" not in errors:
             errors.setdefault("refills", []).append(message)
+    if rx.patient_id is not None and rx.practice_id is not None and rx.patient.practice_id != rx.practice_id:
+        errors.setdefault("patient", []).append("Choose a patient of this practice.")
     registration = rx.dea_registration if rx.dea_registration_id else None
     if registration is not None and registration.provider_id != rx.prescriber_id:
         errors.setdefault("dea_registration", []).append("Choose one of the prescriber's own DEA registrations.")
+    elif registration is not None and rx.practice_id is not None:
+        permission = permission_for(rx.prescriber, rx.practice)
+        allowed = permission.registration if permission is not None else None
+        if allowed is not None and allowed.pk != registration.pk:
+            errors.setdefault("dea_registration", []).append(
+                f"In this practice the prescriber's EPCS permission is for DEA registration "
+                f"{allowed.number}; choose that registration."
+            )
     if (
         medication is not None
         and medication.is_controlled
@@ -157,16 +229,23 @@ def readiness_errors(rx: Prescription) -> list[str]:
 
 # --- create, edit, ready, cancel -------------------------------------------------
 def create_prescription(
-    *, actor: User, prescriber: Provider, fields: dict[str, Any], request: HttpRequest | None = None
+    *,
+    actor: User,
+    prescriber: Provider,
+    practice: Practice,
+    fields: dict[str, Any],
+    request: HttpRequest | None = None,
 ) -> Prescription:
-    if not may_prepare_for(actor, prescriber):
-        raise PrescriptionError("You may prepare prescriptions only for yourself.")
+    """A new draft in `practice`, prepared by `actor` for `prescriber` (preparation_refusal)."""
+    refusal = preparation_refusal(actor, prescriber, practice)
+    if refusal is not None:
+        raise PrescriptionError(PREPARE_MESSAGES[refusal])
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown or "prescriber" in fields:
         raise PrescriptionError(
             f"These fields cannot be set: {', '.join(sorted(unknown | ({'prescriber'} & set(fields))))}"
         )
-    rx = Prescription(prescriber=prescriber, created_by=actor, **fields)
+    rx = Prescription(practice=practice, prescriber=prescriber, created_by=actor, **fields)
     if not rx.written_date:
         rx.written_date = timezone.localdate()
     validate_content(rx)
@@ -176,27 +255,43 @@ def create_prescription(
             "eprescribe.prescription_created",
             actor=actor,
             target=rx,
+            chain=practice,
             request=request,
             details={"patient_id": rx.patient_id, "medication_id": rx.medication_id, "prescriber_id": prescriber.pk},
         )
     return rx
 
 
-def _lock(rx: Prescription) -> Prescription:
-    return (
+def _lock(rx: Prescription, practice: Practice) -> Prescription:
+    """The prescription, row-locked, if it is of `practice`; otherwise "not found"."""
+    locked = (
         Prescription.objects.select_for_update(of=("self",))
-        .select_related("patient", "prescriber__user", "medication", "pharmacy", "dea_registration")
-        .get(pk=rx.pk)
+        .select_related("practice", "patient", "prescriber__user", "medication", "pharmacy", "dea_registration")
+        .filter(pk=rx.pk, practice=practice)
+        .first()
     )
+    if locked is None:
+        raise PrescriptionError("No such prescription in this practice.")
+    return locked
 
 
 def _check_may_change(actor: User, rx: Prescription) -> None:
+    """The prescriber, or the agent who prepared it, while they may still prepare for the
+    prescriber in the prescription's practice (a membership ended takes the right away)."""
     if not (is_prescriber(actor, rx) or rx.created_by_id == actor.pk):
         raise PrescriptionError("You cannot change this prescription.")
+    refusal = preparation_refusal(actor, rx.prescriber, rx.practice)
+    if refusal is not None:
+        raise PrescriptionError(PREPARE_MESSAGES[refusal])
 
 
 def update_prescription(
-    prescription: Prescription, *, actor: User, changes: dict[str, Any], request: HttpRequest | None = None
+    prescription: Prescription,
+    *,
+    actor: User,
+    practice: Practice,
+    changes: dict[str, Any],
+    request: HttpRequest | None = None,
 ) -> Prescription:
     """Change a draft or ready prescription; a changed DEA-required field clears "ready"."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
@@ -205,7 +300,7 @@ def update_prescription(
             f"These fields cannot be changed: {', '.join(sorted(unknown | ({'prescriber'} & set(changes))))}"
         )
     with transaction.atomic():
-        rx = _lock(prescription)
+        rx = _lock(prescription, practice)
         _check_may_change(actor, rx)
         locked_state = rx.is_signed or rx.state not in (PrescriptionState.DRAFT, PrescriptionState.READY)
         if not locked_state:
@@ -215,6 +310,7 @@ def update_prescription(
         "eprescribe.alter_refused",
         actor=actor,
         target=rx,
+        chain=rx.practice_id,
         outcome=Outcome.DENIED,
         request=request,
         details={"state": rx.state, "fields": sorted(changes)},
@@ -238,13 +334,19 @@ def _apply_changes(rx: Prescription, actor: User, changes: dict[str, Any], reque
         rx.ready_by = None
     rx.save()
     audit.record(
-        "eprescribe.prescription_altered", actor=actor, target=rx, request=request, details={"fields": changed}
+        "eprescribe.prescription_altered",
+        actor=actor,
+        target=rx,
+        chain=rx.practice_id,
+        request=request,
+        details={"fields": changed},
     )
     if was_ready:
         audit.record(
             "eprescribe.ready_cleared",
             actor=actor,
             target=rx,
+            chain=rx.practice_id,
             request=request,
             details={"fields": changed, "reason": "DEA-required field changed"},
         )
@@ -262,10 +364,12 @@ def _field_value(rx: Prescription, name: str) -> Any:
     return getattr(rx, name)
 
 
-def mark_ready(prescription: Prescription, actor: User, request: HttpRequest | None = None) -> Prescription:
+def mark_ready(
+    prescription: Prescription, actor: User, *, practice: Practice, request: HttpRequest | None = None
+) -> Prescription:
     """DEA-07: the prescriber or the agent who prepared it marks it ready for signing."""
     with transaction.atomic():
-        rx = _lock(prescription)
+        rx = _lock(prescription, practice)
         _check_may_change(actor, rx)
         if rx.state == PrescriptionState.READY:
             return rx
@@ -278,16 +382,21 @@ def mark_ready(prescription: Prescription, actor: User, request: HttpRequest | N
         rx.ready_at = timezone.now()
         rx.ready_by = actor
         rx.save(update_fields=["state", "ready_at", "ready_by", "updated_at"])
-        audit.record("eprescribe.marked_ready", actor=actor, target=rx, request=request)
+        audit.record("eprescribe.marked_ready", actor=actor, target=rx, chain=rx.practice_id, request=request)
     return rx
 
 
 def cancel_prescription(
-    prescription: Prescription, *, actor: User, reason: str = "", request: HttpRequest | None = None
+    prescription: Prescription,
+    *,
+    actor: User,
+    practice: Practice,
+    reason: str = "",
+    request: HttpRequest | None = None,
 ) -> Prescription:
     """Cancel: unsigned ones by whoever may change them; signed ones by the prescriber only."""
     with transaction.atomic():
-        rx = _lock(prescription)
+        rx = _lock(prescription, practice)
         _check_may_change(actor, rx)
         if rx.state == PrescriptionState.CANCELLED:
             return rx
@@ -305,6 +414,7 @@ def cancel_prescription(
             "eprescribe.cancelled",
             actor=actor,
             target=rx,
+            chain=rx.practice_id,
             request=request,
             details={"previous_state": previous, "reason": rx.cancel_reason, "was_signed": rx.is_signed},
         )
@@ -325,11 +435,13 @@ def _check_two_factor(provider: Provider, challenge_id: str) -> None:
         raise SigningRefused("Two-factor authentication was not completed, so nothing was signed.")
 
 
-def _check_audit_writable(provider: Provider, count: int) -> None:
+def _check_audit_writable(provider: Provider, practice: Practice, count: int) -> None:
     """DEA-16: write the signing's first audit event; if the trail refuses, sign nothing."""
     try:
         with transaction.atomic():
-            audit.record("eprescribe.signing_started", actor=provider.user, details={"prescriptions": count})
+            audit.record(
+                "eprescribe.signing_started", actor=provider.user, chain=practice, details={"prescriptions": count}
+            )
     except DatabaseError as exc:
         logger.error("Audit trail unavailable, signing refused: %s", exc)
         raise SigningRefused("The audit trail is unavailable, so nothing was signed. Try again later.") from exc
@@ -345,6 +457,7 @@ class SignedItem:
 def sign_prescriptions(
     *,
     provider: Provider,
+    practice: Practice,
     prescriptions: Sequence[Prescription] | Iterable[Prescription],
     device_label: str,
     challenge_id: str | uuid.UUID,
@@ -356,9 +469,10 @@ def sign_prescriptions(
     any prescription whose canonical content differs now, under the row locks, refuses the
     whole batch with ContentChanged (the signing ceremony always passes them).
 
-    Refuses (SigningRefused, nothing signed) unless every prescription is ready, controlled,
-    of one patient, written by this provider under one of their DEA registrations, and EPCS
-    is allowed for that registration; and unless the audit trail, the approved 2FA challenge
+    Refuses (SigningRefused, nothing signed) unless every prescription is of `practice`,
+    ready, controlled, of one patient of that practice, written by this provider (a prescriber
+    of the practice) under one of their DEA registrations, and the provider's EPCS permission
+    in that practice allows that registration (ASVS-11); and unless the audit trail, the approved 2FA challenge
     and the signing key are available (DEA-16). Transmission is queued after commit.
     """
     ids = sorted({rx.pk for rx in prescriptions})
@@ -376,13 +490,15 @@ def sign_prescriptions(
             .filter(pk__in=ids)
             .order_by("pk")
         )
+        if any(rx.practice_id != practice.pk for rx in locked):
+            raise SigningRefused("A selected prescription is not of this practice, so nothing was signed.")
         if len(locked) != len(ids):
             raise SigningRefused("A selected prescription no longer exists, so nothing was signed.")
         if reviewed_digests is not None:
             _check_reviewed(locked, reviewed_digests)
-        _check_batch(provider, locked)
+        _check_batch(provider, practice, locked)
         _check_two_factor(provider, str(challenge_id))
-        _check_audit_writable(provider, len(locked))
+        _check_audit_writable(provider, practice, len(locked))
         signed_at = timezone.now()
         for rx in locked:
             data = signing.canonical_data(rx, signed_at)
@@ -404,6 +520,7 @@ def sign_prescriptions(
                     {
                         "actor": provider.user,
                         "target": rx,
+                        "chain": practice,
                         "details": {
                             "digest_sha256": rx.digest_sha256,
                             "signing_key_id": key.key_id,
@@ -460,9 +577,13 @@ def _check_reviewed(batch: list[Prescription], reviewed_digests: Mapping[int, st
         raise ContentChanged(changed)
 
 
-def _check_batch(provider: Provider, batch: list[Prescription]) -> None:
+def _check_batch(provider: Provider, practice: Practice, batch: list[Prescription]) -> None:
     if any(rx.prescriber_id != provider.pk for rx in batch):
         raise SigningRefused("Only the prescriber named on a prescription can sign it, so nothing was signed.")
+    if not has_role(provider.user, practice, PracticeRole.PRESCRIBER):
+        raise SigningRefused("You are not a prescriber of this practice, so nothing was signed.")
+    if any(rx.patient.practice_id != practice.pk for rx in batch):
+        raise SigningRefused("The patient is not a patient of this practice, so nothing was signed.")
     not_ready = [rx for rx in batch if rx.state != PrescriptionState.READY or rx.is_signed]
     if not_ready:
         raise SigningRefused(
@@ -480,8 +601,11 @@ def _check_batch(provider: Provider, batch: list[Prescription]) -> None:
         message = refill_error(rx.medication, rx.refills)
         if message:
             raise SigningRefused(message)
+    # The permission in this practice, row-locked: a revocation committed before this point
+    # is seen, and one that comes later waits for the signing to commit.
+    permission = EpcsPermission.objects.select_for_update().filter(provider=provider, practice=practice).first()
     for registration in {rx.dea_registration for rx in batch if rx.dea_registration}:
-        reason = epcs_block_reason(provider, registration)
+        reason = epcs_block_reason(provider, practice, registration, permission=permission)
         if reason:
             raise SigningRefused(reason)
 
@@ -513,10 +637,12 @@ def queue_transmission(prescription_id: int) -> None:
         record_final_failure(prescription_id, f"Could not queue the transmission: {type(exc).__name__}")
 
 
-def retry_transmission(prescription: Prescription, *, actor: User, request: HttpRequest | None = None) -> Prescription:
+def retry_transmission(
+    prescription: Prescription, *, actor: User, practice: Practice, request: HttpRequest | None = None
+) -> Prescription:
     """Retry a failed transmission (the prescriber's Retry button)."""
     with transaction.atomic():
-        rx = _lock(prescription)
+        rx = _lock(prescription, practice)
         if not is_prescriber(actor, rx):
             raise PrescriptionError("Only the prescriber can retry sending this prescription.")
         if rx.state != PrescriptionState.TRANSMISSION_FAILED or not rx.is_signed:
@@ -524,7 +650,9 @@ def retry_transmission(prescription: Prescription, *, actor: User, request: Http
         rx.state = PrescriptionState.SIGNED
         rx.transmission_error = ""
         rx.save(update_fields=["state", "transmission_error", "updated_at"])
-        audit.record("eprescribe.transmission_retry_requested", actor=actor, target=rx, request=request)
+        audit.record(
+            "eprescribe.transmission_retry_requested", actor=actor, target=rx, chain=rx.practice_id, request=request
+        )
         transaction.on_commit(partial(queue_transmission, rx.pk), robust=True)
     return rx
 

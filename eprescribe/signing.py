@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from eprescribe.models import Prescription
 
-CANONICAL_VERSION = 1
+# Version 2 (issue 10) adds the practice the prescription is written in (its name, address,
+# phone and organisation NPI: the prescriber's practice location). A payload keeps the
+# version it was signed with, and verification rebuilds that version, so every signature
+# made under version 1 still verifies.
+CANONICAL_VERSION = 2
+CANONICAL_VERSIONS = (1, 2)
 
 
 # --- canonical form (DEA-06, DEA-11) ------------------------------------------
@@ -26,21 +31,24 @@ def _utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def canonical_data(rx: Prescription, signed_at: dt.datetime) -> dict[str, Any]:
+def canonical_data(rx: Prescription, signed_at: dt.datetime, version: int = CANONICAL_VERSION) -> dict[str, Any]:
     """Every DEA-required datum of the prescription (1311.120(b)(9)) plus ids: what is signed."""
-    return {**content_data(rx), "signed_at": _utc(signed_at)}
+    return {**content_data(rx, version), "signed_at": _utc(signed_at)}
 
 
-def content_data(rx: Prescription) -> dict[str, Any]:
+def content_data(rx: Prescription, version: int = CANONICAL_VERSION) -> dict[str, Any]:
     """The canonical form without the signing time: what the review shows and the ceremony
-    binds (DEA-19). `canonical_data` adds only `signed_at` to it."""
+    binds (DEA-19). `canonical_data` adds only `signed_at` to it. `version` 1 is the form
+    before practices (kept to verify signatures made with it)."""
+    if version not in CANONICAL_VERSIONS:
+        raise ValueError(f"Unknown canonical version {version}")
     patient = rx.patient
     prescriber = rx.prescriber
     medication = rx.medication
     registration = rx.dea_registration
     pharmacy = rx.pharmacy
-    return {
-        "version": CANONICAL_VERSION,
+    data: dict[str, Any] = {
+        "version": version,
         "prescription_id": rx.pk,
         "prescription_uuid": str(rx.uuid),
         "written_date": rx.written_date.isoformat(),
@@ -80,6 +88,18 @@ def content_data(rx: Prescription) -> dict[str, Any]:
         },
         "pharmacy": {"id": pharmacy.pk, "ncpdp_id": pharmacy.ncpdp_id, "name": pharmacy.name},
     }
+    if version >= 2:
+        practice = rx.practice
+        data["practice"] = {
+            "id": practice.pk,
+            "name": practice.name,
+            "address": _address(
+                practice.address_line1, practice.address_line2, practice.city, practice.state, practice.postal_code
+            ),
+            "phone": practice.phone,
+            "npi": practice.npi,
+        }
+    return data
 
 
 def canonical_bytes(data: dict[str, Any]) -> bytes:

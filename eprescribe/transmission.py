@@ -48,7 +48,7 @@ def stored_signature_valid(rx: Prescription) -> bool:
 def transmit(prescription_id: int, attempt: int = 1) -> str:
     """Send one signed prescription. Returns what happened: sent | skipped | refused | failed."""
     rx = (
-        Prescription.objects.select_related("patient", "prescriber__user", "pharmacy", "medication")
+        Prescription.objects.select_related("practice", "patient", "prescriber__user", "pharmacy", "medication")
         .filter(pk=prescription_id)
         .first()
     )
@@ -60,6 +60,7 @@ def transmit(prescription_id: int, attempt: int = 1) -> str:
             "eprescribe.transmission_refused",
             actor=_system_actor(rx),
             target=rx,
+            chain=rx.practice_id,
             outcome=Outcome.DENIED,
             details={"reason": "not signed", "state": rx.state},
         )
@@ -69,7 +70,11 @@ def transmit(prescription_id: int, attempt: int = 1) -> str:
     if not stored_signature_valid(rx):
         record_final_failure(rx.pk, "The prescription's digital signature does not verify; it was not sent.")
         audit.record(
-            "eprescribe.signature_tamper_detected", actor=_system_actor(rx), target=rx, outcome=Outcome.FAILURE
+            "eprescribe.signature_tamper_detected",
+            actor=_system_actor(rx),
+            target=rx,
+            chain=rx.practice_id,
+            outcome=Outcome.FAILURE,
         )
         return "failed"
     Prescription.objects.filter(pk=rx.pk).update(transmission_attempts=attempt)
@@ -136,6 +141,7 @@ def _record_sent(rx: Prescription, message_id: str, attempt: int) -> None:
             "eprescribe.transmitted",
             actor=_system_actor(rx),
             target=rx,
+            chain=rx.practice_id,
             details={"message_id": message_id, "attempt": attempt, "pharmacy_ncpdp_id": rx.pharmacy.ncpdp_id},
         )
 
@@ -158,6 +164,7 @@ def record_final_failure(prescription_id: int, reason: str) -> None:
             "eprescribe.transmission_failed",
             actor=_system_actor(rx),
             target=rx,
+            chain=rx.practice_id,
             outcome=Outcome.FAILURE,
             details={"reason": reason, "attempts": rx.transmission_attempts},
         )

@@ -109,7 +109,11 @@ def check_prescription(
     if signed_at is None:
         result.problems.append("the signing time cannot be read from the row or the signed payload")
         return result
-    current = signing.canonical_bytes(signing.canonical_data(rx, signed_at))
+    version = stored.get("version", signing.CANONICAL_VERSION)
+    if version not in signing.CANONICAL_VERSIONS:
+        result.problems.append(f"the signed payload names an unknown canonical version ({version!r})")
+        return result
+    current = signing.canonical_bytes(signing.canonical_data(rx, signed_at, version))
     if current != payload:
         differing = _differing_keys(stored, json.loads(current))
         result.problems.append(
@@ -134,7 +138,7 @@ def _shows_signing() -> Q:
 
 def _base() -> QuerySet[Prescription]:
     return Prescription.objects.select_related(
-        "patient", "prescriber__user", "medication", "pharmacy", "dea_registration"
+        "practice", "patient", "prescriber__user", "medication", "pharmacy", "dea_registration"
     ).order_by("pk")
 
 

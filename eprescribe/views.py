@@ -1,7 +1,8 @@
 """Prescription pages: list, prepare/edit, ready, cancel, retry, printed copy.
 
-Thin: every change goes through eprescribe.services. A prescription the signed-in user
-neither writes nor prepared is "not found" (ASVS-06).
+Thin: every change goes through eprescribe.services. Every page works inside the current
+practice (`practice_required`): a prescription the signed-in user neither writes nor
+prepared, or one of another practice, is "not found" (ASVS-06, ASVS-11).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from eprescribe import services
 from eprescribe.forms import CancelForm, PrescriptionForm
 from eprescribe.models import Prescription, PrescriptionState
-from providers.models import Provider, User
+from providers.models import Practice, Provider, User
+from providers.practices import practice_required
 from providers.services import signed_in_user
 
 # The "ceremony" helper's "Sign selected" form, included on the list page when present.
@@ -29,8 +31,15 @@ def _own_provider(user: User) -> Provider | None:
     return Provider.objects.filter(user=user).first()
 
 
+def _practice(request: HttpRequest) -> Practice:
+    practice: Practice | None = getattr(request, "practice", None)
+    if practice is None:  # practice_required sends such a person to the choice page first
+        raise Http404("No practice chosen")
+    return practice
+
+
 def _get(request: HttpRequest, pk: int) -> Prescription:
-    rx = services.prescriptions_for(signed_in_user(request)).filter(pk=pk).first()
+    rx = services.prescriptions_for(signed_in_user(request), _practice(request)).filter(pk=pk).first()
     if rx is None:
         raise Http404("No such prescription")
     return rx
@@ -45,9 +54,10 @@ def _sign_selected_template() -> str | None:
 
 
 @login_required
+@practice_required
 def prescription_list(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
-    prescriptions = list(services.prescriptions_for(user).order_by("-created_at", "-pk")[:500])
+    prescriptions = list(services.prescriptions_for(user, _practice(request)).order_by("-created_at", "-pk")[:500])
     for rx in prescriptions:
         rx.signable = (  # type: ignore[attr-defined]
             rx.state == PrescriptionState.READY and rx.medication.is_controlled and rx.prescriber.user_id == user.pk
@@ -66,19 +76,24 @@ def prescription_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@practice_required
 @require_http_methods(["GET", "POST"])
 def prescription_new(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
-    own = _own_provider(user)
-    if own is None and not user.is_staff:
-        messages.error(request, "Only prescribers and their staff can prepare prescriptions.")
+    practice = _practice(request)
+    if not services.may_prepare_any(user, practice):
+        messages.error(request, "Only this practice's prescribers and agents can prepare prescriptions.")
         return redirect("eprescribe:prescriptions")
-    form = PrescriptionForm(request.POST or None, user=user, own_provider=own)
+    form = PrescriptionForm(request.POST or None, user=user, practice=practice, own_provider=_own_provider(user))
     if request.method == "POST" and form.is_valid():
-        prescriber = form.cleaned_data.get("prescriber") or own
-        assert prescriber is not None
         try:
-            rx = services.create_prescription(actor=user, prescriber=prescriber, fields=form.content(), request=request)
+            rx = services.create_prescription(
+                actor=user,
+                prescriber=form.chosen_prescriber(),
+                practice=practice,
+                fields=form.content(),
+                request=request,
+            )
         except ValidationError as exc:
             form.add_service_errors(exc)
         except services.PrescriptionError as exc:
@@ -90,6 +105,7 @@ def prescription_new(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@practice_required
 def prescription_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = signed_in_user(request)
     rx = _get(request, pk)
@@ -106,6 +122,7 @@ def prescription_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@practice_required
 @require_http_methods(["GET", "POST"])
 def prescription_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = signed_in_user(request)
@@ -113,11 +130,14 @@ def prescription_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if not rx.is_editable:
         messages.error(request, "A signed or cancelled prescription cannot be changed. Cancel it and write a new one.")
         return redirect("eprescribe:detail", pk=rx.pk)
-    form = PrescriptionForm(request.POST or None, user=user, own_provider=rx.prescriber, instance=rx)
+    practice = _practice(request)
+    form = PrescriptionForm(request.POST or None, user=user, practice=practice, own_provider=rx.prescriber, instance=rx)
     if request.method == "POST" and form.is_valid():
         was_ready = rx.state == PrescriptionState.READY
         try:
-            rx = services.update_prescription(rx, actor=user, changes=form.content(), request=request)
+            rx = services.update_prescription(
+                rx, actor=user, practice=practice, changes=form.content(), request=request
+            )
         except ValidationError as exc:
             form.add_service_errors(exc)
         except services.PrescriptionError as exc:
@@ -134,11 +154,12 @@ def prescription_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@practice_required
 @require_POST
 def prescription_ready(request: HttpRequest, pk: int) -> HttpResponse:
     rx = _get(request, pk)
     try:
-        services.mark_ready(rx, signed_in_user(request), request=request)
+        services.mark_ready(rx, signed_in_user(request), practice=_practice(request), request=request)
     except services.PrescriptionError as exc:
         messages.error(request, f"Not marked ready: {exc}")
     else:
@@ -147,6 +168,7 @@ def prescription_ready(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@practice_required
 @require_http_methods(["GET", "POST"])
 def prescription_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     rx = _get(request, pk)
@@ -154,7 +176,11 @@ def prescription_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.cancel_prescription(
-                rx, actor=signed_in_user(request), reason=form.cleaned_data["reason"], request=request
+                rx,
+                actor=signed_in_user(request),
+                practice=_practice(request),
+                reason=form.cleaned_data["reason"],
+                request=request,
             )
         except services.PrescriptionError as exc:
             messages.error(request, str(exc))
@@ -165,11 +191,12 @@ def prescription_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@practice_required
 @require_POST
 def prescription_retry(request: HttpRequest, pk: int) -> HttpResponse:
     rx = _get(request, pk)
     try:
-        services.retry_transmission(rx, actor=signed_in_user(request), request=request)
+        services.retry_transmission(rx, actor=signed_in_user(request), practice=_practice(request), request=request)
     except services.PrescriptionError as exc:
         messages.error(request, str(exc))
     else:
@@ -180,6 +207,7 @@ def prescription_retry(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@practice_required
 def prescription_print(request: HttpRequest, pk: int) -> HttpResponse:
     rx = _get(request, pk)
     if rx.state != PrescriptionState.TRANSMITTED:

@@ -30,7 +30,6 @@ from providers.models import (
     StateLicense,
     User,
 )
-from providers.roles import ensure_access_manager_group
 
 DEMO_PASSWORD = "Demo-EHR-2026"
 
@@ -240,8 +239,7 @@ def seed_credentials() -> None:
     licenses at the state board (seeded: the server may not be running while seeding, and
     the audit trail says "seeded")."""
 
-    manager = User.objects.get(username="manager.lee")
-    manager.groups.add(ensure_access_manager_group())
+    manager = User.objects.get(username="manager.lee")  # an access manager by membership
     today = timezone.localdate()
     expires_on = demo_registration_expiry(today)
     people = {person.username: person for person in DEMO_PEOPLE}
@@ -289,21 +287,35 @@ def seed_credentials() -> None:
         erx_cache.bump_section(erx_cache.CREDENTIALS, provider.pk)
 
 
+# (prescriber, practice, entered by, approved by): one EPCS permission per prescriber and
+# practice. dr.jones (a locum) holds one in each practice; dr.patel's in Riverside counts once
+# she has verified her identity and her DEA registration is verified (README).
+DEMO_EPCS_PERMISSIONS = (
+    ("dr.smith", "EHR Demo Practice", "manager.lee", "dr.jones"),
+    ("dr.jones", "EHR Demo Practice", "manager.lee", "dr.smith"),
+    ("dr.patel", "Riverside Family Medicine", "manager.ortiz", "dr.jones"),
+    ("dr.jones", "Riverside Family Medicine", "manager.ortiz", "dr.patel"),
+)
+
+
 def seed_epcs_permission() -> None:
-    """dr.smith may sign EPCS: entered by manager.lee, approved by dr.jones, recorded as seeded
-    demo data ({"seeded": true} in the audit trail; no 2FA is claimed). Left alone once the
-    permission exists, so a demo revocation is not undone by seeding again."""
-    smith = Provider.objects.get(user__username="dr.smith")
-    if EpcsPermission.objects.filter(provider=smith).exists():
-        return
-    seed_granted_permission(
-        provider=smith,
-        entered_by=User.objects.get(username="manager.lee"),
-        approved_by=User.objects.get(username="dr.jones"),
-    )
+    """The demo EPCS permissions (DEMO_EPCS_PERMISSIONS), recorded as seeded demo data
+    ({"seeded": true} in the practice's audit chain; no 2FA is claimed). Each is left alone once
+    it exists, so a demo revocation is not undone by seeding again."""
+    for username, practice_name, entered_by, approved_by in DEMO_EPCS_PERMISSIONS:
+        provider = Provider.objects.get(user__username=username)
+        practice = Practice.objects.get(name=practice_name)
+        if EpcsPermission.objects.filter(provider=provider, practice=practice).exists():
+            continue
+        seed_granted_permission(
+            provider=provider,
+            practice=practice,
+            entered_by=User.objects.get(username=entered_by),
+            approved_by=User.objects.get(username=approved_by),
+        )
 
 
-def seed_granted_permission(*, provider: Provider, entered_by: User, approved_by: User) -> bool:
+def seed_granted_permission(*, provider: Provider, practice: Practice, entered_by: User, approved_by: User) -> bool:
     """Demo only: record a granted permission as seeded data. No 2FA happened, and the
     request and the audit trail say so ({"seeded": true}, no challenge id).
 
@@ -316,13 +328,14 @@ def seed_granted_permission(*, provider: Provider, entered_by: User, approved_by
             "development (DJANGO_DEBUG=1) or in the tests (EHR_TESTING=1)."
         )
     with transaction.atomic():
-        permission, _ = EpcsPermission.objects.get_or_create(provider=provider)
+        permission, _ = EpcsPermission.objects.get_or_create(provider=provider, practice=practice)
         permission = EpcsPermission.objects.select_for_update().get(pk=permission.pk)
         if permission.is_granted:
             return False
         now = timezone.now()
         permission_request = EpcsPermissionRequest.objects.create(
             provider=provider,
+            practice=practice,
             action=EpcsRequestAction.GRANT,
             note="Seeded demo data",
             entered_by=entered_by,
@@ -345,6 +358,7 @@ def seed_granted_permission(*, provider: Provider, entered_by: User, approved_by
             "epcs.permission_granted",
             actor=None,
             target=permission,
+            chain=practice,
             details={
                 "seeded": True,
                 "provider_id": provider.pk,

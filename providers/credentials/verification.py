@@ -41,7 +41,7 @@ from dea_registry_client import (
 from providers import erx_cache
 from providers.credentials.rules import license_is_verified, registration_is_verified, today
 from providers.credentials.services import registrant_last_name
-from providers.models import DeaRegistration, Provider, StateLicense, User
+from providers.models import DeaRegistration, Practice, Provider, StateLicense, User
 from providers.roles import is_access_manager
 
 
@@ -166,7 +166,9 @@ def compare_with_registry(registration: DeaRegistration, answer: RegistryRecord)
 
 
 def _who_refusal(actor: Any, provider: Provider) -> tuple[str, RefusalCode] | None:
-    if not is_access_manager(actor):
+    # An access manager of a practice the prescriber works in (issue 10: roles per practice).
+    practices = Practice.objects.filter(memberships__user_id=provider.user_id).distinct()
+    if not any(is_access_manager(actor, practice) for practice in practices):
         return (
             "Only an EPCS access manager can verify prescriber credentials.",
             RefusalCode.NOT_ACCESS_MANAGER,

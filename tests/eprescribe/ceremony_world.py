@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from eprescribe import services as rx_services
 from eprescribe.models import Medication, Patient, Pharmacy, Prescription
-from providers.models import DeaRegistration, EpcsPermission, EpcsPermissionState, User
+from providers.models import DeaRegistration, EpcsPermission, EpcsPermissionState, Practice, PracticeRole, User
+from tests.conftest import join
 from tests.idme_fixtures import IdmeSandboxHandle
 from tests.mfa.challenge_world import SigningWorld, make_signing_world
 from tests.registry_fixtures import verified_registration
@@ -23,6 +24,7 @@ from tests.registry_fixtures import verified_registration
 @dataclass
 class PrescribingWorld:
     signing: SigningWorld
+    practice: Practice
     registration: DeaRegistration
     pharmacy: Pharmacy
     oxycodone: Medication
@@ -44,6 +46,7 @@ class PrescribingWorld:
         rx = rx_services.create_prescription(
             actor=self.user,
             prescriber=self.provider,
+            practice=self.practice,
             fields={
                 "patient": patient or self.patient,
                 "dea_registration": self.registration,
@@ -55,12 +58,29 @@ class PrescribingWorld:
                 "pharmacy": self.pharmacy,
             },
         )
-        return rx_services.mark_ready(rx, self.user)
+        return rx_services.mark_ready(rx, self.user, practice=self.practice)
+
+
+def practice_of(user: User) -> Practice:
+    """The practice a test person works in: their only one (the `clinician` fixture's), else a
+    practice made for them."""
+    practices = list(Practice.objects.filter(memberships__user=user).distinct())
+    if len(practices) == 1:
+        return practices[0]
+    return Practice.objects.get_or_create(name="Princeton Plainsboro Teaching Hospital")[0]
 
 
 def make_prescribing_world(
-    sandbox: IdmeSandboxHandle, user: User, *, primary: str = "totp", email: str = "house@example.test"
+    sandbox: IdmeSandboxHandle,
+    user: User,
+    *,
+    primary: str = "totp",
+    email: str = "house@example.test",
+    practice: Practice | None = None,
 ) -> PrescribingWorld:
+    """`user` signs EPCS in `practice` (by default the one they work in, see practice_of)."""
+    practice = practice or practice_of(user)
+    join(user, practice, PracticeRole.PRESCRIBER)
     signing = make_signing_world(sandbox, user, primary=primary, email=email)
     provider = signing.provider
     registration = verified_registration(
@@ -72,7 +92,11 @@ def make_prescribing_world(
         )
     )
     EpcsPermission.objects.create(
-        provider=provider, state=EpcsPermissionState.GRANTED, granted_at=timezone.now(), requested_at=timezone.now()
+        provider=provider,
+        practice=practice,
+        state=EpcsPermissionState.GRANTED,
+        granted_at=timezone.now(),
+        requested_at=timezone.now(),
     )
     pharmacy, _ = Pharmacy.objects.get_or_create(
         ncpdp_id="1234567",
@@ -93,6 +117,7 @@ def make_prescribing_world(
         name="Alprazolam", strength="0.5 mg", dosage_form="tablet", defaults={"dea_schedule": "4"}
     )
     patient = Patient.objects.create(
+        practice=practice,
         first_name="Pat",
         last_name="Doe",
         date_of_birth=dt.date(1970, 5, 17),
@@ -102,6 +127,7 @@ def make_prescribing_world(
         postal_code="08608",
     )
     other_patient = Patient.objects.create(
+        practice=practice,
         first_name="Sam",
         last_name="Roe",
         date_of_birth=dt.date(1985, 1, 2),
@@ -112,6 +138,7 @@ def make_prescribing_world(
     )
     return PrescribingWorld(
         signing=signing,
+        practice=practice,
         registration=registration,
         pharmacy=pharmacy,
         oxycodone=oxycodone,

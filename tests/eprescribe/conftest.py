@@ -32,14 +32,30 @@ from providers.models import (
     EpcsPermission,
     EpcsPermissionState,
     IdentityAssurance,
+    Practice,
+    PracticeRole,
     Provider,
     User,
 )
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, join
 from tests.registry_fixtures import verified_registration
 
 
-def make_signer(user: User, dea_number: str) -> tuple[Provider, DeaRegistration]:
+def grant_epcs(provider: Provider, practice: Practice, registration: DeaRegistration | None = None) -> EpcsPermission:
+    """A granted EPCS permission of `provider` in `practice` (optionally naming the registration)."""
+    return EpcsPermission.objects.create(
+        provider=provider,
+        practice=practice,
+        registration=registration,
+        state=EpcsPermissionState.GRANTED,
+        granted_at=timezone.now(),
+        requested_at=timezone.now(),
+    )
+
+
+def make_signer(user: User, dea_number: str, practice: Practice) -> tuple[Provider, DeaRegistration]:
+    """`user` becomes a prescriber of `practice` who may sign EPCS there."""
+    join(user, practice, PracticeRole.PRESCRIBER)
     provider = Provider.objects.get(user=user)
     provider.address_line1 = "1 Princeton Plaza"
     provider.city = "Princeton"
@@ -53,15 +69,14 @@ def make_signer(user: User, dea_number: str) -> tuple[Provider, DeaRegistration]
             provider=provider, number=dea_number, state="NJ", expires_on=timezone.localdate() + dt.timedelta(days=365)
         )
     )
-    EpcsPermission.objects.create(
-        provider=provider, state=EpcsPermissionState.GRANTED, granted_at=timezone.now(), requested_at=timezone.now()
-    )
+    grant_epcs(provider, practice)
     return provider, registration
 
 
 @dataclass
 class RxWorld:
     user: User
+    practice: Practice
     provider: Provider
     registration: DeaRegistration
     patient: Patient
@@ -91,11 +106,11 @@ class RxWorld:
 
     def draft(self, actor: User | None = None, **overrides: Any) -> Prescription:
         return services.create_prescription(
-            actor=actor or self.user, prescriber=self.provider, fields=self.fields(**overrides)
+            actor=actor or self.user, prescriber=self.provider, practice=self.practice, fields=self.fields(**overrides)
         )
 
     def ready(self, **overrides: Any) -> Prescription:
-        return services.mark_ready(self.draft(**overrides), self.user)
+        return services.mark_ready(self.draft(**overrides), self.user, practice=self.practice)
 
     def approved_challenge(self, provider: Provider | None = None) -> VerificationChallenge:
         now = timezone.now()
@@ -115,14 +130,16 @@ class RxWorld:
         challenge = self.approved_challenge()
         return services.sign_prescriptions(
             provider=self.provider,
+            practice=self.practice,
             prescriptions=list(prescriptions),
             device_label=challenge.device_label,
             challenge_id=str(challenge.pk),
         )
 
 
-def _patient(first: str, last: str, born: dt.date, line1: str, postal: str) -> Patient:
+def make_patient(practice: Practice, first: str, last: str, born: dt.date, line1: str, postal: str) -> Patient:
     return Patient.objects.create(
+        practice=practice,
         first_name=first,
         last_name=last,
         date_of_birth=born,
@@ -134,20 +151,21 @@ def _patient(first: str, last: str, born: dt.date, line1: str, postal: str) -> P
 
 
 @pytest.fixture
-def rx(clinician: User, settings: Any, tmp_path: Any) -> RxWorld:
+def rx(clinician: User, practice: Practice, settings: Any, tmp_path: Any) -> RxWorld:
     settings.EPCS_SIGNING_KEY = ""
     settings.EPCS_SIGNING_KEY_FILE = tmp_path / "keys" / "epcs-signing-key.pem"
-    provider, registration = make_signer(clinician, "AH1234563")
+    provider, registration = make_signer(clinician, "AH1234563", practice)
 
     def medication(name: str, strength: str, form: str, schedule: str) -> Medication:
         return Medication.objects.create(name=name, strength=strength, dosage_form=form, dea_schedule=schedule)
 
     return RxWorld(
         user=clinician,
+        practice=practice,
         provider=provider,
         registration=registration,
-        patient=_patient("Pat", "Doe", dt.date(1970, 5, 17), "22 Elm Street", "08608"),
-        other_patient=_patient("Sam", "Roe", dt.date(1985, 1, 2), "3 Oak Avenue", "08609"),
+        patient=make_patient(practice, "Pat", "Doe", dt.date(1970, 5, 17), "22 Elm Street", "08608"),
+        other_patient=make_patient(practice, "Sam", "Roe", dt.date(1985, 1, 2), "3 Oak Avenue", "08609"),
         pharmacy=Pharmacy.objects.create(
             ncpdp_id="1234567",
             name="Main Street Pharmacy",
@@ -177,13 +195,23 @@ def rx(clinician: User, settings: Any, tmp_path: Any) -> RxWorld:
 
 
 @pytest.fixture
-def make_person(make_user: Callable[..., User]) -> Callable[..., User]:
-    """Another user; `provider=True` gives them a provider profile."""
+def make_person(make_user: Callable[..., User], practice: Practice) -> Callable[..., User]:
+    """Another user of `practice`; `provider=True` (the default) gives them a provider profile
+    and makes them a prescriber there, `roles` names other roles, `practice=None` none."""
 
-    def make(username: str, *, provider: bool = True, **fields: Any) -> User:
+    def make(
+        username: str,
+        *,
+        provider: bool = True,
+        roles: tuple[PracticeRole, ...] = (),
+        in_practice: Practice | None = practice,
+        **fields: Any,
+    ) -> User:
         user = make_user(username, **fields)
         if provider:
             Provider.objects.create(user=user, display_name=f"Dr. {fields.get('last_name', username)}")
+        if in_practice is not None and (provider or roles):
+            join(user, in_practice, *(roles or (PracticeRole.PRESCRIBER,)))
         return user
 
     return make
@@ -191,7 +219,10 @@ def make_person(make_user: Callable[..., User]) -> Callable[..., User]:
 
 @pytest.fixture
 def staff_user(make_person: Callable[..., User]) -> User:
-    return make_person("nurse.ratched", provider=False, first_name="Mildred", last_name="Ratched", is_staff=True)
+    """An agent of the practice: prepares prescriptions for its prescribers (DEA-05)."""
+    return make_person(
+        "nurse.ratched", provider=False, roles=(PracticeRole.AGENT,), first_name="Mildred", last_name="Ratched"
+    )
 
 
 def client_for(user: User) -> Client:

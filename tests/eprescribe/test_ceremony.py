@@ -124,6 +124,7 @@ def test_only_ready_controlled_prescriptions_and_real_ids_can_be_selected(
     draft = create_prescription(
         actor=world.user,
         prescriber=world.provider,
+        practice=world.practice,
         fields={
             "patient": world.patient,
             "dea_registration": world.registration,
@@ -419,7 +420,7 @@ def test_a_prescription_changed_during_the_push_is_not_signed(
     rx = world.ready()
     ceremony_url = open_ceremony(clinician_client, rx)
     clinician_client.post(ceremony_url + "push/", {"device": world.signing.push_device.pk})
-    update_prescription(rx, actor=world.user, changes={"quantity": 10})  # clears "ready" (DEA-07)
+    update_prescription(rx, practice=rx.practice, actor=world.user, changes={"quantity": 10})  # clears "ready" (DEA-07)
     # The edit ends the ceremony (DEA-19): its push is withdrawn at ID.me, nothing can approve it.
     push = world.signing.phone.latest_push()
     push.refresh_from_db()

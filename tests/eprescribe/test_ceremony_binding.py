@@ -318,7 +318,7 @@ def test_editing_a_prescription_of_a_waiting_ceremony_ends_it_at_the_next_poll(
     clinician_client.post(ceremony_url + "push/", {"device": world.signing.push_device.pk})
     assert clinician_client.get(ceremony_url + "status/").json()["status"] == "pending"
     # A staff member who prepared it edits it meanwhile (the service rule, whoever calls it).
-    update_prescription(rx, actor=world.user, changes={"refills": 0, "quantity": 12})
+    update_prescription(rx, practice=rx.practice, actor=world.user, changes={"refills": 0, "quantity": 12})
     status = clinician_client.get(ceremony_url + "status/").json()
     assert status["status"] == "ended" and status["ceremony"] == "ended"
     assert status["reason"] == "prescription_changed" and status["changed_prescriptions"] == [rx.pk]

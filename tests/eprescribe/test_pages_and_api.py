@@ -12,7 +12,7 @@ from django.test import Client
 
 from eprescribe import services
 from eprescribe.models import Prescription, PrescriptionState
-from providers.models import User
+from providers.models import Practice, User
 from tests.eprescribe.conftest import RxWorld, client_for, make_signer
 
 pytestmark = pytest.mark.django_db
@@ -35,9 +35,10 @@ def form_data(rx: RxWorld, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def intruder(make_person: Callable[..., User]) -> User:
+def intruder(make_person: Callable[..., User], practice: Practice) -> User:
+    """Another prescriber of the same practice."""
     wilson = make_person("dr.wilson", first_name="James", last_name="Wilson")
-    make_signer(wilson, "AW1234563")
+    make_signer(wilson, "AW1234563", practice)
     return wilson
 
 
@@ -239,4 +240,4 @@ def test_api_staff_may_prepare_for_a_prescriber(rx: RxWorld, staff_user: User) -
     assert response.status_code == 201, response.content
     prescription = Prescription.objects.get()
     assert prescription.created_by == staff_user
-    assert services.prescriptions_for(staff_user).count() == 1
+    assert services.prescriptions_for(staff_user, rx.practice).count() == 1

@@ -49,7 +49,9 @@ def test_schedules_iii_to_v_allow_at_most_five_refills(rx: RxWorld, medication: 
 def test_changing_the_drug_to_schedule_ii_re_checks_the_refills(rx: RxWorld) -> None:
     draft = rx.draft(medication=rx.alprazolam, refills=3)
     with pytest.raises(ValidationError):
-        services.update_prescription(draft, actor=rx.user, changes={"medication": rx.oxycodone})
+        services.update_prescription(
+            draft, practice=draft.practice, actor=rx.user, changes={"medication": rx.oxycodone}
+        )
     draft.refresh_from_db()
     assert draft.medication == rx.alprazolam and draft.refills == 3
 
@@ -75,18 +77,20 @@ def test_the_database_refuses_a_schedule_i_medication_too(db: None) -> None:
 # --- DEA-05: staff prepare, registrant chooses a registration ---------------------------
 @pytest.mark.req("DEA-05")
 def test_staff_may_prepare_and_mark_ready_for_a_prescriber(rx: RxWorld, staff_user: User) -> None:
-    draft = services.create_prescription(actor=staff_user, prescriber=rx.provider, fields=rx.fields())
+    draft = services.create_prescription(
+        actor=staff_user, prescriber=rx.provider, practice=rx.practice, fields=rx.fields()
+    )
     assert draft.created_by == staff_user and draft.prescriber == rx.provider
-    ready = services.mark_ready(draft, staff_user)
+    ready = services.mark_ready(draft, staff_user, practice=draft.practice)
     assert ready.state == PrescriptionState.READY and ready.ready_by == staff_user
-    assert services.prescriptions_for(staff_user).filter(pk=draft.pk).exists()
+    assert services.prescriptions_for(staff_user, rx.practice).filter(pk=draft.pk).exists()
 
 
 @pytest.mark.req("DEA-05")
 def test_a_prescriber_cannot_prepare_in_another_prescribers_name(rx: RxWorld, make_person: Callable[..., User]) -> None:
     other = make_person("dr.wilson", first_name="James", last_name="Wilson")
     with pytest.raises(services.PrescriptionError):
-        services.create_prescription(actor=other, prescriber=rx.provider, fields=rx.fields())
+        services.create_prescription(actor=other, prescriber=rx.provider, practice=rx.practice, fields=rx.fields())
     assert not Prescription.objects.exists()
 
 
@@ -100,7 +104,7 @@ def test_the_dea_registration_must_be_the_prescribers_own_and_one_of_several_is_
     chosen = rx.draft(dea_registration=second)
     assert chosen.dea_registration == second
     wilson = make_person("dr.wilson", first_name="James", last_name="Wilson")
-    _, foreign = make_signer(wilson, "AW1234563")
+    _, foreign = make_signer(wilson, "AW1234563", rx.practice)
     with pytest.raises(ValidationError) as error:
         rx.draft(dea_registration=foreign)
     assert "own DEA registrations" in error.value.message_dict["dea_registration"][0]
@@ -109,7 +113,7 @@ def test_the_dea_registration_must_be_the_prescribers_own_and_one_of_several_is_
 def test_a_controlled_prescription_needs_a_registration_and_an_epcs_pharmacy_to_be_ready(rx: RxWorld) -> None:
     draft = rx.draft(dea_registration=None, pharmacy=rx.non_epcs_pharmacy)
     with pytest.raises(services.PrescriptionError) as error:
-        services.mark_ready(draft, rx.user)
+        services.mark_ready(draft, rx.user, practice=draft.practice)
     assert "Choose the DEA registration" in str(error.value)
     assert "does not accept electronic prescriptions for controlled substances" in str(error.value)
     draft.refresh_from_db()
@@ -122,7 +126,9 @@ def test_mark_ready_then_changing_a_dea_required_field_clears_it_and_is_audited(
     prescription = rx.ready()
     assert prescription.state == PrescriptionState.READY and prescription.ready_at is not None
     assert events(prescription, "eprescribe.marked_ready")
-    changed = services.update_prescription(prescription, actor=rx.user, changes={"quantity": 10})
+    changed = services.update_prescription(
+        prescription, practice=prescription.practice, actor=rx.user, changes={"quantity": 10}
+    )
     assert changed.state == PrescriptionState.DRAFT and changed.ready_at is None
     cleared = events(prescription, "eprescribe.ready_cleared")
     assert cleared and cleared[0].details["fields"] == ["quantity"] and cleared[0].actor == rx.user
@@ -159,14 +165,18 @@ def test_every_dea_required_field_clears_ready(rx: RxWorld, field: str) -> None:
         "pharmacy": rx.non_epcs_pharmacy,
     }
     prescription = rx.ready(medication=rx.pregabalin, refills=2)
-    changed = services.update_prescription(prescription, actor=rx.user, changes={field: new_values[field]})
+    changed = services.update_prescription(
+        prescription, practice=prescription.practice, actor=rx.user, changes={field: new_values[field]}
+    )
     assert changed.state == PrescriptionState.DRAFT
 
 
 @pytest.mark.req("DEA-07")
 def test_saving_the_same_values_keeps_ready(rx: RxWorld) -> None:
     prescription = rx.ready()
-    same = services.update_prescription(prescription, actor=rx.user, changes={"quantity": prescription.quantity})
+    same = services.update_prescription(
+        prescription, practice=prescription.practice, actor=rx.user, changes={"quantity": prescription.quantity}
+    )
     assert same.state == PrescriptionState.READY
     assert not events(prescription, "eprescribe.ready_cleared")
 
@@ -195,10 +205,10 @@ def test_prescriptions_cannot_be_deleted(rx: RxWorld) -> None:
 @pytest.mark.req("DEA-13")
 def test_create_alter_ready_sign_and_cancel_are_audited_with_actor_time_and_outcome(rx: RxWorld) -> None:
     prescription = rx.draft()
-    services.update_prescription(prescription, actor=rx.user, changes={"quantity": 12})
-    services.mark_ready(prescription, rx.user)
+    services.update_prescription(prescription, practice=prescription.practice, actor=rx.user, changes={"quantity": 12})
+    services.mark_ready(prescription, rx.user, practice=prescription.practice)
     rx.sign(prescription)
-    services.cancel_prescription(prescription, actor=rx.user, reason="Wrong strength")
+    services.cancel_prescription(prescription, practice=prescription.practice, actor=rx.user, reason="Wrong strength")
     for action in (
         "eprescribe.prescription_created",
         "eprescribe.prescription_altered",
@@ -215,6 +225,8 @@ def test_create_alter_ready_sign_and_cancel_are_audited_with_actor_time_and_outc
 def test_a_refused_change_to_a_signed_prescription_is_audited(rx: RxWorld) -> None:
     prescription = rx.sign(rx.ready())[0]
     with pytest.raises(services.PrescriptionError):
-        services.update_prescription(prescription, actor=rx.user, changes={"quantity": 99})
+        services.update_prescription(
+            prescription, practice=prescription.practice, actor=rx.user, changes={"quantity": 99}
+        )
     [event] = events(prescription, "eprescribe.alter_refused")
     assert event.outcome == Outcome.DENIED and event.actor == rx.user

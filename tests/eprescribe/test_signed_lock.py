@@ -78,7 +78,7 @@ def test_the_database_lets_transmission_and_cancellation_columns_of_a_signed_row
         "WHERE id = %s",
         [PrescriptionState.TRANSMISSION_FAILED, "pharmacy offline", signed.pk],
     )
-    cancelled = services.cancel_prescription(signed, actor=rx.user, reason="Re-prescribing")
+    cancelled = services.cancel_prescription(signed, practice=signed.practice, actor=rx.user, reason="Re-prescribing")
     assert cancelled.state == PrescriptionState.CANCELLED
     call_command("verify_signatures")
 
@@ -91,7 +91,7 @@ def test_the_database_refuses_to_delete_a_prescription(rx: RxWorld) -> None:
         assert raw_update("DELETE FROM eprescribe_prescription WHERE id = %s", [prescription.pk]) is False
     assert Prescription.objects.count() == 2
     # An unsigned row changes freely through the service (only signed content is locked).
-    services.update_prescription(draft, actor=rx.user, changes={"quantity": 11})
+    services.update_prescription(draft, practice=draft.practice, actor=rx.user, changes={"quantity": 11})
 
 
 # --- verify_signatures over every row that claims to be signed --------------------------------------
@@ -128,7 +128,7 @@ def test_verify_signatures_reports_a_state_that_disagrees_with_the_signature(rx:
 @pytest.mark.req("DEA-13")
 def test_verify_signatures_finds_a_cancelled_signed_row_whose_signature_was_wiped(rx: RxWorld, capsys: Any) -> None:
     [signed] = rx.sign(rx.ready())
-    services.cancel_prescription(signed, actor=rx.user, reason="Re-prescribing")
+    services.cancel_prescription(signed, practice=signed.practice, actor=rx.user, reason="Re-prescribing")
     call_command("verify_signatures")
     with behind_the_triggers():
         assert raw_update(
@@ -143,7 +143,7 @@ def test_verify_signatures_finds_a_cancelled_signed_row_whose_signature_was_wipe
 
 
 def test_verify_signatures_passes_cancelled_unsigned_and_draft_rows(rx: RxWorld) -> None:
-    services.cancel_prescription(rx.ready(), actor=rx.user)
+    services.cancel_prescription(rx.ready(), practice=rx.practice, actor=rx.user)
     rx.draft()
     [signed] = rx.sign(rx.ready(quantity=2))
     assert signed.signed_at is not None and signed.signed_at <= timezone.now()

@@ -104,7 +104,7 @@ def test_only_ready_controlled_unsigned_prescriptions_are_signed(rx: RxWorld, pr
     elif problem == "not_controlled":
         bad = rx.ready(medication=rx.amoxicillin, dea_registration=None)
     elif problem == "cancelled":
-        bad = services.cancel_prescription(rx.ready(), actor=rx.user)
+        bad = services.cancel_prescription(rx.ready(), practice=rx.practice, actor=rx.user)
     else:
         bad = rx.sign(rx.ready())[0]
     before = signed_count()
@@ -120,14 +120,22 @@ def test_only_the_registrant_signs_staff_and_other_prescribers_cannot(
     rx: RxWorld, staff_user: User, make_person: Callable[..., User]
 ) -> None:
     prepared = services.mark_ready(
-        services.create_prescription(actor=staff_user, prescriber=rx.provider, fields=rx.fields()), staff_user
+        services.create_prescription(
+            actor=staff_user, prescriber=rx.provider, practice=rx.practice, fields=rx.fields()
+        ),
+        staff_user,
+        practice=rx.practice,
     )
     wilson = make_person("dr.wilson", first_name="James", last_name="Wilson")
-    wilson_provider, _ = make_signer(wilson, "AW1234563")
+    wilson_provider, _ = make_signer(wilson, "AW1234563", rx.practice)
     challenge = rx.approved_challenge(wilson_provider)
     with pytest.raises(services.SigningRefused, match="Only the prescriber"):
         services.sign_prescriptions(
-            provider=wilson_provider, prescriptions=[prepared], device_label="x", challenge_id=str(challenge.pk)
+            provider=wilson_provider,
+            practice=rx.practice,
+            prescriptions=[prepared],
+            device_label="x",
+            challenge_id=str(challenge.pk),
         )
     assert signed_count() == 0
     # The registrant signs what staff prepared.
@@ -155,7 +163,7 @@ def test_signing_is_refused_without_a_completed_two_factor_check(
         challenge.save()
     elif how == "another_provider":
         wilson = make_person("dr.wilson", first_name="James", last_name="Wilson")
-        wilson_provider, _ = make_signer(wilson, "AW1234563")
+        wilson_provider, _ = make_signer(wilson, "AW1234563", rx.practice)
         challenge_id = str(rx.approved_challenge(wilson_provider).pk)
     elif how == "other_purpose":
         challenge.purpose = "epcs_permission"
@@ -164,7 +172,11 @@ def test_signing_is_refused_without_a_completed_two_factor_check(
         challenge_id = "not-a-challenge"
     with pytest.raises(services.SigningRefused, match="Two-factor authentication was not completed"):
         services.sign_prescriptions(
-            provider=rx.provider, prescriptions=[prescription], device_label="x", challenge_id=challenge_id
+            provider=rx.provider,
+            practice=rx.practice,
+            prescriptions=[prescription],
+            device_label="x",
+            challenge_id=challenge_id,
         )
     assert signed_count() == 0
 
@@ -221,7 +233,11 @@ def test_signing_is_refused_when_the_audit_trail_cannot_be_written(rx: RxWorld, 
     request.getfixturevalue("audit_offline")
     with pytest.raises(services.SigningRefused, match="audit trail is unavailable"):
         services.sign_prescriptions(
-            provider=rx.provider, prescriptions=[prescription], device_label="x", challenge_id=str(challenge.pk)
+            provider=rx.provider,
+            practice=rx.practice,
+            prescriptions=[prescription],
+            device_label="x",
+            challenge_id=str(challenge.pk),
         )
     assert signed_count() == 0
 
@@ -263,12 +279,16 @@ def test_a_key_from_settings_is_used_and_retired_keys_still_verify(rx: RxWorld, 
 def test_a_signed_prescription_cannot_be_altered_but_can_be_cancelled(rx: RxWorld) -> None:
     [prescription] = rx.sign(rx.ready())
     with pytest.raises(services.PrescriptionError, match="Cancel it and write a new one"):
-        services.update_prescription(prescription, actor=rx.user, changes={"directions": "Take 2 tablets"})
+        services.update_prescription(
+            prescription, practice=prescription.practice, actor=rx.user, changes={"directions": "Take 2 tablets"}
+        )
     with pytest.raises(services.PrescriptionError):
-        services.mark_ready(prescription, rx.user)
+        services.mark_ready(prescription, rx.user, practice=prescription.practice)
     prescription.refresh_from_db()
     assert prescription.directions == "Take 1 tablet by mouth every 6 hours as needed for pain"
-    cancelled = services.cancel_prescription(prescription, actor=rx.user, reason="Re-prescribing")
+    cancelled = services.cancel_prescription(
+        prescription, practice=prescription.practice, actor=rx.user, reason="Re-prescribing"
+    )
     assert cancelled.state == PrescriptionState.CANCELLED
     assert cancelled.signature == prescription.signature  # the signed record is kept as it was
     call_command("verify_signatures")
@@ -277,11 +297,15 @@ def test_a_signed_prescription_cannot_be_altered_but_can_be_cancelled(rx: RxWorl
 @pytest.mark.req("DEA-12")
 def test_staff_cannot_cancel_a_signed_prescription(rx: RxWorld, staff_user: User) -> None:
     prepared = services.mark_ready(
-        services.create_prescription(actor=staff_user, prescriber=rx.provider, fields=rx.fields()), staff_user
+        services.create_prescription(
+            actor=staff_user, prescriber=rx.provider, practice=rx.practice, fields=rx.fields()
+        ),
+        staff_user,
+        practice=rx.practice,
     )
     rx.sign(prepared)
     with pytest.raises(services.PrescriptionError, match="Only the prescriber"):
-        services.cancel_prescription(prepared, actor=staff_user)
+        services.cancel_prescription(prepared, practice=prepared.practice, actor=staff_user)
 
 
 # --- verify_signatures ---------------------------------------------------------------------------

@@ -196,12 +196,16 @@ def test_an_unreachable_gateway_is_a_failed_transmission(rx: RxWorld, settings: 
 
 def test_only_the_prescriber_can_retry(rx: RxWorld, staff_user: Any) -> None:
     prepared = services.mark_ready(
-        services.create_prescription(actor=staff_user, prescriber=rx.provider, fields=rx.fields()), staff_user
+        services.create_prescription(
+            actor=staff_user, prescriber=rx.provider, practice=rx.practice, fields=rx.fields()
+        ),
+        staff_user,
+        practice=rx.practice,
     )
     rx.sign(prepared)
     Prescription.objects.filter(pk=prepared.pk).update(state=PrescriptionState.TRANSMISSION_FAILED)
     with pytest.raises(services.PrescriptionError):
-        services.retry_transmission(prepared, actor=staff_user)
+        services.retry_transmission(prepared, practice=prepared.practice, actor=staff_user)
     response = client_for(staff_user).post(f"/eprescribe/{prepared.pk}/retry/")
     assert response.status_code == 302
     prepared.refresh_from_db()

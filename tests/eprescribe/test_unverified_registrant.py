@@ -32,21 +32,24 @@ def test_a_number_typed_on_erx_info_signs_nothing(rx: RxWorld, make_person: Call
     provider.identity_verified_at = rx.provider.identity_verified_at
     provider.save()
     # EPCS permission granted earlier (say, under a registration since removed).
-    EpcsPermission.objects.create(provider=provider, state=EpcsPermissionState.GRANTED)
+    EpcsPermission.objects.create(provider=provider, practice=rx.practice, state=EpcsPermissionState.GRANTED)
     response = client_for(wilson).post(
         "/account/credentials/dea/add/",
         dea_form("AW1234563", "2099-12-31", "schedule_2", "schedule_3", "schedule_4", "schedule_5"),
     )
     assert response.status_code == 302
     typed = DeaRegistration.objects.get(number="AW1234563")
-    reason = epcs_block_reason(provider, typed)
+    reason = epcs_block_reason(provider, rx.practice, typed)
     assert reason is not None and "has not been verified against the DEA registry" in reason
-    draft = services.create_prescription(actor=wilson, prescriber=provider, fields=rx.fields(dea_registration=typed))
-    ready = services.mark_ready(draft, wilson)
+    draft = services.create_prescription(
+        actor=wilson, prescriber=provider, practice=rx.practice, fields=rx.fields(dea_registration=typed)
+    )
+    ready = services.mark_ready(draft, wilson, practice=draft.practice)
     challenge = rx.approved_challenge(provider)
     with pytest.raises(services.SigningRefused) as refused:
         services.sign_prescriptions(
             provider=provider,
+            practice=rx.practice,
             prescriptions=[ready],
             device_label=challenge.device_label,
             challenge_id=str(challenge.pk),
@@ -90,8 +93,12 @@ def test_the_prescription_form_offers_only_verified_current_registrations(rx: Rx
         provider=rx.provider, number="BH1234563", state="NY", expires_on=dt.date.today() + dt.timedelta(days=90)
     )
     for user, own in ((rx.user, rx.provider), (staff_user, None)):
-        form = PrescriptionForm(user=user, own_provider=own)
+        form = PrescriptionForm(user=user, practice=rx.practice, own_provider=own)
         offered = set(form.fields["dea_registration"].queryset)  # type: ignore[attr-defined]
         assert rx.registration in offered and typed not in offered
     verified_registration(typed)
-    assert typed in set(PrescriptionForm(user=rx.user, own_provider=rx.provider).fields["dea_registration"].queryset)  # type: ignore[attr-defined]
+    assert typed in set(
+        PrescriptionForm(user=rx.user, practice=rx.practice, own_provider=rx.provider)
+        .fields["dea_registration"]
+        .queryset
+    )  # type: ignore[attr-defined]
