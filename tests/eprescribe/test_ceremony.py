@@ -18,7 +18,7 @@ from mfa.models import ChallengeStatus, ProviderDevice, VerificationChallenge
 from mfa.services import sync_devices
 from providers.models import EpcsPermission, EpcsPermissionState, Provider, User
 from providers.reauth import AUTHENTICATED_AT_KEY
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, join
 from tests.eprescribe.ceremony_world import PrescribingWorld, make_prescribing_world, open_ceremony
 from tests.idme_fixtures import IdmeSandboxHandle
 from tests.mfa.challenge_world import wrong_code
@@ -157,6 +157,7 @@ def test_another_provider_cannot_see_or_sign_this_ceremony(
     )
     wilson = make_user("dr.wilson", first_name="James", last_name="Wilson")
     Provider.objects.create(user=wilson, display_name="Dr. James Wilson")
+    join(wilson, world.practice)  # a prescriber of the same practice
     intruder = Client()
     assert intruder.login(username="dr.wilson", password=TEST_PASSWORD)
     assert intruder.get(ceremony_url).status_code == 404

@@ -95,6 +95,7 @@ def edit_form(rx: Prescription, **changes: Any) -> dict[str, Any]:
 def patient_admin_form(world: PrescribingWorld, **changes: Any) -> dict[str, Any]:
     patient = world.patient
     data: dict[str, Any] = {
+        "practice": patient.practice_id,  # ignored where the admin shows it read-only
         "first_name": patient.first_name,
         "last_name": patient.last_name,
         "date_of_birth": patient.date_of_birth.isoformat(),
