@@ -138,11 +138,16 @@ class Prescriber:
             EpcsPermission,
             EpcsPermissionState,
             IdentityAssurance,
+            Membership,
+            Practice,
+            PracticeRole,
             Provider,
             User,
         )
 
         client = Client.objects.get()
+        # One practice per prescriber: each signs in their own practice (and audit chain).
+        self.practice = Practice.objects.create(name=f"Bench Practice {index}", city="Princeton", state="NJ")
         account = Account(email=f"bench{index}@example.test", fname="Bench", lname=f"Doctor{index}", ial=2)
         account.identity_verified_at = timezone.now()
         account.password = "!"  # nobody signs in as these (and PBKDF2 would dominate the seeding time)
@@ -154,6 +159,7 @@ class Prescriber:
             account=account, kind=DeviceKind.PUSH, name="Phone", public_key=authenticators.encode_b64url(raw)
         )
         user = User.objects.create_user(f"bench{index}", password=None, last_name="Doctor")
+        Membership.objects.create(user=user, practice=self.practice, role=PracticeRole.PRESCRIBER)
         self.provider = Provider.objects.create(
             user=user,
             display_name=f"Dr. Bench {index}",
@@ -185,9 +191,10 @@ class Prescriber:
         registration.verified_fingerprint = registration.verification_fingerprint()
         registration.save(update_fields=["verified_fingerprint"])
         EpcsPermission.objects.create(
-            provider=self.provider, state=EpcsPermissionState.GRANTED, granted_at=timezone.now()
+            provider=self.provider, practice=self.practice, state=EpcsPermissionState.GRANTED, granted_at=timezone.now()
         )
         patient = Patient.objects.create(
+            practice=self.practice,
             first_name="Pat",
             last_name=f"Doe{index}",
             date_of_birth=dt.date(1970, 1, 1),
@@ -207,6 +214,7 @@ class Prescriber:
         rx = self.rx_services.create_prescription(
             actor=self.user,
             prescriber=self.provider,
+            practice=self.practice,
             fields={
                 "patient": self.patient,
                 "dea_registration": self.registration,
@@ -217,7 +225,7 @@ class Prescriber:
                 "pharmacy": self.pharmacy,
             },
         )
-        return self.rx_services.mark_ready(rx, self.user)
+        return self.rx_services.mark_ready(rx, self.user, practice=self.practice)
 
     def start_push(self, rx: Any) -> Any:
         """Start a push ceremony as the page does (eprescribe.ceremony): "Sign selected" checks
@@ -228,12 +236,14 @@ class Prescriber:
         from mfa import challenges
 
         # POST /eprescribe/sign/ (ceremony_start)
-        ceremony = binding.open_ceremony(self.provider, selection.load_selection(self.provider, [rx.pk]))
+        ceremony = binding.open_ceremony(
+            self.provider, self.practice, selection.load_selection(self.provider, self.practice, [rx.pk])
+        )
         # POST /eprescribe/sign/<uuid>/push/ (ceremony_push, via _ready_to_sign)
         prescriptions = binding.current_prescriptions(ceremony)
         if binding.end_if_changed(ceremony, prescriptions).reason is not None:
             raise SystemExit(f"the ceremony of prescription {rx.pk} ended before its push")
-        selection.check_selection(self.provider, prescriptions)
+        selection.check_selection(self.provider, self.practice, prescriptions)
         unavailable = selection.unavailable_reason()
         if unavailable:
             raise SystemExit(unavailable)

@@ -53,11 +53,16 @@ class World:
             EpcsPermission,
             EpcsPermissionState,
             IdentityAssurance,
+            Membership,
+            Practice,
+            PracticeRole,
             Provider,
             User,
         )
 
+        self.practice = Practice.objects.create(name="Bench Practice", city="New York", state="NY")
         self.user = User.objects.create_user("dr.bench", password="Bench-Password-2026", last_name="Smith")
+        Membership.objects.create(user=self.user, practice=self.practice, role=PracticeRole.PRESCRIBER)
         self.provider = Provider.objects.create(
             user=self.user,
             display_name="Dr. Bench Smith",
@@ -81,11 +86,13 @@ class World:
         self.registration.save(update_fields=["verified_fingerprint"])
         EpcsPermission.objects.create(
             provider=self.provider,
+            practice=self.practice,
             state=EpcsPermissionState.GRANTED,
             granted_at=timezone.now(),
             requested_at=timezone.now(),
         )
         self.patient = Patient.objects.create(
+            practice=self.practice,
             first_name="Maria",
             last_name="Garcia",
             date_of_birth=dt.date(1968, 3, 14),
@@ -116,6 +123,7 @@ class World:
                 services.create_prescription(
                     actor=self.user,
                     prescriber=self.provider,
+                    practice=self.practice,
                     fields={
                         "patient": self.patient,
                         "medication": self.medication,
@@ -128,6 +136,7 @@ class World:
                     },
                 ),
                 self.user,
+                practice=self.practice,
             )
             for n in range(count)
         ]
@@ -158,6 +167,7 @@ class World:
         start = time.perf_counter()
         signed = services.sign_prescriptions(
             provider=self.provider,
+            practice=self.practice,
             prescriptions=prescriptions,  # type: ignore[arg-type]
             device_label="Bench phone (Push Notification 2FA)",
             challenge_id=challenge_id,
