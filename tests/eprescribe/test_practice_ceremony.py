@@ -85,5 +85,8 @@ def test_a_ceremony_of_another_practice_is_not_found_after_switching(
     assert clinician_client.post(ceremony_url + "cancel/").status_code == 404
     assert VerificationChallenge.objects.get().status == ChallengeStatus.PENDING
     assert clinician_client.post("/practice/choose/", {"practice": world.practice.pk}).status_code == 302
-    assert clinician_client.get(ceremony_url).status_code == 200
+    page = clinician_client.get(ceremony_url)
+    assert page.status_code == 200
+    # The review shows the practice and its address (the prescriber's practice location).
+    assert "Princeton Plainsboro Teaching Hospital, 1 Princeton Plaza, Princeton, NJ 08540" in page.content.decode()
     assert not Prescription.objects.get(pk=rx.pk).is_signed

@@ -110,7 +110,8 @@ def test_another_practices_prescription_and_ceremony_answer_404_on_every_page(lo
     assert SigningCeremony.objects.get(pk=locum.ceremony_b.pk).is_open
     # The same pages answer in practice B.
     in_b = locum.client_in(locum.other)
-    assert in_b.get(f"/eprescribe/{pk}/").status_code == 200
+    detail = in_b.get(f"/eprescribe/{pk}/")
+    assert detail.status_code == 200 and "Sacred Heart Hospital" in detail.content.decode()
     assert in_b.get(f"/eprescribe/{locum.rx_b.pk}/edit/").status_code == 200
 
 

@@ -82,6 +82,11 @@ def test_the_canonical_form_holds_every_dea_required_datum(rx: RxWorld) -> None:
     assert data["prescriber"]["address"]["line1"] == "1 Princeton Plaza"
     assert data["prescriber"]["dea_number"] == "AH1234563"
     assert data["prescription_id"] == prescription.pk and data["patient"]["id"] == rx.patient.pk
+    # Version 2 (issue 10): the practice the prescription is written in, its location.
+    assert data["version"] == 2
+    assert data["practice"]["id"] == rx.practice.pk
+    assert data["practice"]["name"] == "Princeton Plainsboro Teaching Hospital"
+    assert data["practice"]["address"]["line1"] == "1 Princeton Plaza"
 
 
 # --- refusals: nothing is signed -------------------------------------------------------
@@ -350,3 +355,50 @@ def test_verify_signatures_names_the_changed_data(rx: RxWorld, capsys: Any) -> N
     with pytest.raises(CommandError):
         call_command("verify_signatures")
     assert "differs from what was signed (refills)" in capsys.readouterr().out
+
+
+# --- canonical versions ----------------------------------------------------------------------------
+@pytest.mark.req("DEA-11")
+def test_a_prescription_signed_in_canonical_version_1_still_verifies(rx: RxWorld) -> None:
+    """Signatures made before practices (version 1, no practice block) keep verifying."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from eprescribe import signing
+
+    prescription = rx.ready()
+    signed_at = timezone.now() - dt.timedelta(days=30)
+    payload = signing.canonical_bytes(signing.canonical_data(prescription, signed_at, version=1))
+    assert b'"practice"' not in payload and b'"version":1' in payload
+    key = keys.signing_key()
+    Prescription.objects.filter(pk=prescription.pk).update(
+        signed_at=signed_at,
+        canonical_payload=payload.decode(),
+        digest_sha256=signing.digest(payload),
+        signature=key.sign(payload),
+        signing_key_id=key.key_id,
+        state=PrescriptionState.SIGNED,
+    )
+    call_command("verify_signatures")  # raises CommandError on any problem
+
+
+@pytest.mark.req("DEA-12")
+@pytest.mark.req("ASVS-11")
+def test_moving_a_signed_prescription_to_another_practice_is_detected(
+    rx: RxWorld, other_practice: Any, capsys: Any
+) -> None:
+    [prescription] = rx.sign(rx.ready())
+    Prescription.objects.filter(pk=prescription.pk).update(practice=other_practice)
+    with pytest.raises(CommandError):
+        call_command("verify_signatures")
+    assert "differs from what was signed (practice.address.city, practice.address.line1" in capsys.readouterr().out
+
+
+def test_the_pharmacy_message_names_the_practice_location(rx: RxWorld) -> None:
+    from eprescribe import ncpdp
+
+    [prescription] = rx.sign(rx.ready())
+    message = ncpdp.build_new_rx(prescription).decode()
+    assert "<PracticeLocation>" in message
+    assert "<BusinessName>Princeton Plainsboro Teaching Hospital</BusinessName>" in message
