@@ -241,7 +241,11 @@ def _make_prescription(provider: Provider, registration: DeaRegistration) -> Any
     from django.apps import apps
 
     address = {"address_line1": "1 Main St", "city": "Trenton", "state": "NJ", "postal_code": "08601"}
+    practice = apps.get_model("providers", "Practice").objects.get_or_create(
+        name="Princeton Plainsboro Teaching Hospital"
+    )[0]
     patient = apps.get_model("eprescribe", "Patient").objects.create(
+        practice=practice,
         first_name="Pat", last_name="Doe", date_of_birth=dt.date(1980, 1, 1), **address
     )
     pharmacy = apps.get_model("eprescribe", "Pharmacy").objects.create(
@@ -251,6 +255,7 @@ def _make_prescription(provider: Provider, registration: DeaRegistration) -> Any
         name="Oxycodone", strength="5 mg", dosage_form="tablet", dea_schedule="2"
     )
     return apps.get_model("eprescribe", "Prescription").objects.create(
+        practice=practice,
         patient=patient,
         prescriber=provider,
         dea_registration=registration,
