@@ -97,8 +97,5 @@ def test_the_prescription_form_offers_only_verified_current_registrations(rx: Rx
         offered = set(form.fields["dea_registration"].queryset)  # type: ignore[attr-defined]
         assert rx.registration in offered and typed not in offered
     verified_registration(typed)
-    assert typed in set(
-        PrescriptionForm(user=rx.user, practice=rx.practice, own_provider=rx.provider)
-        .fields["dea_registration"]
-        .queryset
-    )  # type: ignore[attr-defined]
+    form = PrescriptionForm(user=rx.user, practice=rx.practice, own_provider=rx.provider)
+    assert typed in set(form.fields["dea_registration"].queryset)  # type: ignore[attr-defined]

@@ -245,8 +245,7 @@ def _make_prescription(provider: Provider, registration: DeaRegistration) -> Any
         name="Princeton Plainsboro Teaching Hospital"
     )[0]
     patient = apps.get_model("eprescribe", "Patient").objects.create(
-        practice=practice,
-        first_name="Pat", last_name="Doe", date_of_birth=dt.date(1980, 1, 1), **address
+        practice=practice, first_name="Pat", last_name="Doe", date_of_birth=dt.date(1980, 1, 1), **address
     )
     pharmacy = apps.get_model("eprescribe", "Pharmacy").objects.create(
         ncpdp_id="1234567", name="Main St Pharmacy", phone="6095550100", **address
