@@ -19,9 +19,19 @@ from django.test import Client
 
 from eprescribe import ceremony_binding, services
 from eprescribe.models import Patient, Prescription, PrescriptionState, SigningCeremony
-from providers.models import Practice, PracticeRole, User
+from providers.models import (
+    DeaRegistration,
+    EpcsPermission,
+    EpcsPermissionState,
+    Membership,
+    Practice,
+    PracticeRole,
+    Provider,
+    User,
+)
 from tests.conftest import TEST_PASSWORD, join
 from tests.eprescribe.conftest import RxWorld, grant_epcs, make_patient
+from tests.registry_fixtures import verified_registration
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("ASVS-11")]
 
@@ -237,8 +247,6 @@ def test_an_agent_prepares_for_a_prescriber_of_their_practice_only(
 ) -> None:
     # dr.cameron prescribes only in practice B.
     cameron = make_user("dr.cameron", first_name="Allison", last_name="Cameron")
-    from providers.models import Provider
-
     cameron_provider = Provider.objects.create(user=cameron, display_name="Dr. Allison Cameron")
     join(cameron, locum.other, PracticeRole.PRESCRIBER)
     # Own practice's prescriber: allowed, and the prescription is of that practice.
@@ -267,8 +275,6 @@ def test_an_agent_prepares_for_a_prescriber_of_their_practice_only(
 def test_an_agent_on_the_pages_and_api_is_offered_and_allowed_only_their_practices_prescribers(
     rx: RxWorld, agent: User, locum: Locum, make_user: Any
 ) -> None:
-    from providers.models import Provider
-
     cameron = make_user("dr.cameron", first_name="Allison", last_name="Cameron")
     cameron_provider = Provider.objects.create(user=cameron, display_name="Dr. Allison Cameron")
     join(cameron, locum.other, PracticeRole.PRESCRIBER)
@@ -300,8 +306,6 @@ def test_an_agent_on_the_pages_and_api_is_offered_and_allowed_only_their_practic
 
 @pytest.mark.req("DEA-05")
 def test_an_agent_whose_membership_ended_can_no_longer_change_what_they_prepared(rx: RxWorld, agent: User) -> None:
-    from providers.models import Membership
-
     draft = services.create_prescription(actor=agent, prescriber=rx.provider, practice=rx.practice, fields=rx.fields())
     Membership.objects.filter(user=agent, practice=rx.practice).delete()
     with pytest.raises(services.PrescriptionError):
@@ -315,8 +319,6 @@ def test_an_agent_whose_membership_ended_can_no_longer_change_what_they_prepared
 def test_a_prescriber_of_another_practice_is_not_a_prescriber_here(rx: RxWorld, locum: Locum, make_user: Any) -> None:
     """Signing in practice A needs a prescriber membership and the EPCS permission of A."""
     mine = rx.ready()
-    from providers.models import EpcsPermission, EpcsPermissionState, Membership
-
     # The permission of practice B does not sign in practice A.
     EpcsPermission.objects.filter(provider=rx.provider, practice=rx.practice).update(state=EpcsPermissionState.REVOKED)
     with pytest.raises(services.SigningRefused, match="revoked"):
@@ -329,9 +331,6 @@ def test_a_prescriber_of_another_practice_is_not_a_prescriber_here(rx: RxWorld, 
 
 
 def test_a_permission_naming_one_registration_allows_only_that_one_in_its_practice(rx: RxWorld) -> None:
-    from providers.models import DeaRegistration, EpcsPermission
-    from tests.registry_fixtures import verified_registration
-
     second = verified_registration(
         DeaRegistration.objects.create(
             provider=rx.provider, number="BH1234563", state="NY", expires_on=dt.date.today() + dt.timedelta(days=300)
