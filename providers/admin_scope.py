@@ -12,7 +12,8 @@ people, ...).
 - A superuser sees every row. Anyone else (a practice admin, or staff with Django model
   permissions) sees only rows of the practices they administer: lists, search, filters,
   foreign-key choices (limited by the related model's own scoped admin) and object views; a row
-  of another practice answers 404, like a row that does not exist.
+  of another practice answers 404, like a row that does not exist. A row's practice is fixed
+  once it exists (read-only in its change form).
 - Practice admins may view every scoped model without Django model permissions, and
   add/change/delete only where the admin class says so (`practice_admin_actions`); the class's
   own rules (read-only admins) still hold for everyone else.
@@ -127,6 +128,15 @@ class PracticeScopedAdmin(admin.ModelAdmin):
         if obj is None:
             raise Http404(f"No {self.opts.verbose_name} with this id")
         return obj
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """A row's practice is fixed once it exists (a patient, a membership... is never moved
+        to another practice through the admin: remove and add instead)."""
+        fields = tuple(super().get_readonly_fields(request, obj))
+        names = {field.name for field in self.opts.fields}
+        if obj is not None and "practice" in names and "practice" not in fields:
+            fields += ("practice",)
+        return fields
 
     def _related_scope(self, request: HttpRequest, field: Any, kwargs: dict[str, Any]) -> None:
         related = self.admin_site._registry.get(field.related_model)

@@ -42,9 +42,11 @@ def may_read_audit(user: Any, practice: Practice | None) -> bool:
 
 def incident_reports(practice: Practice) -> QuerySet[IncidentReport]:
     """The practice's daily incident reports, newest day first."""
-    return IncidentReport.objects.filter(chain_id=practice.pk).select_related("checkpoint").order_by("-day")[
-        :REPORTS_SHOWN
-    ]
+    return (
+        IncidentReport.objects.filter(chain_id=practice.pk)
+        .select_related("checkpoint")
+        .order_by("-day")[:REPORTS_SHOWN]
+    )
 
 
 def incident_report(practice: Practice, report_id: int) -> IncidentReport:
