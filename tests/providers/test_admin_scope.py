@@ -18,17 +18,20 @@ from django.utils import timezone
 import audit
 from audit.models import AuditCheckpoint, AuditEvent, CheckpointReason, IncidentReport
 from eprescribe.models import Medication, Patient, Pharmacy, Prescription, SigningCeremony
-from mfa.models import DeviceKind, ProviderDevice
+from mfa.models import DeviceKind, DeviceSyncState, ProviderDevice
 from providers.admin_scope import AdminAuditAction, PracticeScopedAdmin
 from providers.models import (
     EpcsAccessNotice,
     EpcsPermission,
     EpcsPermissionRequest,
     EpcsRequestAction,
+    DeaRegistration,
+    IdentityMismatch,
     Membership,
     Practice,
     PracticeRole,
     Provider,
+    StateLicense,
     User,
 )
 from tests.conftest import TEST_PASSWORD, join
@@ -109,6 +112,7 @@ def _rows_of(practice: Practice, tag: str, make_user: Callable[..., User]) -> Pr
         security_event_count=0,
         chain_intact=True,
     )
+    future = dt.date.today() + dt.timedelta(days=365)
     rows: dict[type[models.Model], models.Model] = {
         Patient: patient,
         Prescription: prescription,
@@ -123,6 +127,16 @@ def _rows_of(practice: Practice, tag: str, make_user: Callable[..., User]) -> Pr
         Provider: provider,
         ProviderDevice: ProviderDevice.objects.create(
             provider=provider, idme_device_id=f"device-{tag}", kind=DeviceKind.TOTP, added_at=timezone.now()
+        ),
+        DeviceSyncState: DeviceSyncState.objects.create(provider=provider),
+        DeaRegistration: DeaRegistration.objects.create(
+            provider=provider, number="AH1234563" if tag == "alpha" else "BB1234563", state="NJ", expires_on=future
+        ),
+        StateLicense: StateLicense.objects.create(
+            provider=provider, state="NJ", number=f"25MA{tag}", expires_on=future
+        ),
+        IdentityMismatch: IdentityMismatch.objects.create(
+            provider=provider, idme_uuid=f"uuid-{tag}", idme_ial=2, idme_aal=2
         ),
         Practice: practice,
         AuditEvent: event,
@@ -170,6 +184,10 @@ SCOPED_MODELS = [
     User,
     Provider,
     ProviderDevice,
+    DeviceSyncState,
+    DeaRegistration,
+    StateLicense,
+    IdentityMismatch,
     Practice,
     AuditEvent,
     AuditCheckpoint,
