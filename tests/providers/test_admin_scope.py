@@ -21,11 +21,11 @@ from eprescribe.models import Medication, Patient, Pharmacy, Prescription, Signi
 from mfa.models import DeviceKind, DeviceSyncState, ProviderDevice
 from providers.admin_scope import AdminAuditAction, PracticeScopedAdmin
 from providers.models import (
+    DeaRegistration,
     EpcsAccessNotice,
     EpcsPermission,
     EpcsPermissionRequest,
     EpcsRequestAction,
-    DeaRegistration,
     IdentityMismatch,
     Membership,
     Practice,
