@@ -75,6 +75,7 @@ def test_readers_see_their_practices_reports_and_events_only(
     assert trail["other_event"] not in events
     body = response.content.decode()
     assert "epcs.permission_granted" in body and "other.secret_action" not in body
+    assert f'href="{PAGE}"' in body  # the Account menu links here for readers
 
     own = client.get(reverse("audit-report", args=[trail["own_report"].pk]))
     assert own.status_code == 200 and "auth.login_failed" in own.content.decode()
@@ -91,7 +92,10 @@ def test_other_roles_are_refused(
     client = _person(make_user, practice, role)
     response = client.get(PAGE)
     assert response.status_code == 403
-    assert "access managers and auditors" in response.content.decode()
+    body = response.content.decode()
+    assert "access managers and auditors" in body
+    assert f'href="{PAGE}"' not in body
+    assert ('href="/admin/"' in body) is (role == PracticeRole.PRACTICE_ADMIN)
     assert client.get(reverse("audit-report", args=[trail["own_report"].pk])).status_code == 403
 
 
