@@ -1,3 +1,7 @@
+"""Read-only admins of the audit trail. Scoped to practices (a practice admin sees the chains of
+the practices they administer) by providers' admin module, which re-registers these classes with
+its PracticeScopedAdmin: audit imports no providers code (docs/architecture.md "Practices")."""
+
 from typing import Any
 
 from django.contrib import admin

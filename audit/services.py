@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,10 +110,22 @@ def verify_chain(chain: Any = None) -> ChainCheck:
     return ChainCheck(chain_id, count, len(checkpoints), findings, waiting)
 
 
+# Sources of chains that exist even before their first event: providers registers "every
+# practice" (audit imports no providers code), so each practice gets its daily report.
+_CHAIN_SOURCES: dict[str, Callable[[], Iterable[int]]] = {}
+
+
+def register_chain_source(name: str, source: Callable[[], Iterable[int]]) -> None:
+    """Name a callable returning chain ids that must be reported daily. Call from AppConfig.ready()."""
+    _CHAIN_SOURCES[name] = source
+
+
 def known_chains() -> list[int | None]:
-    """Every chain with events or reports, and always the chain of no practice. (With
-    practices, the daily report loops over practices instead.)"""
+    """Every chain with events or reports, every chain a registered source names (every
+    practice), and always the chain of no practice."""
     chains: set[int | None] = {None}
+    for source in _CHAIN_SOURCES.values():
+        chains |= {int(chain) for chain in source()}
     chains |= set(AuditEvent.objects.order_by().values_list("chain_id", flat=True).distinct())
     chains |= set(IncidentReport.objects.order_by().values_list("chain_id", flat=True).distinct())
     return sorted(chains, key=lambda c: -1 if c is None else c)

@@ -1,4 +1,8 @@
-"""Django admin: patients, pharmacies, medications; prescriptions (signed ones read-only)."""
+"""Django admin: patients, pharmacies, medications; prescriptions (signed ones read-only).
+
+Patients, prescriptions and ceremonies are practice-owned: scoped to the practices a practice
+admin administers (providers.admin_scope). Pharmacies and medications are deployment-wide
+reference tables (superusers and staff with model permissions)."""
 
 from __future__ import annotations
 
@@ -15,10 +19,11 @@ from eprescribe.models import (
     Prescription,
     SigningCeremony,
 )
+from providers.admin_scope import PracticeScopedAdmin
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(PracticeScopedAdmin, admin.ModelAdmin):
     list_display = ("last_name", "first_name", "date_of_birth", "city", "state")
     search_fields = ("last_name", "first_name")
 
@@ -38,7 +43,7 @@ class MedicationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Prescription)
-class PrescriptionAdmin(admin.ModelAdmin):
+class PrescriptionAdmin(PracticeScopedAdmin, admin.ModelAdmin):
     """Prescriptions change only through eprescribe.services; the admin reads them.
 
     Admin writes would skip the ready-mark, refill and lock rules, so every field is
@@ -89,7 +94,7 @@ class CeremonyPrescriptionInline(admin.TabularInline):
 
 
 @admin.register(SigningCeremony)
-class SigningCeremonyAdmin(admin.ModelAdmin):
+class SigningCeremonyAdmin(PracticeScopedAdmin, admin.ModelAdmin):
     """Signing ceremonies and their binding (DEA-19): read-only, like the prescriptions."""
 
     list_display = ("id", "provider", "reviewed_at", "state", "end_reason")

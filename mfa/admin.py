@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from idme_client import IdmeError
 from mfa import services
 from mfa.models import DeviceSyncState, ProviderDevice
+from providers.admin_scope import PracticeScopedAdmin
 from providers.models import Provider
 
 
@@ -38,7 +39,8 @@ def _sync_providers(modeladmin: admin.ModelAdmin, request: HttpRequest, provider
 
 
 @admin.register(ProviderDevice)
-class ProviderDeviceAdmin(ReadOnlyAdmin):
+class ProviderDeviceAdmin(PracticeScopedAdmin, ReadOnlyAdmin):
+    practice_lookup = "provider__user__memberships__practice"  # devices are the person's
     list_display = ("label", "provider", "kind", "is_primary", "added_at", "last_used_at", "last_synced_at")
     list_filter = ("kind", "is_primary")
     search_fields = ("name", "idme_device_id", "provider__display_name", "provider__user__username")
@@ -52,7 +54,8 @@ class ProviderDeviceAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DeviceSyncState)
-class DeviceSyncStateAdmin(ReadOnlyAdmin):
+class DeviceSyncStateAdmin(PracticeScopedAdmin, ReadOnlyAdmin):
+    practice_lookup = "provider__user__memberships__practice"
     list_display = ("provider", "last_synced_at", "last_attempt_at", "last_error")
     search_fields = ("provider__display_name", "provider__user__username")
     list_select_related = ("provider",)

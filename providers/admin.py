@@ -4,6 +4,9 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
+import audit.admin  # noqa: F401  (registers the audit admins scoped below)
+from audit.models import AuditCheckpoint, AuditEvent, IncidentReport
+from providers.admin_scope import PracticeScopedAdmin, admit_practice_admins, scope_registered_admin
 from providers.auth_views import LimitedAdminAuthenticationForm
 from providers.credentials.rules import license_is_verified, registration_is_verified
 from providers.models import (
@@ -18,6 +21,8 @@ from providers.models import (
 
 # The admin's sign-in shares the one password limiter and its wording (ASVS-12).
 admin.site.login_form = LimitedAdminAuthenticationForm
+# Practice admins enter without the staff flag and see only their practices (providers.admin_scope).
+admit_practice_admins(admin.site)
 
 
 def _identity_confirmed(user: Any) -> bool:
@@ -26,7 +31,9 @@ def _identity_confirmed(user: Any) -> bool:
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(PracticeScopedAdmin, DjangoUserAdmin):
+    practice_lookup = "memberships__practice"  # the people of the practices
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         """The legal name a confirmed ID.me identity was matched against (DEA-20) is not edited
         here: a change would silently outlive the check (a new legal name needs a new ID.me
@@ -38,7 +45,8 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(PracticeScopedAdmin, admin.ModelAdmin):
+    practice_lookup = "user__memberships__practice"
     list_display = ("display_name", "user", "npi", "identity_ial", "identity_verified_at")
     search_fields = ("display_name", "user__username", "npi")
     list_filter = ("identity_ial",)
@@ -69,7 +77,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeaRegistration)
-class DeaRegistrationAdmin(ReadOnlyAdmin):
+class DeaRegistrationAdmin(PracticeScopedAdmin, ReadOnlyAdmin):
+    practice_lookup = "provider__user__memberships__practice"
     # Entered on eRx Info, where the DEA rule is applied and every change is audited.
     # Verification happens on the Credential Verification page (DEA-20); shown here read-only.
     list_display = (
@@ -92,7 +101,8 @@ class DeaRegistrationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StateLicense)
-class StateLicenseAdmin(ReadOnlyAdmin):
+class StateLicenseAdmin(PracticeScopedAdmin, ReadOnlyAdmin):
+    practice_lookup = "provider__user__memberships__practice"
     list_display = ("provider", "state", "number", "expires_on", "is_verified", "verified_by", "verified_at")
     search_fields = ("number", "provider__display_name")
     list_filter = ("state",)
@@ -111,7 +121,8 @@ class StateLicenseAdmin(ReadOnlyAdmin):
 
 # --- identity mismatches (providers/identity/reviews.py) -------------------------------------
 @admin.register(IdentityMismatch)
-class IdentityMismatchAdmin(ReadOnlyAdmin):
+class IdentityMismatchAdmin(PracticeScopedAdmin, ReadOnlyAdmin):
+    practice_lookup = "provider__user__memberships__practice"
     # Confirmed or rejected on the Identity reviews page, where the rules are applied and audited.
     list_display = ("created_at", "provider", "idme_fname", "idme_lname", "status", "decided_by", "decided_at")
     list_filter = ("status",)
@@ -119,10 +130,12 @@ class IdentityMismatchAdmin(ReadOnlyAdmin):
 
 
 # --- practices (providers/practices.py) -------------------------------------------------------
-# Created by seed_demo or by a superuser; memberships are listed read-only for now (who may
-# change them, per practice, comes with the scoping of access control: docs/architecture.md).
+# Practices are created and changed by a superuser (or seed_demo); a practice admin sees theirs.
+# Memberships are managed by superusers and, inside the practices they administer, by practice
+# admins (docs/architecture.md "Practices").
 @admin.register(Practice)
-class PracticeAdmin(admin.ModelAdmin):
+class PracticeAdmin(PracticeScopedAdmin, admin.ModelAdmin):
+    practice_lookup = "pk"
     list_display = ("name", "city", "state", "time_zone")
     search_fields = ("name", "city")
 
@@ -137,7 +150,14 @@ class PracticeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ReadOnlyAdmin):
+class MembershipAdmin(PracticeScopedAdmin, admin.ModelAdmin):
+    practice_admin_actions = frozenset({"view", "add", "change", "delete"})
     list_display = ("practice", "user", "role", "created_at")
     list_filter = ("practice", "role")
     search_fields = ("user__username", "practice__name")
+
+
+# --- the audit trail (audit/admin.py): audit cannot import providers, so its read-only admins
+# are scoped here, by chain (the chain id is the practice id).
+for _model in (AuditEvent, AuditCheckpoint, IncidentReport):
+    scope_registered_admin(admin.site, _model, "chain_id")

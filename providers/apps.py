@@ -13,3 +13,9 @@ class ProvidersConfig(AppConfig):
 
         register_section(IDENTITY_SECTION)
         register_section(CREDENTIALS_SECTION)
+
+        from audit.services import register_chain_source
+        from providers.models import Practice
+
+        # The daily incident report is produced for every practice, also one with no events yet.
+        register_chain_source("practices", lambda: Practice.objects.values_list("pk", flat=True))

@@ -13,6 +13,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 
+from providers.models import Membership, PracticeRole
 from providers.passwords import LOCKED_MESSAGES, refusal_for
 
 
@@ -37,7 +38,14 @@ class LimitedAuthenticationForm(LimitedSignInMixin, AuthenticationForm):
 
 
 class LimitedAdminAuthenticationForm(LimitedSignInMixin, AdminAuthenticationForm):
-    pass
+    def confirm_login_allowed(self, user: Any) -> None:
+        """Staff, and practice admins without the staff flag (providers.admin_scope)."""
+        if user.is_staff or not user.is_active:
+            super().confirm_login_allowed(user)
+        elif Membership.objects.filter(user_id=user.pk, role=PracticeRole.PRACTICE_ADMIN).exists():
+            AuthenticationForm.confirm_login_allowed(self, user)
+        else:
+            super().confirm_login_allowed(user)
 
 
 class ThrottledLoginView(LoginView):

@@ -173,7 +173,10 @@ class PracticeMiddleware:
 
 def practice_context(request: HttpRequest) -> dict[str, Any]:
     """Template context: the current practice and the person's practices (for the switcher)."""
+    practice = getattr(request, "practice", None)
     return {
-        "current_practice": getattr(request, "practice", None),
+        "current_practice": practice,
         "practice_choices": getattr(request, "practice_choices", []),
+        # The person's roles in the current practice (the header's links to the audit page and the admin).
+        "practice_roles": roles_in(getattr(request, "user", None), practice),
     }

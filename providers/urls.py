@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from providers import practice_views, views
+from providers import audit_views, practice_views, views
 from providers.auth_views import ThrottledLoginView
 from providers.credentials import verification_views
 from providers.credentials import views as credentials_views
@@ -13,6 +13,9 @@ urlpatterns = [
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("practice/choose/", practice_views.choose_practice, name="choose-practice"),
+    # The practice's incident reports and audit events (access managers and auditors)
+    path("account/audit/", audit_views.audit_page, name="audit-page"),
+    path("account/audit/reports/<int:pk>/", audit_views.incident_report_page, name="audit-report"),
     path("account/reauthenticate/", views.reauthenticate, name="reauthenticate"),
     path("account/provider-settings/<slug:tab>/", views.provider_settings, name="provider-settings"),
     # Identity proofing with ID.me (providers/identity/views.py; rules in services.py)
