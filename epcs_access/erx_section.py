@@ -13,7 +13,7 @@ from django.http import HttpRequest
 
 from epcs_access.services import pending_request_for
 from providers.credentials.rules import today
-from providers.epcs import epcs_block_reason, permission_for
+from providers.epcs import epcs_block_reason
 from providers.erx_info import ErxSection
 from providers.models import EpcsPermission, Provider
 from providers.practices import current_practice
@@ -28,14 +28,15 @@ def epcs_live(request: HttpRequest, provider: Provider) -> dict[str, Any]:
 
 def epcs_section(request: HttpRequest, provider: Provider) -> dict[str, Any]:
     practice = current_practice(request)
-    permission = permission_for(provider, practice)
-    registrations = list(provider.dea_registrations.all())
-    elsewhere = (
+    # Every practice's permission in one read: this practice's, and the others' for one line each.
+    permissions = list(
         EpcsPermission.objects.filter(provider=provider)
-        .exclude(practice=practice)
         .select_related("practice", "registration")
         .order_by("practice__name")
     )
+    permission = next((p for p in permissions if practice is not None and p.practice_id == practice.pk), None)
+    elsewhere = [p for p in permissions if p is not permission]
+    registrations = list(provider.dea_registrations.all())
     return {
         "provider": provider,
         "practice": practice,
