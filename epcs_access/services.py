@@ -330,8 +330,10 @@ def cancel_request(
 
 # --- the daily sweep (DEA-04) ---------------------------------------------------------------
 def revoke_lapsed_permissions(on: dt.date | None = None) -> int:
-    """Daily sweep: revoke granted permissions of prescribers whose DEA registrations all
-    expired (in every practice, each audited in its practice's chain)."""
+    """Daily sweep (DEA-04): revoke granted permissions of prescribers whose DEA registrations
+    all expired (in every practice), and a practice's permission whose named registration expired
+    or was revoked; each audited in its practice's chain. Returns how many prescribers or
+    permissions were revoked."""
     on = on or today()
     count = 0
     for permission in EpcsPermission.objects.filter(state=EpcsPermissionState.GRANTED).select_related("provider"):
@@ -339,4 +341,39 @@ def revoke_lapsed_permissions(on: dt.date | None = None) -> int:
             count += revoke_without_current_registration(
                 permission.provider, reason="No current DEA registration (expired or revoked)"
             )
+    named = EpcsPermission.objects.filter(state=EpcsPermissionState.GRANTED, registration__isnull=False)
+    for permission in named.filter(Q(registration__revoked_at__isnull=False) | Q(registration__expires_on__lte=on)):
+        count += _revoke_for_named_registration(permission.pk, on)
     return count
+
+
+def _revoke_for_named_registration(permission_id: int, on: dt.date) -> int:
+    with transaction.atomic():
+        permission = (
+            EpcsPermission.objects.select_for_update(of=("self",)).select_related("registration").get(pk=permission_id)
+        )
+        registration = permission.registration
+        if not permission.is_granted or registration is None:
+            return 0
+        if registration.revoked_at is None and registration.expires_on > on:
+            return 0
+        reason = f"DEA registration {registration.number}, used in this practice, expired or was revoked"
+        permission.state = EpcsPermissionState.REVOKED
+        permission.revoked_at = timezone.now()
+        permission.revoked_reason = reason[:300]
+        permission.approved_by = None
+        permission.save()
+        audit.record(
+            "epcs.permission_revoked",
+            target=permission,
+            chain=permission.practice_id,
+            details={
+                "provider_id": permission.provider_id,
+                "practice_id": permission.practice_id,
+                "registration": registration.number,
+                "reason": reason,
+                "immediate": True,
+            },
+        )
+        erx_cache.bump_section(erx_cache.EPCS, permission.provider_id)
+    return 1

@@ -24,7 +24,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from epcs_access.services import PermissionRefused, approval_refusal, enter_request
+from epcs_access.services import PermissionRefused, approval_refusal, enter_request, revoke_lapsed_permissions
 from mfa import challenges
 from mfa.models import ProviderDevice, VerificationChallenge
 from providers.demo import seed_granted_permission
@@ -472,3 +472,31 @@ def test_the_retired_group_becomes_access_manager_memberships_of_the_members_pra
     assert roles == {("manager.two", practice.pk), ("manager.two", other_practice.pk)}
     assert not Membership.objects.filter(user=nowhere).exists()  # no practice: nothing to manage
     assert not Group.objects.filter(name=migration.GROUP_NAME).exists()
+
+
+@pytest.mark.req("DEA-04")
+@pytest.mark.req("ASVS-11")
+def test_the_daily_sweep_revokes_a_practices_permission_whose_named_registration_lapsed(two: TwoPractices) -> None:
+    """Dr. House signs in A with AH1234563 and in B with any registration: when AH1234563
+    expires while his second registration stays current, only A's permission ends."""
+    join(two.house.user, two.b)
+    own = two.house.dea_registrations.get()
+    second = verified_registration(
+        DeaRegistration.objects.create(
+            provider=two.house, number="AH2345672", state="NY", expires_on=timezone.localdate() + dt.timedelta(days=300)
+        )
+    )
+    two.a_request.delete()
+    seed_granted_permission(
+        provider=two.house, practice=two.a, entered_by=two.manager_a, approved_by=two.jones, registration=own
+    )
+    seed_granted_permission(provider=two.house, practice=two.b, entered_by=two.manager_b, approved_by=two.chase.user)
+    assert revoke_lapsed_permissions() == 0
+    DeaRegistration.objects.filter(pk=own.pk).update(expires_on=timezone.localdate())
+    assert revoke_lapsed_permissions() == 1
+    in_a = EpcsPermission.objects.get(provider=two.house, practice=two.a)
+    assert in_a.state == EpcsPermissionState.REVOKED and "AH1234563" in in_a.revoked_reason
+    assert EpcsPermission.objects.get(provider=two.house, practice=two.b).is_granted
+    assert epcs_block_reason(two.house, two.b, second) is None
+    event = AuditEvent.objects.get(action="epcs.permission_revoked")
+    assert event.chain_id == two.a.pk and event.details["registration"] == "AH1234563"
