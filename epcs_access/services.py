@@ -108,6 +108,11 @@ def approval_refusal(permission_request: EpcsPermissionRequest, approver: Any) -
         return "You entered this request, so a second person must approve it."
     if approver.pk == permission_request.provider.user_id:
         return "You cannot approve a change to your own EPCS permission."
+    if (
+        permission_request.action == EpcsRequestAction.GRANT
+        and not practice_providers(permission_request.practice).filter(pk=permission_request.provider_id).exists()
+    ):
+        return f"{permission_request.provider} is no longer a prescriber of this practice."
     if not is_registrant(approver, permission_request.practice):
         return (
             "Only a DEA registrant of this practice with a current DEA registration verified against the DEA "

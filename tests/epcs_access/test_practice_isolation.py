@@ -500,3 +500,24 @@ def test_the_daily_sweep_revokes_a_practices_permission_whose_named_registration
     assert epcs_block_reason(two.house, two.b, second) is None
     event = AuditEvent.objects.get(action="epcs.permission_revoked")
     assert event.chain_id == two.a.pk and event.details["registration"] == "AH1234563"
+
+
+@pytest.mark.req("ASVS-11")
+@pytest.mark.req("DEA-03")
+def test_a_grant_for_someone_who_left_the_practice_cannot_be_approved(two: TwoPractices) -> None:
+    Membership.objects.filter(user=two.house.user, practice=two.a).delete()
+    refusal = approval_refusal(two.a_request, two.jones)
+    assert refusal == "Dr. Gregory House is no longer a prescriber of this practice."
+    device = ProviderDevice.objects.create(
+        provider=Provider.objects.get(user=two.jones),
+        idme_device_id="jones-totp",
+        name="Phone",
+        kind="totp",
+        added_at=timezone.now(),
+    )
+    response = signed_in(two.jones).post(
+        f"/account/epcs-permissions/requests/{two.a_request.pk}/approve/", {"step": "start", "device": device.pk}
+    )
+    assert response.status_code == 404  # no longer awaiting anyone's approval
+    assert "Requests awaiting your approval" not in signed_in(two.jones).get(PAGE).content.decode()
+    assert not EpcsPermission.objects.filter(provider=two.house, state="granted").exists()
