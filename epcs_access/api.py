@@ -1,7 +1,10 @@
 """REST API of the EPCS Permissions Page (same rules as the page; JSON errors).
 
-Every object is looked up through what the caller may see (ASVS-06): a request the caller may
-not see is a 404, an action the caller may not take is a 403 with the reason.
+Every call works inside one practice (`providers.practices.api_practice`: the session's, the
+`X-Practice-Id` header's, or the caller's only one; none: 403 saying so). Every object is looked
+up through what the caller may see in that practice (ASVS-06, ASVS-11): a request the caller may
+not see, or another practice's, is a 404; an action the caller may not take is a 403 with the
+reason.
 """
 
 from __future__ import annotations
@@ -26,17 +29,31 @@ from mfa.outcomes import http_status
 from providers import services
 from providers.credentials.rules import has_current_registration
 from providers.epcs import epcs_block_reason, permission_for
-from providers.models import EpcsPermissionRequest, EpcsRequestAction, Provider
+from providers.models import DeaRegistration, EpcsPermissionRequest, EpcsRequestAction, Practice, Provider
+from providers.practices import PRACTICE_HEADER, api_practice
 from providers.reauth_api import ReauthenticationRequired, confirm_password_if_given
-from providers.roles import is_access_manager, provider_of
+from providers.roles import is_access_manager, practice_providers, provider_of
+
+NO_PRACTICE = f"Choose a practice: send the {PRACTICE_HEADER} header with one of your practices' ids."
+
+
+def practice_of(request: Request) -> Practice:
+    """The practice this call works in; none: 403 with what to send."""
+    practice = api_practice(request)
+    if practice is None:
+        raise PermissionDenied(NO_PRACTICE)
+    return practice
 
 
 class PermissionStatusSerializer(serializers.Serializer[Provider]):
+    """A prescriber's EPCS status in the practice of the call (`context["practice"]`)."""
+
     provider_id = serializers.IntegerField(source="pk")
     name = serializers.CharField(source="display_name")
     identity_confirmed = serializers.BooleanField()
     has_current_dea_registration = serializers.SerializerMethodField()
     state = serializers.SerializerMethodField()
+    registration = serializers.SerializerMethodField(help_text="The DEA number used in this practice, if named")
     can_sign_epcs = serializers.SerializerMethodField()
     block_reason = serializers.SerializerMethodField()
 
@@ -44,18 +61,24 @@ class PermissionStatusSerializer(serializers.Serializer[Provider]):
         return has_current_registration(provider)
 
     def get_state(self, provider: Provider) -> str:
-        permission = permission_for(provider)
+        permission = permission_for(provider, self.context["practice"])
         return permission.state if permission else "none"
 
+    def get_registration(self, provider: Provider) -> str | None:
+        permission = permission_for(provider, self.context["practice"])
+        return permission.registration.number if permission and permission.registration else None
+
     def get_can_sign_epcs(self, provider: Provider) -> bool:
-        return epcs_block_reason(provider) is None
+        return epcs_block_reason(provider, self.context["practice"]) is None
 
     def get_block_reason(self, provider: Provider) -> str | None:
-        return epcs_block_reason(provider)
+        return epcs_block_reason(provider, self.context["practice"])
 
 
 class PermissionRequestSerializer(serializers.ModelSerializer[EpcsPermissionRequest]):
     provider_id = serializers.IntegerField(read_only=True)
+    practice_id = serializers.IntegerField(read_only=True)
+    registration = serializers.CharField(source="registration.number", read_only=True, default=None)
     entered_by = serializers.CharField(source="entered_by.username", read_only=True)
     approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
 
@@ -64,7 +87,9 @@ class PermissionRequestSerializer(serializers.ModelSerializer[EpcsPermissionRequ
         fields = [
             "id",
             "provider_id",
+            "practice_id",
             "action",
+            "registration",
             "status",
             "note",
             "entered_by",
@@ -79,8 +104,15 @@ class PermissionRequestSerializer(serializers.ModelSerializer[EpcsPermissionRequ
 
 
 class EnterRequestSerializer(serializers.Serializer[Any]):
-    provider_id = serializers.IntegerField(min_value=1)
+    provider_id = serializers.IntegerField(min_value=1, help_text="A prescriber of the practice")
     action = serializers.ChoiceField(choices=EpcsRequestAction.choices)
+    registration_id = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Grants only: the prescriber's own DEA registration used in this practice (empty: any that counts)",
+    )
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
@@ -131,7 +163,7 @@ def challenge_body(challenge: VerificationChallenge) -> dict[str, Any]:
 
 
 def _visible_request(request: Request, pk: int) -> EpcsPermissionRequest:
-    found = svc.visible_requests(services.signed_in_user(request)).filter(pk=pk).first()
+    found = svc.visible_requests(services.signed_in_user(request), practice_of(request)).filter(pk=pk).first()
     if found is None:
         raise Http404("No such request")
     return found
@@ -149,17 +181,19 @@ def _own_challenge(
 
 
 class PermissionListView(APIView):
-    """EPCS status: every prescriber for an access manager, otherwise only your own."""
+    """EPCS status in the practice: its every prescriber for its access manager, otherwise only your own."""
 
     @extend_schema(responses=PermissionStatusSerializer(many=True))
     def get(self, request: Request) -> Response:
         user = services.signed_in_user(request)
-        if is_access_manager(user):
-            providers = list(Provider.objects.select_related("user").order_by("display_name"))
+        practice = practice_of(request)
+        if is_access_manager(user, practice):
+            providers = list(practice_providers(practice).select_related("user").order_by("display_name"))
         else:
             own = provider_of(user)
             providers = [own] if own else []
-        return Response([PermissionStatusSerializer(provider).data for provider in providers])
+        context = {"practice": practice}
+        return Response([PermissionStatusSerializer(provider, context=context).data for provider in providers])
 
 
 class RequestListView(APIView):
@@ -167,25 +201,38 @@ class RequestListView(APIView):
 
     @extend_schema(operation_id="epcs_requests_list", responses=PermissionRequestSerializer(many=True))
     def get(self, request: Request) -> Response:
-        items = svc.visible_requests(services.signed_in_user(request))[:200]
+        items = svc.visible_requests(services.signed_in_user(request), practice_of(request))[:200]
         return Response(PermissionRequestSerializer(items, many=True).data)
 
     @extend_schema(request=EnterRequestSerializer, responses={201: PermissionRequestSerializer})
     def post(self, request: Request) -> Response:
         user = services.signed_in_user(request)
+        practice = practice_of(request)
         try:
-            svc.require_access_manager_to_enter(user, request)
+            svc.require_access_manager_to_enter(user, practice, request)
         except svc.PermissionRefused as refusal:
             raise PermissionDenied(refusal.message) from refusal
         body = EnterRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        provider = Provider.objects.filter(pk=body.validated_data["provider_id"]).first()
+        # Only this practice's prescribers: another practice's reads like one that does not exist.
+        provider = practice_providers(practice).filter(pk=body.validated_data["provider_id"]).first()
         if provider is None:
             raise serializers.ValidationError({"provider_id": ["No such prescriber."]})
+        registration = None
+        if body.validated_data["registration_id"] is not None:
+            registration = DeaRegistration.objects.filter(
+                pk=body.validated_data["registration_id"], provider=provider
+            ).first()
+            if registration is None:
+                raise serializers.ValidationError(
+                    {"registration_id": ["Choose one of the prescriber's own DEA registrations."]}
+                )
         try:
             created = svc.enter_request(
                 actor=user,
+                practice=practice,
                 provider=provider,
+                registration=registration,
                 action=body.validated_data["action"],
                 note=body.validated_data["note"],
                 request=request,

@@ -133,7 +133,7 @@ def _start_refusal(
 ) -> str | None:
     refusal = approval_refusal(permission_request, approver)
     if refusal is None and decision is Decision.APPROVE and permission_request.action == EpcsRequestAction.GRANT:
-        refusal = grant_refusal(permission_request.provider)
+        refusal = grant_refusal(permission_request.provider, None, permission_request.registration)
     approver_provider = provider_of(approver)
     if refusal is None and (approver_provider is None or device.provider_id != approver_provider.pk):
         refusal = OWN_DEVICE_NEEDED
@@ -241,7 +241,7 @@ def complete_permission_challenge(challenge: VerificationChallenge) -> None:
         _reject(permission_request, approver, challenge)
         return
     if refusal is None and permission_request.action == EpcsRequestAction.GRANT:
-        refusal = grant_refusal(permission_request.provider)
+        refusal = grant_refusal(permission_request.provider, None, permission_request.registration)
     if refusal is not None:
         # Everything in this transaction is undone; mfa.challenges records "mfa.completion_failed"
         # with this reason.
@@ -252,8 +252,11 @@ def complete_permission_challenge(challenge: VerificationChallenge) -> None:
         action,
         actor=approver,
         target=permission,
+        chain=permission_request.practice_id,
         details={
             "provider_id": permission_request.provider.pk,
+            "practice_id": permission_request.practice_id,
+            "registration": permission.registration.number if permission.registration else None,
             "request_id": permission_request.pk,
             "entered_by": permission_request.entered_by.get_username(),
             "approved_by": approver.get_username(),
@@ -270,7 +273,7 @@ def _locked_request_of(challenge: VerificationChallenge, approver: User) -> Epcs
         raise CompletionRefused("This approval does not belong to you.")
     permission_request = (
         EpcsPermissionRequest.objects.select_for_update(of=("self",))
-        .select_related("provider__user")
+        .select_related("provider__user", "practice", "registration")
         .filter(pk=challenge.context.get("request_id"))
         .first()
     )
@@ -286,6 +289,7 @@ def _reject(permission_request: EpcsPermissionRequest, approver: User, challenge
         "epcs.permission_request_rejected",
         actor=approver,
         target=permission_request,
+        chain=permission_request.practice_id,
         details={
             "reason": reason,
             "challenge": str(challenge.pk),
@@ -296,13 +300,14 @@ def _reject(permission_request: EpcsPermissionRequest, approver: User, challenge
 
 
 def _apply(permission_request: EpcsPermissionRequest, approver: User) -> tuple[EpcsPermission, str]:
-    """Grant or revoke the locked permission; returns it and the audit action."""
+    """Grant or revoke the locked permission in the request's practice; returns it and the audit action."""
     provider = permission_request.provider
-    permission, _ = EpcsPermission.objects.get_or_create(provider=provider)
+    permission, _ = EpcsPermission.objects.get_or_create(provider=provider, practice_id=permission_request.practice_id)
     permission = EpcsPermission.objects.select_for_update().get(pk=permission.pk)
     now = timezone.now()
     if permission_request.action == EpcsRequestAction.GRANT:
         permission.state = EpcsPermissionState.GRANTED
+        permission.registration = permission_request.registration
         permission.granted_at = now
         permission.revoked_at = None
         permission.revoked_reason = ""

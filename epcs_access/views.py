@@ -1,9 +1,13 @@
 """The EPCS Permissions Page and "Report lost or stolen device" (thin views; the services decide).
 
-- Access managers: every prescriber with identity, DEA and EPCS status; enter grant or
-  revocation requests; cancel requests; lost-device notices.
-- DEA registrants: the pending requests they may approve, approved with 2FA on their own device.
-- Prescribers: their own status and requests.
+The page works inside the current practice (`practice_required`; ASVS-11): everything on it is
+that practice's, and another practice's request or notice id is a 404.
+
+- Access managers of the practice: its prescribers with identity, DEA and EPCS status; enter
+  grant or revocation requests; cancel requests; lost-device notices.
+- DEA registrants of the practice: the pending requests they may approve, approved with 2FA on
+  their own device.
+- Prescribers: their own status and requests in the practice.
 """
 
 from __future__ import annotations
@@ -32,9 +36,18 @@ from providers import services
 from providers.credentials.rules import has_current_registration
 from providers.credentials.views import erx_info_url
 from providers.epcs import epcs_block_reason, permission_for
-from providers.models import EpcsAccessNotice, EpcsPermissionRequest, EpcsRequestAction, EpcsRequestStatus, Provider
+from providers.models import (
+    EpcsAccessNotice,
+    EpcsPermission,
+    EpcsPermissionRequest,
+    EpcsRequestAction,
+    EpcsRequestStatus,
+    Practice,
+    Provider,
+)
+from providers.practices import practice_required
 from providers.reauth import ask_for_password, reauthentication_required
-from providers.roles import is_access_manager, is_registrant, provider_of
+from providers.roles import is_access_manager, is_registrant, practice_providers, provider_of
 
 PAGE_TEMPLATE = "epcs_access/permissions.html"
 APPROVE_TEMPLATE = "epcs_access/approve.html"
@@ -45,50 +58,63 @@ def page_url() -> str:
     return reverse("epcs-permissions")
 
 
-def _prescriber_rows() -> list[dict[str, Any]]:
+def _prescriber_rows(practice: Practice) -> list[dict[str, Any]]:
+    """The practice's prescribers with their permission in this practice."""
     rows = []
-    providers = Provider.objects.select_related("user", "epcs_permission").order_by("display_name")
+    providers = practice_providers(practice).select_related("user").order_by("display_name")
+    permissions = {
+        p.provider_id: p
+        for p in EpcsPermission.objects.filter(practice=practice, provider__in=providers).select_related("registration")
+    }
     pending = {
         r.provider_id: r
-        for r in EpcsPermissionRequest.objects.filter(status=EpcsRequestStatus.PENDING).select_related("entered_by")
+        for r in EpcsPermissionRequest.objects.filter(
+            practice=practice, status=EpcsRequestStatus.PENDING
+        ).select_related("entered_by", "registration")
     }
     for provider in providers:
-        permission = getattr(provider, "epcs_permission", None)
+        permission = permissions.get(provider.pk)
         rows.append(
             {
                 "provider": provider,
                 "permission": permission,
                 "has_current_dea": has_current_registration(provider),
                 "pending": pending.get(provider.pk),
-                "can_sign": epcs_block_reason(provider) is None,
+                "can_sign": epcs_block_reason(provider, practice, permission=permission) is None,
             }
         )
     return rows
 
 
-def _is_prescriber(provider: Provider) -> bool:
-    """Someone EPCS status matters to: has a DEA registration, a permission or a request."""
+def _is_prescriber(provider: Provider, practice: Practice) -> bool:
+    """Someone EPCS status matters to here: has a DEA registration, a permission or a request."""
     return (
-        provider.dea_registrations.exists() or permission_for(provider) is not None or provider.epcs_requests.exists()
+        provider.dea_registrations.exists()
+        or permission_for(provider, practice) is not None
+        or provider.epcs_requests.filter(practice=practice).exists()
     )
 
 
 def _page(request: HttpRequest, enter_form: EnterRequestForm | None = None, status: int = 200) -> HttpResponse:
     user = services.signed_in_user(request)
-    manager = is_access_manager(user)
+    practice: Practice = request.practice  # type: ignore[attr-defined]
+    manager = is_access_manager(user, practice)
     own = provider_of(user)
     context: dict[str, Any] = {
+        "practice": practice,
         "is_manager": manager,
-        "is_registrant": is_registrant(user),
-        "awaiting": svc.requests_awaiting(user),
-        "history": list(svc.visible_requests(user)[:25]),
-        "own_provider": own if own and _is_prescriber(own) else None,
-        "own_block_reason": epcs_block_reason(own) if own else None,
+        "is_registrant": is_registrant(user, practice),
+        "awaiting": svc.requests_awaiting(user, practice),
+        "history": list(svc.visible_requests(user, practice)[:25]),
+        "own_provider": own if own and _is_prescriber(own, practice) else None,
+        "own_block_reason": epcs_block_reason(own, practice) if own else None,
     }
     if manager:
-        context["prescribers"] = _prescriber_rows()
-        context["notices"] = list(EpcsAccessNotice.objects.filter(dismissed_at__isnull=True).select_related("provider"))
-        context["enter_form"] = enter_form or EnterRequestForm()
+        context["prescribers"] = _prescriber_rows(practice)
+        context["notices"] = list(
+            EpcsAccessNotice.objects.filter(practice=practice, dismissed_at__isnull=True).select_related("provider")
+        )
+        context["enter_form"] = enter_form or EnterRequestForm(practice=practice)
     return render(request, PAGE_TEMPLATE, context, status=status)
 
 
@@ -97,36 +123,42 @@ def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
 
 
 def _visible_request(request: HttpRequest, pk: int) -> EpcsPermissionRequest:
-    """A request the signed-in person may see at all (others: 404, ASVS-06)."""
+    """A request of the current practice the signed-in person may see at all (others, and
+    every other practice's: 404, ASVS-06, ASVS-11)."""
     user = services.signed_in_user(request)
-    found = svc.visible_requests(user).filter(pk=pk).first()
+    found = svc.visible_requests(user, request.practice).filter(pk=pk).first()  # type: ignore[attr-defined]
     if found is None:
         raise Http404("No such request")
     return found
 
 
 @login_required
+@practice_required
 @require_http_methods(["GET"])
 def permissions_page(request: HttpRequest) -> HttpResponse:
     return _page(request)
 
 
 @login_required
+@practice_required
 @require_POST
 def enter_request(request: HttpRequest) -> HttpResponse:
     user = services.signed_in_user(request)
+    practice: Practice = request.practice  # type: ignore[attr-defined]
     try:
-        svc.require_access_manager_to_enter(user, request)
+        svc.require_access_manager_to_enter(user, practice, request)
     except svc.PermissionRefused as refusal:
         return _forbidden(request, refusal.message)
-    form = EnterRequestForm(request.POST)
+    form = EnterRequestForm(request.POST, practice=practice)
     if not form.is_valid():
         return _page(request, form, status=400)
     try:
         svc.enter_request(
             actor=user,
+            practice=practice,
             provider=form.cleaned_data["provider"],
             action=form.cleaned_data["action"],
+            registration=form.cleaned_data["registration"],
             note=form.cleaned_data["note"],
             request=request,
         )
@@ -140,6 +172,7 @@ def enter_request(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@practice_required
 @require_POST
 def cancel_request(request: HttpRequest, pk: int) -> HttpResponse:
     permission_request = _visible_request(request, pk)
@@ -154,9 +187,11 @@ def cancel_request(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@practice_required
 @require_POST
 def dismiss_notice(request: HttpRequest, pk: int) -> HttpResponse:
-    notice = get_object_or_404(EpcsAccessNotice, pk=pk)
+    # Only the current practice's notices exist here (another practice's: 404, ASVS-11).
+    notice = get_object_or_404(EpcsAccessNotice, pk=pk, practice=request.practice)  # type: ignore[attr-defined]
     try:
         lost.dismiss_notice(actor=services.signed_in_user(request), notice=notice, request=request)
     except svc.PermissionRefused as refusal:
@@ -176,7 +211,8 @@ def lost_device(request: HttpRequest) -> HttpResponse:
     if report.revoked:
         messages.warning(
             request,
-            "Your EPCS permission has been revoked at once and your access managers have been told. "
+            "Your EPCS permission has been revoked at once in every practice and your access managers have been "
+            "told. "
             "Remove the lost device at ID.me with Update MFA Device. "
             "EPCS must be granted again on the EPCS Permissions Page before you can sign.",
         )
@@ -222,6 +258,7 @@ def _approval_context(
 
 
 @login_required
+@practice_required
 @require_http_methods(["GET", "POST"])
 def approve_request(request: HttpRequest, pk: int) -> HttpResponse:
     """Approve with your password (last 15 minutes) and 2FA: choose your device, then enter a
@@ -230,6 +267,7 @@ def approve_request(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@practice_required
 @require_http_methods(["GET", "POST"])
 def reject_request(request: HttpRequest, pk: int) -> HttpResponse:
     """Reject the same way: a recent password entry and your 2FA (nothing else changes)."""

@@ -80,7 +80,7 @@ DEMO_ACCOUNTS = [
         "(555) 201-0803",
         dt.date(1984, 7, 22),
     ),
-    # dr.patel of Riverside Family Medicine, the EHR's second demo practice (not linked yet).
+    # dr.patel of Riverside Family Medicine, the EHR's second demo practice (the EHR seed links her).
     DemoAccount(
         DEMO_PRIYA_UUID,
         "priya.patel@example.test",

@@ -64,11 +64,13 @@ DEMO_PEOPLE = (
         npi="1234567810",
         date_of_birth=dt.date(1984, 7, 22),
     ),
-    DemoPerson("manager.lee", "Casey", "Lee", "casey.lee@example.test", is_staff=True),
+    # An access manager by membership (EHR Demo Practice); no Django admin (docs/epcs-permissions.md).
+    DemoPerson("manager.lee", "Casey", "Lee", "casey.lee@example.test"),
     DemoPerson("admin", "Practice", "Admin", "admin@example.test", is_staff=True, is_superuser=True),
     # Riverside Family Medicine, the second demo practice (docs/architecture.md "Practices").
-    # dr.patel is not linked to ID.me and has no credentials yet: she verifies with
-    # priya.patel@example.test and adds FP1357929 (the registry's demo record) on eRx Info.
+    # dr.patel is linked to the ID.me demo account priya.patel@example.test and holds FP1357929
+    # (the registry's demo record, Schedules III-V), verified by manager.ortiz; her EPCS
+    # permission in Riverside names that registration.
     DemoPerson(
         "dr.patel", "Priya", "Patel", "priya.patel@example.test", npi="1234567828", date_of_birth=dt.date(1982, 5, 9)
     ),
@@ -189,6 +191,7 @@ def seed_people() -> list[User]:
 DEMO_IDME_UUIDS = {
     "dr.smith": "5e0d1c2b3a4f4e5d8c7b6a5f4e3d2c1b",
     "dr.jones": "6f1e2d3c4b5a4f6e9d8c7b6a5f4e3d2c",
+    "dr.patel": "9c4b5a6f7e8d4c9b8a1f2e3d4c5b6a7f",
 }
 
 
@@ -200,11 +203,25 @@ class DemoCredentials:
     license_state: str
     license_number: str
     medicaid_id: str
+    # The access manager recorded as having verified them: one of a practice the prescriber is in.
+    verifier: str = "manager.lee"
+    # The schedules at the DEA registry's demo record (and on the registration).
+    schedules: frozenset[Schedule] = frozenset(Schedule)
 
 
 DEMO_CREDENTIALS = (
     DemoCredentials("dr.smith", "AS1234563", "NY", "NY", "312456", "NY10004521"),
     DemoCredentials("dr.jones", "BJ1234563", "NY", "NY", "298731", "NY10007788"),
+    DemoCredentials(
+        "dr.patel",
+        "FP1357929",
+        "NY",
+        "NY",
+        "287654",
+        "NY10009931",
+        verifier="manager.ortiz",
+        schedules=frozenset({Schedule.III, Schedule.IIIN, Schedule.IV, Schedule.V}),
+    ),
 )
 
 
@@ -224,7 +241,7 @@ def demo_registry_answer(item: DemoCredentials, person: DemoPerson, today: dt.da
         registrant_last_name=person.last_name,
         registrant_first_name=person.first_name,
         business_activity=BusinessActivity.PRACTITIONER,
-        schedules=frozenset(Schedule),
+        schedules=item.schedules,
         state=item.dea_state,
         expires_on=demo_registration_expiry(today),
         status=RegistryStatus.ACTIVE,
@@ -232,21 +249,34 @@ def demo_registry_answer(item: DemoCredentials, person: DemoPerson, today: dt.da
     )
 
 
-def seed_credentials() -> None:
-    """DEA registrations (all schedules), state licenses, Medicaid ids and the ID.me links
-    (IAL2) of dr.smith and dr.jones; manager.lee becomes an EPCS access manager and is recorded
-    as having verified the registrations against the DEA registry's demo answer and the
-    licenses at the state board (seeded: the server may not be running while seeding, and
-    the audit trail says "seeded")."""
+def _schedule_flags(schedules: frozenset[Schedule]) -> dict[str, bool]:
+    codes = {Schedule.II: "schedule_2", Schedule.IIN: "schedule_2n", Schedule.III: "schedule_3"}
+    codes |= {Schedule.IIIN: "schedule_3n", Schedule.IV: "schedule_4", Schedule.V: "schedule_5"}
+    return {flag: schedule in schedules for schedule, flag in codes.items()}
 
-    manager = User.objects.get(username="manager.lee")  # an access manager by membership
+
+def seed_credentials() -> None:
+    """DEA registrations, state licenses, Medicaid ids and the ID.me links (IAL2) of dr.smith,
+    dr.jones and dr.patel. Each is recorded as verified by an access manager of a practice the
+    prescriber works in (manager.lee; manager.ortiz for dr.patel) against the DEA registry's demo
+    answer and at the state board (seeded: the server may not be running while seeding, and the
+    audit trail says "seeded"). Credentials are the person's: verified once, they count in every
+    practice the prescriber works in."""
+
     today = timezone.localdate()
     expires_on = demo_registration_expiry(today)
     people = {person.username: person for person in DEMO_PEOPLE}
     for item in DEMO_CREDENTIALS:
+        manager = User.objects.get(username=item.verifier)
         provider = Provider.objects.get(user__username=item.username)
         registration, created = DeaRegistration.objects.get_or_create(
-            number=item.dea_number, defaults={"provider": provider, "state": item.dea_state, "expires_on": expires_on}
+            number=item.dea_number,
+            defaults={
+                "provider": provider,
+                "state": item.dea_state,
+                "expires_on": expires_on,
+                **_schedule_flags(item.schedules),
+            },
         )
         if not created and registration.revoked_at is None and registration.expires_on != expires_on:
             registration.expires_on = expires_on
@@ -287,35 +317,53 @@ def seed_credentials() -> None:
         erx_cache.bump_section(erx_cache.CREDENTIALS, provider.pk)
 
 
-# (prescriber, practice, entered by, approved by): one EPCS permission per prescriber and
-# practice. dr.jones (a locum) holds one in each practice; dr.patel's in Riverside counts once
-# she has verified her identity and her DEA registration is verified (README).
-DEMO_EPCS_PERMISSIONS = (
-    ("dr.smith", "EHR Demo Practice", "manager.lee", "dr.jones"),
-    ("dr.jones", "EHR Demo Practice", "manager.lee", "dr.smith"),
-    ("dr.patel", "Riverside Family Medicine", "manager.ortiz", "dr.jones"),
-    ("dr.jones", "Riverside Family Medicine", "manager.ortiz", "dr.patel"),
+@dataclass(frozen=True)
+class DemoGrant:
+    """An EPCS permission in a practice: entered by one of its access managers, approved by a DEA
+    registrant of the same practice; `dea_number`: the registration named for that practice."""
+
+    practice: str
+    prescriber: str
+    entered_by: str
+    approved_by: str
+    dea_number: str | None = None
+
+
+DEMO_GRANTS = (
+    # EHR Demo Practice: dr.smith may sign; dr.jones and dr.carter have no permission there.
+    DemoGrant("EHR Demo Practice", "dr.smith", "manager.lee", "dr.jones"),
+    # Riverside: dr.patel with her own FP1357929; dr.jones (the locum) may sign here only.
+    DemoGrant("Riverside Family Medicine", "dr.patel", "manager.ortiz", "dr.jones", "FP1357929"),
+    DemoGrant("Riverside Family Medicine", "dr.jones", "manager.ortiz", "dr.patel"),
 )
 
 
 def seed_epcs_permission() -> None:
-    """The demo EPCS permissions (DEMO_EPCS_PERMISSIONS), recorded as seeded demo data
+    """The demo EPCS permissions, per practice (DEMO_GRANTS), recorded as seeded demo data
     ({"seeded": true} in the practice's audit chain; no 2FA is claimed). Each is left alone once
     it exists, so a demo revocation is not undone by seeding again."""
-    for username, practice_name, entered_by, approved_by in DEMO_EPCS_PERMISSIONS:
-        provider = Provider.objects.get(user__username=username)
-        practice = Practice.objects.get(name=practice_name)
+    for grant in DEMO_GRANTS:
+        practice = Practice.objects.get(name=grant.practice)
+        provider = Provider.objects.get(user__username=grant.prescriber)
         if EpcsPermission.objects.filter(provider=provider, practice=practice).exists():
             continue
         seed_granted_permission(
             provider=provider,
             practice=practice,
-            entered_by=User.objects.get(username=entered_by),
-            approved_by=User.objects.get(username=approved_by),
+            entered_by=User.objects.get(username=grant.entered_by),
+            approved_by=User.objects.get(username=grant.approved_by),
+            registration=DeaRegistration.objects.get(number=grant.dea_number) if grant.dea_number else None,
         )
 
 
-def seed_granted_permission(*, provider: Provider, practice: Practice, entered_by: User, approved_by: User) -> bool:
+def seed_granted_permission(
+    *,
+    provider: Provider,
+    practice: Practice,
+    entered_by: User,
+    approved_by: User,
+    registration: DeaRegistration | None = None,
+) -> bool:
     """Demo only: record a granted permission as seeded data. No 2FA happened, and the
     request and the audit trail say so ({"seeded": true}, no challenge id).
 
@@ -336,6 +384,7 @@ def seed_granted_permission(*, provider: Provider, practice: Practice, entered_b
         permission_request = EpcsPermissionRequest.objects.create(
             provider=provider,
             practice=practice,
+            registration=registration,
             action=EpcsRequestAction.GRANT,
             note="Seeded demo data",
             entered_by=entered_by,
@@ -346,6 +395,7 @@ def seed_granted_permission(*, provider: Provider, practice: Practice, entered_b
             decision_reason="Seeded demo data: no 2FA took place",
         )
         permission.state = EpcsPermissionState.GRANTED
+        permission.registration = registration
         permission.entered_by = entered_by
         permission.approved_by = approved_by
         permission.requested_at = now
@@ -362,6 +412,8 @@ def seed_granted_permission(*, provider: Provider, practice: Practice, entered_b
             details={
                 "seeded": True,
                 "provider_id": provider.pk,
+                "practice_id": practice.pk,
+                "registration": registration.number if registration else None,
                 "request_id": permission_request.pk,
                 "entered_by": entered_by.get_username(),
                 "approved_by": approved_by.get_username(),

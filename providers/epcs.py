@@ -83,13 +83,14 @@ def epcs_block_reason(
     if dea_registration is not None:
         if dea_registration.provider_id != provider.pk:
             return "That DEA registration is not yours. Choose one of your own registrations."
-        if permission.registration_id is not None and dea_registration.pk != permission.registration_id:
+        named = permission.registration
+        if named is not None and dea_registration.pk != named.pk:
             return (
-                f"Your EPCS permission in this practice is for DEA registration {permission.registration.number}. "
+                f"Your EPCS permission in this practice is for DEA registration {named.number}. "
                 "Choose that registration."
             )
         return registration_block_reason(dea_registration, on)
-    if permission.registration_id is not None:
+    if permission.registration is not None:
         return registration_block_reason(permission.registration, on)
     if not has_current_registration(provider, on, registrations):
         return (

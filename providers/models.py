@@ -213,15 +213,20 @@ class EpcsRequestStatus(models.TextChoices):
 
 
 class EpcsPermissionRequest(models.Model):
-    """A grant or revocation entered by one person and approved by a second (DEA-03).
+    """A grant or revocation in a practice, entered by one of its access managers and approved
+    by a second person (DEA-03).
 
-    The approver is a DEA registrant other than the person who entered it and other than the
-    prescriber, and approves with a 2FA challenge on their own ID.me device (recorded here).
+    The approver is a DEA registrant of the same practice other than the person who entered it
+    and other than the prescriber, and approves with a 2FA challenge on their own ID.me device
+    (recorded here).
     """
 
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="epcs_requests")
     practice = models.ForeignKey("Practice", on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=8, choices=EpcsRequestAction.choices)
+    # A grant may name which of the prescriber's DEA registrations is used in the practice
+    # (copied to the permission when approved); empty: any of theirs that counts.
+    registration = models.ForeignKey(DeaRegistration, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=12, choices=EpcsRequestStatus.choices, default=EpcsRequestStatus.PENDING)
     note = models.CharField(max_length=300, blank=True)
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

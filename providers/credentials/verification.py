@@ -1,7 +1,9 @@
 """Verifying prescriber credentials (DEA-20, 1311.125(a)); docs/epcs-permissions.md.
 
 A DEA registration or a state license entered or changed by the prescriber is *unverified*
-until an EPCS access manager other than the prescriber verifies it:
+until an EPCS access manager other than the prescriber verifies it. The access manager works in
+a practice and verifies only for people who are members of it (ASVS-11); credentials belong to
+the person, so the verification is recorded once and counts in every practice they work in:
 
 - A DEA registration against the DEA registry (`dea_registry_client`): the registry's answer
   must agree on number, registrant's last name, schedules, expiry date, state, an active status
@@ -41,7 +43,7 @@ from dea_registry_client import (
 from providers import erx_cache
 from providers.credentials.rules import license_is_verified, registration_is_verified, today
 from providers.credentials.services import registrant_last_name
-from providers.models import DeaRegistration, Practice, Provider, StateLicense, User
+from providers.models import DeaRegistration, Membership, Practice, PracticeRole, Provider, StateLicense, User
 from providers.roles import is_access_manager
 
 
@@ -165,10 +167,26 @@ def compare_with_registry(registration: DeaRegistration, answer: RegistryRecord)
     return tuple(found)
 
 
-def _who_refusal(actor: Any, provider: Provider) -> tuple[str, RefusalCode] | None:
-    # An access manager of a practice the prescriber works in (issue 10: roles per practice).
-    practices = Practice.objects.filter(memberships__user_id=provider.user_id).distinct()
-    if not any(is_access_manager(actor, practice) for practice in practices):
+def people_of(practice: Practice) -> Any:
+    """The providers (QuerySet) who are members of `practice` in any role."""
+    return Provider.objects.filter(user__memberships__practice=practice).distinct()
+
+
+def manages_for(actor: Any, provider: Provider, practice: Practice | None) -> bool:
+    """Whether `actor` is an access manager of `practice` and `provider` a member of it; with no
+    practice named (the demo seed, a management command), of any practice the provider is in."""
+    if practice is not None:
+        return is_access_manager(actor, practice) and people_of(practice).filter(pk=provider.pk).exists()
+    if not (getattr(actor, "is_authenticated", False) and actor.is_active):
+        return False
+    shared = Membership.objects.filter(user_id=provider.user_id).values("practice_id")
+    return Membership.objects.filter(
+        user_id=actor.pk, role=PracticeRole.ACCESS_MANAGER, practice_id__in=shared
+    ).exists()
+
+
+def _who_refusal(actor: Any, provider: Provider, practice: Practice | None) -> tuple[str, RefusalCode] | None:
+    if not manages_for(actor, provider, practice):
         return (
             "Only an EPCS access manager can verify prescriber credentials.",
             RefusalCode.NOT_ACCESS_MANAGER,
@@ -206,11 +224,11 @@ def _refuse(
 
 # --- DEA registrations ----------------------------------------------------------------
 def verify_dea_registration(
-    *, actor: User, registration: DeaRegistration, request: HttpRequest | None = None
+    *, actor: User, registration: DeaRegistration, practice: Practice | None, request: HttpRequest | None = None
 ) -> DeaRegistration:
     """Ask the DEA registry about `registration` and record the verification if it agrees."""
     action = "credentials.dea_verification_refused"
-    refusal = _who_refusal(actor, registration.provider)
+    refusal = _who_refusal(actor, registration.provider, practice)
     if refusal is not None:
         _refuse(action, *refusal, actor=actor, target=registration, request=request)
     if registration.revoked_at is not None:
@@ -246,7 +264,9 @@ def verify_dea_registration(
             details={"registry_error": getattr(exc, "code", "registry_error")},
             outcome=Outcome.FAILURE,
         )
-    return record_dea_verification(actor=actor, registration=registration, answer=answer, request=request)
+    return record_dea_verification(
+        actor=actor, registration=registration, answer=answer, practice=practice, request=request
+    )
 
 
 def record_dea_verification(
@@ -254,14 +274,16 @@ def record_dea_verification(
     actor: User,
     registration: DeaRegistration,
     answer: RegistryRecord,
+    practice: Practice | None = None,
     request: HttpRequest | None = None,
     seeded: bool = False,
 ) -> DeaRegistration:
     """Compare `registration` with the registry's `answer` and, when they agree, record who
     verified it, when, and the answer. `verify_dea_registration` calls this with the answer it
     just fetched; the demo seed calls it with the simulator's documented demo answer
-    (`seeded=True`, said so in the audit trail) because the server may not be running then."""
-    refusal = _who_refusal(actor, registration.provider)
+    (`seeded=True`, said so in the audit trail) because the server may not be running then.
+    `practice` is the one the access manager works in (None: any they share with the prescriber)."""
+    refusal = _who_refusal(actor, registration.provider, practice)
     if refusal is not None:
         _refuse("credentials.dea_verification_refused", *refusal, actor=actor, target=registration, request=request)
     snapshot = answer.as_json()
@@ -333,11 +355,12 @@ def verify_state_license(
     license_: StateLicense,
     source: str,
     reference: str,
+    practice: Practice | None = None,
     request: HttpRequest | None = None,
 ) -> StateLicense:
     """Record that `actor` checked the license at the state board (`source`, `reference`)."""
     action = "credentials.license_verification_refused"
-    refusal = _who_refusal(actor, license_.provider)
+    refusal = _who_refusal(actor, license_.provider, practice)
     if refusal is not None:
         _refuse(action, *refusal, actor=actor, target=license_, request=request)
     source, reference = source.strip()[:200], reference.strip()[:100]
@@ -417,19 +440,21 @@ class Unverified:
     licenses: list[StateLicense]
 
 
-def unverified_credentials() -> Unverified:
-    """Registrations not marked revoked and unexpired licenses that are not (or no longer) verified."""
+def unverified_credentials(practice: Practice) -> Unverified:
+    """Registrations not marked revoked and unexpired licenses of the practice's people that are
+    not (or no longer) verified."""
     on = today()
+    people = people_of(practice)
     registrations = [
         r
-        for r in DeaRegistration.objects.filter(revoked_at__isnull=True, expires_on__gt=on).select_related(
-            "provider__user"
-        )
+        for r in DeaRegistration.objects.filter(
+            provider__in=people, revoked_at__isnull=True, expires_on__gt=on
+        ).select_related("provider__user")
         if not registration_is_verified(r)
     ]
     licenses = [
         lic
-        for lic in StateLicense.objects.filter(expires_on__gt=on).select_related("provider__user")
+        for lic in StateLicense.objects.filter(provider__in=people, expires_on__gt=on).select_related("provider__user")
         if not license_is_verified(lic)
     ]
     return Unverified(registrations=registrations, licenses=licenses)

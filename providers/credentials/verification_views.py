@@ -1,7 +1,9 @@
 """The Credential Verification page (thin: providers.credentials.verification decides).
 
-EPCS access managers see the DEA registrations and state licenses that are not verified,
-verify a registration against the DEA registry, and record a state-board check of a license.
+EPCS access managers of the current practice see the DEA registrations and state licenses of
+the practice's people that are not verified, verify a registration against the DEA registry,
+and record a state-board check of a license. Another person's credential ids answer 404
+(ASVS-11); anyone who is not an access manager of the practice is refused (403).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from audit.models import Outcome
 from providers import services
 from providers.credentials import verification
 from providers.credentials.forms import LicenseVerificationForm
-from providers.models import DeaRegistration, StateLicense
+from providers.models import DeaRegistration, Practice, StateLicense
+from providers.practices import practice_required
 from providers.reauth import reauthentication_required
 from providers.roles import is_access_manager
 
@@ -39,7 +42,7 @@ def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
 def _page(
     request: HttpRequest, *, license_forms: dict[int, LicenseVerificationForm] | None = None, status: int = 200
 ) -> HttpResponse:
-    pending = verification.unverified_credentials()
+    pending = verification.unverified_credentials(request.practice)  # type: ignore[attr-defined]
     forms = license_forms or {}
     licenses = [
         {
@@ -54,7 +57,7 @@ def _page(
 
 def _manager_or_refusal(request: HttpRequest) -> HttpResponse | None:
     user = services.signed_in_user(request)
-    if is_access_manager(user):
+    if is_access_manager(user, request.practice):  # type: ignore[attr-defined]
         return None
     audit.record(
         "credentials.verification_page_refused",
@@ -66,23 +69,33 @@ def _manager_or_refusal(request: HttpRequest) -> HttpResponse | None:
     return _forbidden(request, NOT_MANAGER)
 
 
+def _practice(request: HttpRequest) -> Practice:
+    return request.practice  # type: ignore[attr-defined]
+
+
 @login_required
+@practice_required
 @require_GET
 def verification_page(request: HttpRequest) -> HttpResponse:
     return _manager_or_refusal(request) or _page(request)
 
 
 @login_required
+@practice_required
 @require_POST
 @reauthentication_required
 def verify_registration(request: HttpRequest, pk: int) -> HttpResponse:
     refused = _manager_or_refusal(request)
     if refused:
         return refused
-    registration = get_object_or_404(DeaRegistration.objects.select_related("provider__user"), pk=pk)
+    practice = _practice(request)
+    registration = get_object_or_404(
+        DeaRegistration.objects.select_related("provider__user").filter(provider__in=verification.people_of(practice)),
+        pk=pk,
+    )
     try:
         verification.verify_dea_registration(
-            actor=services.signed_in_user(request), registration=registration, request=request
+            actor=services.signed_in_user(request), registration=registration, practice=practice, request=request
         )
     except verification.VerificationRefused as refusal:
         if refusal.code == verification.RefusalCode.OWN_CREDENTIAL:
@@ -98,13 +111,18 @@ def verify_registration(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@practice_required
 @require_POST
 @reauthentication_required
 def verify_license(request: HttpRequest, pk: int) -> HttpResponse:
     refused = _manager_or_refusal(request)
     if refused:
         return refused
-    license_ = get_object_or_404(StateLicense.objects.select_related("provider__user"), pk=pk)
+    practice = _practice(request)
+    license_ = get_object_or_404(
+        StateLicense.objects.select_related("provider__user").filter(provider__in=verification.people_of(practice)),
+        pk=pk,
+    )
     form = LicenseVerificationForm(request.POST, prefix=f"license-{license_.pk}")
     if not form.is_valid():
         return _page(request, license_forms={license_.pk: form}, status=400)
@@ -114,6 +132,7 @@ def verify_license(request: HttpRequest, pk: int) -> HttpResponse:
             license_=license_,
             source=form.cleaned_data["source"],
             reference=form.cleaned_data["reference"],
+            practice=practice,
             request=request,
         )
     except verification.VerificationRefused as refusal:

@@ -11,6 +11,10 @@ prescriber may:
 - reject it, with an optional reason: nothing is linked.
 
 Every decision and every refused attempt is audited with who, the reason and both names.
+
+Reviews happen inside a practice (ASVS-11): an access manager of practice P sees and decides
+only the mismatches of people who are members of P; another person's review is "not found".
+Identity belongs to the person, so a confirmed link counts in every practice they work in.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from audit.models import Outcome
 from providers import erx_cache
 from providers.identity.binding import ehr_identity
 from providers.identity.services import VerificationFailure, link_refusal, store_link
-from providers.models import IdentityMismatch, IdentityMismatchStatus, Provider, User
+from providers.models import IdentityMismatch, IdentityMismatchStatus, Practice, Provider, User
 from providers.roles import is_access_manager
 
 # An ID.me answer older than this is not confirmed: the prescriber verifies again.
@@ -80,18 +84,26 @@ class IdentityReviewRefused(Exception):
         self.message = REFUSAL_MESSAGES[code]
 
 
-def can_review(user: Any) -> bool:
-    return is_access_manager(user)
+def can_review(user: Any, practice: Practice | None) -> bool:
+    return is_access_manager(user, practice)
 
 
-def pending_mismatches() -> QuerySet[IdentityMismatch]:
-    return IdentityMismatch.objects.filter(status=IdentityMismatchStatus.PENDING).select_related("provider__user")
+def mismatches_of(practice: Practice | None) -> QuerySet[IdentityMismatch]:
+    """The mismatches of the practice's people (members in any role); none outside a practice."""
+    if practice is None:
+        return IdentityMismatch.objects.none()
+    members = Provider.objects.filter(user__memberships__practice=practice).values("pk")
+    return IdentityMismatch.objects.filter(provider__in=members)
 
 
-def decided_mismatches(limit: int = 25) -> list[IdentityMismatch]:
+def pending_mismatches(practice: Practice | None) -> QuerySet[IdentityMismatch]:
+    return mismatches_of(practice).filter(status=IdentityMismatchStatus.PENDING).select_related("provider__user")
+
+
+def decided_mismatches(practice: Practice | None, limit: int = 25) -> list[IdentityMismatch]:
     decided = (IdentityMismatchStatus.CONFIRMED, IdentityMismatchStatus.REJECTED)
     return list(
-        IdentityMismatch.objects.filter(status__in=decided).select_related("provider__user", "decided_by")[:limit]
+        mismatches_of(practice).filter(status__in=decided).select_related("provider__user", "decided_by")[:limit]
     )
 
 
@@ -124,8 +136,8 @@ def _refuse(
     return IdentityReviewRefused(code)
 
 
-def _authority_refusal(actor: User, mismatch: IdentityMismatch) -> ReviewRefusal | None:
-    if not can_review(actor):
+def _authority_refusal(actor: User, mismatch: IdentityMismatch, practice: Practice | None) -> ReviewRefusal | None:
+    if not can_review(actor, practice):
         return ReviewRefusal.NOT_ACCESS_MANAGER
     if mismatch.provider.user_id == actor.pk:
         return ReviewRefusal.OWN_IDENTITY
@@ -149,15 +161,18 @@ def _confirm_refusal(locked_provider: Provider, mismatch: IdentityMismatch, reas
     return None
 
 
-def _locked(mismatch_id: int) -> tuple[Provider, IdentityMismatch]:
-    """The mismatch and its provider, row-locked in that order (provider first, as at the callback)."""
-    provider_id = IdentityMismatch.objects.values_list("provider_id", flat=True).get(pk=mismatch_id)
+def _locked(mismatch_id: int, practice: Practice | None) -> tuple[Provider, IdentityMismatch]:
+    """The mismatch of one of the practice's people and its provider, row-locked in that order
+    (provider first, as at the callback). Another practice's: IdentityMismatch.DoesNotExist."""
+    provider_id = mismatches_of(practice).values_list("provider_id", flat=True).get(pk=mismatch_id)
     provider = Provider.objects.select_related("user").select_for_update().get(pk=provider_id)
     mismatch = IdentityMismatch.objects.select_for_update().select_related("provider__user").get(pk=mismatch_id)
     return provider, mismatch
 
 
-def confirm_mismatch(*, actor: User, mismatch_id: int, reason: str, request: HttpRequest | None = None) -> Provider:
+def confirm_mismatch(
+    *, actor: User, practice: Practice | None, mismatch_id: int, reason: str, request: HttpRequest | None = None
+) -> Provider:
     """Confirm a legitimate difference: link the provider to the stored ID.me identity.
 
     Raises IdentityReviewRefused (audited) and changes nothing when the rule says no.
@@ -166,8 +181,8 @@ def confirm_mismatch(*, actor: User, mismatch_id: int, reason: str, request: Htt
     refusal: IdentityReviewRefused | None = None
     try:
         with transaction.atomic():
-            provider, mismatch = _locked(mismatch_id)
-            code = _authority_refusal(actor, mismatch) or _confirm_refusal(provider, mismatch, reason)
+            provider, mismatch = _locked(mismatch_id, practice)
+            code = _authority_refusal(actor, mismatch, practice) or _confirm_refusal(provider, mismatch, reason)
             if code is not None:
                 refusal = _refuse(code, actor=actor, mismatch=mismatch, decision="confirm", request=request)
             else:
@@ -191,13 +206,15 @@ def confirm_mismatch(*, actor: User, mismatch_id: int, reason: str, request: Htt
     return provider
 
 
-def reject_mismatch(*, actor: User, mismatch_id: int, reason: str, request: HttpRequest | None = None) -> None:
+def reject_mismatch(
+    *, actor: User, practice: Practice | None, mismatch_id: int, reason: str, request: HttpRequest | None = None
+) -> None:
     """Reject the difference: nothing is linked; the prescriber may verify again."""
     reason = reason.strip()[:REASON_MAX_LENGTH]
     refusal: IdentityReviewRefused | None = None
     with transaction.atomic():
-        provider, mismatch = _locked(mismatch_id)
-        code = _authority_refusal(actor, mismatch)
+        provider, mismatch = _locked(mismatch_id, practice)
+        code = _authority_refusal(actor, mismatch, practice)
         if code is not None:
             refusal = _refuse(code, actor=actor, mismatch=mismatch, decision="reject", request=request)
         else:

@@ -1,5 +1,6 @@
-"""Identity reviews: EPCS access managers confirm or reject identity mismatches (thin views;
-providers.identity.reviews decides)."""
+"""Identity reviews: EPCS access managers of the current practice confirm or reject the identity
+mismatches of its people (thin views; providers.identity.reviews decides). Another person's
+review id answers 404 (ASVS-11)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from providers import services
 from providers.identity import reviews
 from providers.models import IdentityMismatch
+from providers.practices import practice_required
 from providers.reauth import reauthentication_required
 
 PAGE_TEMPLATE = "providers/identity/reviews.html"
@@ -40,7 +42,8 @@ def _page(request: HttpRequest, errors: dict[int, str] | None = None, status: in
     user = services.signed_in_user(request)
     errors = errors or {}
     rows: list[dict[str, Any]] = []
-    for mismatch in reviews.pending_mismatches():
+    practice = request.practice  # type: ignore[attr-defined]
+    for mismatch in reviews.pending_mismatches(practice):
         rows.append(
             {
                 "mismatch": mismatch,
@@ -51,7 +54,7 @@ def _page(request: HttpRequest, errors: dict[int, str] | None = None, status: in
             }
         )
     error = " ".join(errors.values())
-    context = {"rows": rows, "decided": reviews.decided_mismatches(), "error": error}
+    context = {"rows": rows, "decided": reviews.decided_mismatches(practice), "error": error}
     return render(request, PAGE_TEMPLATE, context, status=status)
 
 
@@ -60,21 +63,25 @@ def _refused(request: HttpRequest, message: str) -> HttpResponse:
 
 
 @login_required
+@practice_required
 @require_GET
 def reviews_page(request: HttpRequest) -> HttpResponse:
-    if not reviews.can_review(request.user):
+    if not reviews.can_review(request.user, request.practice):  # type: ignore[attr-defined]
         return _refused(request, reviews.REFUSAL_MESSAGES[reviews.ReviewRefusal.NOT_ACCESS_MANAGER])
     return _page(request)
 
 
 def _decide(request: HttpRequest, pk: int, *, confirm: bool) -> HttpResponse:
+    practice = request.practice  # type: ignore[attr-defined]
     form = ReviewForm(request.POST)
     if not form.is_valid():
         return _page(request, {pk: " ".join(str(e) for e in form.errors.get("reason", []))}, status=400)
     reason = form.cleaned_data["reason"]
     decide = reviews.confirm_mismatch if confirm else reviews.reject_mismatch
     try:
-        decide(actor=services.signed_in_user(request), mismatch_id=pk, reason=reason, request=request)
+        decide(
+            actor=services.signed_in_user(request), practice=practice, mismatch_id=pk, reason=reason, request=request
+        )
     except IdentityMismatch.DoesNotExist as missing:
         raise Http404("No such identity review") from missing
     except reviews.IdentityReviewRefused as refusal:
@@ -89,6 +96,7 @@ def _decide(request: HttpRequest, pk: int, *, confirm: bool) -> HttpResponse:
 
 
 @login_required
+@practice_required
 @require_POST
 @reauthentication_required
 def confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
@@ -96,6 +104,7 @@ def confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@practice_required
 @require_POST
 @reauthentication_required
 def reject_view(request: HttpRequest, pk: int) -> HttpResponse:

@@ -28,12 +28,13 @@ from providers.models import (
     EpcsPermissionRequest,
     EpcsPermissionState,
     IdentityAssurance,
+    Practice,
+    PracticeRole,
     Provider,
     User,
 )
 from providers.reauth import AUTHENTICATED_AT_KEY
-from providers.roles import ensure_access_manager_group
-from tests.conftest import TEST_PASSWORD, login_through_form
+from tests.conftest import TEST_PASSWORD, join, login_through_form
 from tests.idme_fixtures import IdmeSandboxHandle
 from tests.mfa.challenge_world import SigningWorld, make_signing_world, wrong_code
 from tests.registry_fixtures import verified_registration
@@ -71,27 +72,32 @@ def add_dea(provider: Provider, number: str, days: int = 365) -> DeaRegistration
 
 @dataclass
 class People:
+    practice: Practice  # everyone below works in it
     manager: User
     prescriber: Provider  # Dr. House: identity confirmed, current DEA AH1234563
     registrant: User  # Dr. Jones: a DEA registrant (BJ1234563), the second person
-    bystander: User  # a staff member with no DEA registration and no manager role
+    bystander: User  # an agent of the practice: no DEA registration and no manager role
 
 
 @pytest.fixture
-def people(make_user: Callable[..., User], clinician: User) -> People:
-    manager = make_user("manager.lee", first_name="Casey", last_name="Lee", is_staff=True, email="lee@example.test")
-    manager.groups.add(ensure_access_manager_group())
+def people(make_user: Callable[..., User], clinician: User, practice: Practice) -> People:
+    manager = make_user("manager.lee", first_name="Casey", last_name="Lee", email="lee@example.test")
+    join(manager, practice, PracticeRole.ACCESS_MANAGER)
     prescriber = confirm_identity(Provider.objects.get(user=clinician))
     add_dea(prescriber, "AH1234563")
-    registrant = make_user("dr.jones", first_name="Brian", last_name="Jones", email="jones@example.test")
+    registrant = join(
+        make_user("dr.jones", first_name="Brian", last_name="Jones", email="jones@example.test"), practice
+    )
     jones = Provider.objects.create(user=registrant, display_name="Dr. Brian Jones")
     add_dea(jones, "BJ1234563")
-    bystander = make_user("nurse.kim", first_name="Dana", last_name="Kim", is_staff=True)
-    return People(manager, prescriber, registrant, bystander)
+    bystander = join(make_user("nurse.kim", first_name="Dana", last_name="Kim"), practice, PracticeRole.AGENT)
+    return People(practice, manager, prescriber, registrant, bystander)
 
 
 def grant_directly(people: People) -> EpcsPermission:
-    seed_granted_permission(provider=people.prescriber, entered_by=people.manager, approved_by=people.registrant)
+    seed_granted_permission(
+        provider=people.prescriber, practice=people.practice, entered_by=people.manager, approved_by=people.registrant
+    )
     return EpcsPermission.objects.get(provider=people.prescriber)
 
 
@@ -99,16 +105,16 @@ def grant_directly(people: People) -> EpcsPermission:
 @pytest.mark.req("DEA-02")
 def test_no_epcs_without_ial2_identity(people: People) -> None:
     grant_directly(people)
-    assert epcs_block_reason(people.prescriber) is None
+    assert epcs_block_reason(people.prescriber, people.practice) is None
     people.prescriber.identity_ial = IdentityAssurance.IAL1
     people.prescriber.save()
-    reason = epcs_block_reason(people.prescriber)
+    reason = epcs_block_reason(people.prescriber, people.practice)
     assert reason is not None and "IAL2" in reason
 
 
 @pytest.mark.req("DEA-03")
 def test_no_epcs_without_a_granted_permission(people: People) -> None:
-    reason = epcs_block_reason(people.prescriber)
+    reason = epcs_block_reason(people.prescriber, people.practice)
     assert reason is not None and "EPCS permission" in reason
 
 
@@ -121,23 +127,23 @@ def test_an_expired_dea_registration_stops_signing_the_same_day(people: People) 
     registration.expires_on = today + dt.timedelta(days=1)
     registration.save()
     registration = verified_registration(registration)  # a changed expiry is verified again (DEA-20)
-    assert epcs_block_reason(people.prescriber, registration) is None
+    assert epcs_block_reason(people.prescriber, people.practice, registration) is None
     # The day it expires, signing with it stops: no nightly job in between.
     registration.expires_on = today
     registration.save()
     registration = verified_registration(registration)
-    reason = epcs_block_reason(people.prescriber, registration)
+    reason = epcs_block_reason(people.prescriber, people.practice, registration)
     assert reason is not None and "expired" in reason
-    assert epcs_block_reason(people.prescriber) is not None
+    assert epcs_block_reason(people.prescriber, people.practice) is not None
     # Evaluated for a given day, too.
-    assert epcs_block_reason(people.prescriber, registration, on=today - dt.timedelta(days=1)) is None
+    assert epcs_block_reason(people.prescriber, people.practice, registration, on=today - dt.timedelta(days=1)) is None
 
 
 @pytest.mark.req("DEA-05")
 def test_only_the_registrants_own_registration_counts(people: People) -> None:
     grant_directly(people)
     jones_registration = DeaRegistration.objects.get(number="BJ1234563")
-    reason = epcs_block_reason(people.prescriber, jones_registration)
+    reason = epcs_block_reason(people.prescriber, people.practice, jones_registration)
     assert reason is not None and "not yours" in reason
 
 
@@ -185,7 +191,7 @@ def test_the_access_manager_enters_a_grant(people: People) -> None:
     entered = EpcsPermissionRequest.objects.get()
     assert (entered.action, entered.status, entered.entered_by) == ("grant", "pending", people.manager)
     # Entering grants nothing yet.
-    assert epcs_block_reason(people.prescriber) is not None
+    assert epcs_block_reason(people.prescriber, people.practice) is not None
     assert AuditEvent.objects.filter(action="epcs.permission_request_entered", actor=people.manager).exists()
     # The registrant sees it waiting; the prescriber does not get to approve it.
     assert "Requests awaiting your approval" in signed_in(people.registrant).get(PAGE).content.decode()
@@ -230,7 +236,7 @@ def test_bad_input_on_the_page_changes_nothing(people: People) -> None:
 # --- approval refusals, from the attacker's side (DEA-03) ---------------------------------
 @pytest.fixture
 def pending_grant(people: People) -> EpcsPermissionRequest:
-    return enter_request(actor=people.manager, provider=people.prescriber, action="grant")
+    return enter_request(actor=people.manager, practice=people.practice, provider=people.prescriber, action="grant")
 
 
 def _devices_of(user: User) -> list[ProviderDevice]:
@@ -252,16 +258,16 @@ def test_the_prescriber_cannot_approve_their_own_grant(people: People, pending_g
     assert "your own EPCS permission" in response.content.decode()
     pending_grant.refresh_from_db()
     assert pending_grant.status == "pending"
-    assert epcs_block_reason(people.prescriber) is not None
+    assert epcs_block_reason(people.prescriber, people.practice) is not None
 
 
 @pytest.mark.req("DEA-03")
 def test_the_person_who_entered_it_cannot_approve_it(people: People, make_user: Callable[..., User]) -> None:
     # A manager who is also a DEA registrant enters a change, then tries to approve it.
-    people.registrant.is_staff = True
-    people.registrant.save()
-    people.registrant.groups.add(ensure_access_manager_group())
-    entered = enter_request(actor=people.registrant, provider=people.prescriber, action="grant")
+    join(people.registrant, people.practice, PracticeRole.ACCESS_MANAGER)
+    entered = enter_request(
+        actor=people.registrant, practice=people.practice, provider=people.prescriber, action="grant"
+    )
     device = _devices_of(people.registrant)[0]
     response = signed_in(people.registrant).post(approve_url(entered.pk), {"step": "start", "device": device.pk})
     assert response.status_code == 403
@@ -399,7 +405,7 @@ def test_report_lost_device_revokes_at_once_and_tells_the_access_managers(
     people: People, django_capture_on_commit_callbacks: Any
 ) -> None:
     grant_directly(people)
-    pending = enter_request(actor=people.manager, provider=people.prescriber, action="revoke")
+    pending = enter_request(actor=people.manager, practice=people.practice, provider=people.prescriber, action="revoke")
     client = signed_in(people.prescriber.user)
     erx = client.get("/account/provider-settings/erx-info/").content.decode()
     assert "Report lost or stolen device" in erx
@@ -409,7 +415,7 @@ def test_report_lost_device_revokes_at_once_and_tells_the_access_managers(
     permission = EpcsPermission.objects.get(provider=people.prescriber)
     assert permission.state == EpcsPermissionState.REVOKED
     assert "Lost or stolen" in permission.revoked_reason
-    assert epcs_block_reason(people.prescriber) is not None
+    assert epcs_block_reason(people.prescriber, people.practice) is not None
     pending.refresh_from_db()
     assert pending.status == "cancelled"
     # In the app, for the access managers ...
@@ -462,7 +468,12 @@ def test_seeding_a_grant_is_refused_outside_development(people: People, settings
     settings.DEBUG = False
     settings.TESTING = False
     with pytest.raises(ImproperlyConfigured, match="only in development"):
-        seed_granted_permission(provider=people.prescriber, entered_by=people.manager, approved_by=people.registrant)
+        seed_granted_permission(
+            provider=people.prescriber,
+            practice=people.practice,
+            entered_by=people.manager,
+            approved_by=people.registrant,
+        )
     assert not EpcsPermission.objects.filter(provider=people.prescriber).exists()
     assert not EpcsPermissionRequest.objects.exists()
     assert not AuditEvent.objects.filter(action="epcs.permission_granted").exists()
@@ -502,7 +513,7 @@ def test_two_people_grant_with_the_approvers_own_code(live: LiveApproval) -> Non
         approve_url(entered.pk),
         {"step": "code", "challenge": challenge_id, "code": wrong_code(live.approver.totp_secret)},
     )
-    assert epcs_block_reason(people.prescriber) is not None
+    assert epcs_block_reason(people.prescriber, people.practice) is not None
     response = approver.post(
         approve_url(entered.pk), {"step": "code", "challenge": challenge_id, "code": live.approver.code()}, follow=True
     )
@@ -517,7 +528,7 @@ def test_two_people_grant_with_the_approvers_own_code(live: LiveApproval) -> Non
         people.manager,
         people.registrant,
     )
-    assert epcs_block_reason(people.prescriber) is None
+    assert epcs_block_reason(people.prescriber, people.practice) is None
     event = AuditEvent.objects.get(action="epcs.permission_granted")
     assert event.details["entered_by"] == "manager.lee" and event.details["approved_by"] == "dr.jones"
     assert event.details["challenge"] == challenge_id and event.details.get("seeded") is None
@@ -542,7 +553,7 @@ def test_two_people_revoke_through_the_api_with_a_code(live: LiveApproval) -> No
     )
     assert status == 201 and body["method"] == "code"
     challenge_id = body["challenge_id"]
-    assert epcs_block_reason(people.prescriber) is None  # not revoked until approved
+    assert epcs_block_reason(people.prescriber, people.practice) is None  # not revoked until approved
     status, body = api(approver, "post", f"/api/v1/epcs/requests/{pk}/approval/{challenge_id}/code/", {"code": "12"})
     assert status == 400
     status, body = api(
@@ -551,14 +562,14 @@ def test_two_people_revoke_through_the_api_with_a_code(live: LiveApproval) -> No
     assert status == 200 and body["request"]["status"] == "approved"
     permission = EpcsPermission.objects.get(provider=people.prescriber)
     assert permission.state == "revoked" and permission.revoked_reason == "Left the practice"
-    reason = epcs_block_reason(people.prescriber)
+    reason = epcs_block_reason(people.prescriber, people.practice)
     assert reason is not None and "revoked" in reason
 
 
 @pytest.mark.req("DEA-03")
 def test_two_people_grant_with_a_push_to_the_approvers_phone(live: LiveApproval) -> None:
     people = live.people
-    entered = enter_request(actor=people.manager, provider=people.prescriber, action="grant")
+    entered = enter_request(actor=people.manager, practice=people.practice, provider=people.prescriber, action="grant")
     approver = signed_in(people.registrant)
     response = approver.post(approve_url(entered.pk), {"step": "start", "device": live.approver.push_device.pk})
     challenge_id = response["Location"].split("challenge=")[1]
@@ -566,11 +577,11 @@ def test_two_people_grant_with_a_push_to_the_approvers_phone(live: LiveApproval)
     assert "Approve on your phone" in page
     push = live.approver.phone.latest_push()
     assert "Grant EPCS permission for Dr. Gregory House" in push.message
-    assert epcs_block_reason(people.prescriber) is not None
+    assert epcs_block_reason(people.prescriber, people.practice) is not None
     live.approver.phone.answer(push, "approve")
     response = approver.post(approve_url(entered.pk), {"step": "check", "challenge": challenge_id}, follow=True)
     assert "has been granted" in response.content.decode()
-    assert epcs_block_reason(people.prescriber) is None
+    assert epcs_block_reason(people.prescriber, people.practice) is None
 
 
 @pytest.mark.req("DEA-03")
@@ -578,7 +589,7 @@ def test_two_people_grant_with_a_push_to_the_approvers_phone(live: LiveApproval)
 def test_rules_are_checked_again_when_the_2fa_completes(live: LiveApproval) -> None:
     """The approver starts 2FA, then the prescriber's identity proofing lapses: the code grants nothing."""
     people = live.people
-    entered = enter_request(actor=people.manager, provider=people.prescriber, action="grant")
+    entered = enter_request(actor=people.manager, practice=people.practice, provider=people.prescriber, action="grant")
     approver = signed_in(people.registrant)
     response = approver.post(approve_url(entered.pk), {"step": "start", "device": live.approver.totp_device.pk})
     challenge_id = response["Location"].split("challenge=")[1]
@@ -589,7 +600,7 @@ def test_rules_are_checked_again_when_the_2fa_completes(live: LiveApproval) -> N
     assert "identity is not confirmed at IAL2" in response.content.decode()
     entered.refresh_from_db()
     assert entered.status == "pending"
-    assert epcs_block_reason(people.prescriber) is not None
+    assert epcs_block_reason(people.prescriber, people.practice) is not None
     failed = AuditEvent.objects.get(action="mfa.completion_failed")
     assert "identity is not confirmed at IAL2" in failed.details["reason"]
     assert not AuditEvent.objects.filter(action="epcs.permission_granted").exists()
@@ -604,21 +615,38 @@ def test_the_demo_seed_gives_dr_smith_epcs_as_seeded_data_twice_the_same(db: Non
 
     seed_people()
     seed_people()
+    demo = Practice.objects.get(name="EHR Demo Practice")
+    riverside = Practice.objects.get(name="Riverside Family Medicine")
     smith = Provider.objects.get(user__username="dr.smith")
     jones = Provider.objects.get(user__username="dr.jones")
+    patel = Provider.objects.get(user__username="dr.patel")
     assert smith.idme_uuid == "5e0d1c2b3a4f4e5d8c7b6a5f4e3d2c1b" and smith.identity_confirmed
     assert jones.idme_uuid == "6f1e2d3c4b5a4f6e9d8c7b6a5f4e3d2c" and jones.identity_confirmed
     assert [r.number for r in smith.dea_registrations.all()] == ["AS1234563"]
     assert [r.number for r in jones.dea_registrations.all()] == ["BJ1234563"]
     assert smith.state_licenses.count() == 1 and smith.medicaid_id
-    assert is_access_manager(User.objects.get(username="manager.lee"))
-    assert epcs_block_reason(smith) is None
-    assert epcs_block_reason(jones) is not None  # dr.jones has no EPCS permission in the demo
+    assert is_access_manager(User.objects.get(username="manager.lee"), demo)
+    assert not is_access_manager(User.objects.get(username="manager.lee"), riverside)
+    assert is_access_manager(User.objects.get(username="manager.ortiz"), riverside)
+    assert epcs_block_reason(smith, demo) is None
+    assert epcs_block_reason(smith, riverside) is not None  # not a member of Riverside
+    # dr.jones, the locum, may sign in Riverside but has no EPCS permission in EHR Demo Practice.
+    assert epcs_block_reason(jones, demo) is not None
+    assert epcs_block_reason(jones, riverside) is None
+    # dr.patel signs in Riverside with her own FP1357929 (Schedules III-V), verified by manager.ortiz.
+    fp = patel.dea_registrations.get()
+    assert fp.number == "FP1357929" and fp.verified_by == User.objects.get(username="manager.ortiz")
+    assert patel.identity_confirmed and epcs_block_reason(patel, riverside) is None
+    assert EpcsPermission.objects.get(provider=patel, practice=riverside).registration == fp
+    assert epcs_block_reason(patel, riverside, fp) is None
     permission = EpcsPermission.objects.get(provider=smith)
+    assert permission.practice == demo
     assert permission.entered_by == User.objects.get(username="manager.lee")
     assert permission.approved_by == User.objects.get(username="dr.jones")
+    assert EpcsPermission.objects.get(provider=jones).approved_by == User.objects.get(username="dr.patel")
     granted = AuditEvent.objects.filter(action="epcs.permission_granted")
-    assert granted.count() == 1 and granted.get().details["seeded"] is True
+    assert granted.count() == 3 and all(event.details["seeded"] is True for event in granted)
+    assert sorted(event.chain_id or 0 for event in granted) == sorted([demo.pk, riverside.pk, riverside.pk])
 
 
 def test_the_admin_lists_credentials_and_permissions_read_only(people: People) -> None:
@@ -660,7 +688,7 @@ def test_rejecting_needs_the_registrants_2fa_too(people: People, pending_grant: 
 @pytest.mark.req("DEA-13")
 def test_a_registrant_rejects_with_their_own_code_and_nothing_changes(live: LiveApproval) -> None:
     people = live.people
-    entered = enter_request(actor=people.manager, provider=people.prescriber, action="grant")
+    entered = enter_request(actor=people.manager, practice=people.practice, provider=people.prescriber, action="grant")
     reject = f"/account/epcs-permissions/requests/{entered.pk}/reject/"
     approver = signed_in(people.registrant)
     page = approver.get(reject).content.decode()
@@ -676,7 +704,7 @@ def test_a_registrant_rejects_with_their_own_code_and_nothing_changes(live: Live
     assert "has been rejected" in response.content.decode()
     entered.refresh_from_db()
     assert (entered.status, entered.decided_by, entered.decision_reason) == ("rejected", people.registrant, "Not yet")
-    assert epcs_block_reason(people.prescriber) is not None
+    assert epcs_block_reason(people.prescriber, people.practice) is not None
     event = AuditEvent.objects.get(action="epcs.permission_request_rejected", actor=people.registrant)
     assert event.details["challenge"] == challenge_id
 
@@ -729,14 +757,14 @@ def test_a_lost_device_report_cancels_2fa_waiting_to_complete(live: LiveApproval
     assert waiting.status == ChallengeStatus.CANCELLED
     outcome = challenges.submit_code(waiting, prescriber_world.code())
     assert not outcome.approved
-    assert epcs_block_reason(people.prescriber) is not None
+    assert epcs_block_reason(people.prescriber, people.practice) is not None
     assert len(mail.outbox) == 1  # on commit, outside a test transaction
 
 
 @pytest.mark.req("DEA-03")
 def test_the_push_status_endpoint_answers_only_the_approver(live: LiveApproval) -> None:
     people = live.people
-    entered = enter_request(actor=people.manager, provider=people.prescriber, action="grant")
+    entered = enter_request(actor=people.manager, practice=people.practice, provider=people.prescriber, action="grant")
     approver = signed_in(people.registrant)
     status, body = api(
         approver, "post", f"/api/v1/epcs/requests/{entered.pk}/approval/", {"device_id": live.approver.push_device.pk}
@@ -751,7 +779,7 @@ def test_the_push_status_endpoint_answers_only_the_approver(live: LiveApproval) 
     live.approver.phone.answer(live.approver.phone.latest_push(), "deny")
     response = approver.post(approve_url(entered.pk), {"step": "check", "challenge": body["challenge_id"]}, follow=True)
     assert "denied" in response.content.decode()
-    assert epcs_block_reason(people.prescriber) is not None
+    assert epcs_block_reason(people.prescriber, people.practice) is not None
 
 
 def test_the_openapi_schema_describes_the_epcs_endpoints(people: People) -> None:
@@ -782,4 +810,4 @@ def test_an_approval_that_ends_in_wrong_codes_says_the_permission_was_not_change
     assert (status, body["result"]) == (409, "challenge_failed")
     assert "The EPCS permission was not changed." in body["message"]
     assert "signed" not in body["message"]
-    assert epcs_block_reason(people.prescriber) is not None
+    assert epcs_block_reason(people.prescriber, people.practice) is not None

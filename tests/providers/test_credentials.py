@@ -241,9 +241,8 @@ def _make_prescription(provider: Provider, registration: DeaRegistration) -> Any
     from django.apps import apps
 
     address = {"address_line1": "1 Main St", "city": "Trenton", "state": "NJ", "postal_code": "08601"}
-    practice = apps.get_model("providers", "Practice").objects.get_or_create(
-        name="Princeton Plainsboro Teaching Hospital"
-    )[0]
+    # Patients and prescriptions belong to a practice: the prescriber's.
+    practice = provider.user.memberships.get().practice
     patient = apps.get_model("eprescribe", "Patient").objects.create(
         practice=practice, first_name="Pat", last_name="Doe", date_of_birth=dt.date(1980, 1, 1), **address
     )
@@ -296,7 +295,7 @@ def test_marking_a_registration_revoked_stops_signing_with_it(clinician_client: 
     clinician_client.post(f"/account/credentials/dea/{registration.pk}/revoke/")
     registration.refresh_from_db()
     assert registration.revoked_at is not None
-    reason = epcs_block_reason(house, registration)
+    reason = epcs_block_reason(house, house.user.memberships.get().practice, registration)
     assert reason is not None
 
 

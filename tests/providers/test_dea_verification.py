@@ -17,9 +17,9 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from idme_sandbox.dea_registry.demo import seed_demo_registry
 from providers.credentials.rules import has_current_registration, license_is_verified, registration_is_verified
-from providers.models import DeaRegistration, IdentityAssurance, Provider, StateLicense, User
-from providers.roles import ensure_access_manager_group, is_registrant
-from tests.conftest import login_through_form
+from providers.models import DeaRegistration, IdentityAssurance, Practice, PracticeRole, Provider, StateLicense, User
+from providers.roles import is_registrant
+from tests.conftest import join, login_through_form
 from tests.registry_fixtures import DeaRegistryHandle
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,6 +60,7 @@ def dea_form(number: str, **extra: Any) -> dict[str, Any]:
 
 @dataclass
 class World:
+    practice: Practice  # the manager and Dr. House work in it
     registry: DeaRegistryHandle
     manager: User
     house: Provider
@@ -72,9 +73,11 @@ class World:
 
 
 @pytest.fixture
-def world(dea_registry_live: DeaRegistryHandle, make_user: Callable[..., User], clinician: User) -> World:
-    manager = make_user("manager.lee", first_name="Casey", last_name="Lee", is_staff=True, email="lee@example.test")
-    manager.groups.add(ensure_access_manager_group())
+def world(
+    dea_registry_live: DeaRegistryHandle, make_user: Callable[..., User], clinician: User, practice: Practice
+) -> World:
+    manager = make_user("manager.lee", first_name="Casey", last_name="Lee", email="lee@example.test")
+    join(manager, practice, PracticeRole.ACCESS_MANAGER)
     house = Provider.objects.get(user=clinician)
     house.identity_ial = IdentityAssurance.IAL2
     house.identity_verified_at = timezone.now()
@@ -83,6 +86,7 @@ def world(dea_registry_live: DeaRegistryHandle, make_user: Callable[..., User], 
     response = house_client.post("/account/credentials/dea/add/", dea_form("AH1234563"))
     assert response.status_code == 302
     return World(
+        practice=practice,
         registry=dea_registry_live,
         manager=manager,
         house=house,
@@ -97,7 +101,7 @@ def world(dea_registry_live: DeaRegistryHandle, make_user: Callable[..., User], 
 def test_a_registration_entered_on_erx_info_is_unverified_and_does_not_count(world: World) -> None:
     assert not registration_is_verified(world.registration)
     assert not has_current_registration(world.house)
-    assert not is_registrant(world.house.user)
+    assert not is_registrant(world.house.user, world.practice)
     page = world.house_client.get(ERX_INFO).content.decode()
     assert "Unverified: an EPCS access manager must verify it against the DEA registry" in page
     assert "has not been verified against the DEA registry" in page
@@ -124,7 +128,7 @@ def test_an_access_manager_verifies_a_matching_registration_against_the_registry
     event = AuditEvent.objects.get(action="credentials.dea_verified")
     assert event.actor == world.manager
     assert event.details["registry_answer"] == answer and event.details["seeded"] is False
-    assert has_current_registration(world.house) and is_registrant(world.house.user)
+    assert has_current_registration(world.house) and is_registrant(world.house.user, world.practice)
     assert "AH1234563" not in world.manager_client.get(PAGE).content.decode()
     assert "Verified against the DEA registry by Casey Lee" in world.house_client.get(ERX_INFO).content.decode()
 
@@ -182,7 +186,7 @@ def test_the_documented_demo_numbers_show_each_refusal(world: World, make_user: 
         ("dr.patel", "Priya", "Patel", "FP1357929", "NY", "eRx Info lists Schedule II, IIN, which the DEA registry"),
     ]
     for username, first, last, number, state, says in cases:
-        user = make_user(username, first_name=first, last_name=last)
+        user = join(make_user(username, first_name=first, last_name=last), world.practice)
         provider = Provider.objects.create(user=user, display_name=f"Dr. {first} {last}")
         registration = DeaRegistration.objects.create(
             provider=provider, number=number, state=state, expires_on=expiry[number]
@@ -229,10 +233,7 @@ def test_the_prescriber_cannot_verify_their_own_registration(world: World) -> No
     assert AuditEvent.objects.filter(action="credentials.verification_page_refused", actor=world.house.user).exists()
     assert world.house_client.get(PAGE).status_code == 403
     # Even as an access manager, never their own.
-    house = world.house.user
-    house.is_staff = True
-    house.save()
-    house.groups.add(ensure_access_manager_group())
+    house = join(world.house.user, world.practice, PracticeRole.ACCESS_MANAGER)
     response = signed_in(house).post(verify_url(world.registration))
     assert response.status_code == 403
     assert "You cannot verify your own credentials" in response.content.decode()
@@ -262,7 +263,7 @@ def test_changing_a_verified_value_makes_it_unverified_again(world: World, chang
     assert response.status_code == 302
     registration = DeaRegistration.objects.get(pk=world.registration.pk)
     assert not registration_is_verified(registration) and registration.verified_by is None
-    assert not has_current_registration(world.house) and not is_registrant(world.house.user)
+    assert not has_current_registration(world.house) and not is_registrant(world.house.user, world.practice)
     event = AuditEvent.objects.get(action="credentials.dea_unverified")
     assert field in event.details["changed"] and event.details["previously_verified_by"] == "manager.lee"
     # The registry still says what it said: verifying again names the difference.

@@ -20,9 +20,8 @@ from django.utils import timezone
 from idme_sandbox.models import Device, DeviceKind
 from mfa.models import DeviceSyncState, ProviderDevice
 from providers import erx_cache
-from providers.models import IdentityAssurance, Provider, User
-from providers.roles import ensure_access_manager_group
-from tests.conftest import TEST_PASSWORD, login_through_form
+from providers.models import IdentityAssurance, Practice, PracticeRole, Provider, User
+from tests.conftest import TEST_PASSWORD, join, login_through_form
 from tests.epcs_access.test_epcs_permissions import People, grant_directly
 from tests.idme_fixtures import IdmeSandboxHandle
 from tests.mfa.conftest import LiveClinician, link
@@ -78,10 +77,9 @@ def house(clinician: User) -> Provider:
 
 
 @pytest.fixture
-def manager(make_user: Callable[..., User]) -> User:
-    user = make_user("manager.lee", first_name="Casey", last_name="Lee", is_staff=True, email="lee@example.test")
-    user.groups.add(ensure_access_manager_group())
-    return user
+def manager(make_user: Callable[..., User], practice: Practice) -> User:
+    user = make_user("manager.lee", first_name="Casey", last_name="Lee", email="lee@example.test")
+    return join(user, practice, PracticeRole.ACCESS_MANAGER)
 
 
 def dea_form(number: str) -> dict[str, str]:
@@ -217,13 +215,15 @@ def test_epcs_permission_changes_and_a_lost_device_report_show_on_the_next_view(
 
 
 def test_a_granted_permission_shows_and_a_lost_device_report_revokes_it_on_the_next_view(
-    clinician: User, registrant: Provider, manager: User, make_user: Callable[..., User]
+    clinician: User, registrant: Provider, manager: User, make_user: Callable[..., User], practice: Practice
 ) -> None:
-    jones = make_user("dr.jones", first_name="Brian", last_name="Jones")
+    jones = join(make_user("dr.jones", first_name="Brian", last_name="Jones"), practice)
     client = signed_in(clinician)
     assert "You do not have EPCS permission yet." in page(client)
     # Granted as test_epcs_permissions arranges it (the two-person approval is tested there).
-    grant_directly(People(manager=manager, prescriber=registrant, registrant=jones, bystander=manager))
+    grant_directly(
+        People(practice=practice, manager=manager, prescriber=registrant, registrant=jones, bystander=manager)
+    )
     assert "You may sign prescriptions for controlled substances (EPCS)." in page(client)
 
     client.post("/account/epcs/report-lost-device/", {"description": "iPhone 15"})
@@ -234,12 +234,14 @@ def test_a_granted_permission_shows_and_a_lost_device_report_revokes_it_on_the_n
 
 
 def test_a_credentials_write_shows_in_the_epcs_status_on_the_next_view(
-    clinician: User, registrant: Provider, manager: User, make_user: Callable[..., User]
+    clinician: User, registrant: Provider, manager: User, make_user: Callable[..., User], practice: Practice
 ) -> None:
     """The EPCS section depends on "credentials": an edited registration waits for verification
     again, which stops signing without ending the permission (no "epcs" write happens)."""
-    jones = make_user("dr.jones", first_name="Brian", last_name="Jones")
-    grant_directly(People(manager=manager, prescriber=registrant, registrant=jones, bystander=manager))
+    jones = join(make_user("dr.jones", first_name="Brian", last_name="Jones"), practice)
+    grant_directly(
+        People(practice=practice, manager=manager, prescriber=registrant, registrant=jones, bystander=manager)
+    )
     client = signed_in(clinician)
     assert "You may sign prescriptions for controlled substances (EPCS)." in section(
         page(client), "epcs-status-heading"
@@ -253,8 +255,7 @@ def test_a_credentials_write_shows_in_the_epcs_status_on_the_next_view(
     epcs = section(page(client), "epcs-status-heading")
     assert "You have no current, verified DEA registration." in epcs
     assert "You may sign prescriptions for controlled substances (EPCS)." not in epcs
-    registrant.epcs_permission.refresh_from_db()
-    assert registrant.epcs_permission.is_granted
+    assert registrant.epcs_permissions.get(practice=practice).is_granted
 
 
 def test_a_write_retires_the_version_at_once_and_again_after_commit(house: Provider) -> None:

@@ -18,10 +18,9 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from idme_sandbox.models import Account
 from providers.identity.binding import normalise_name
-from providers.models import IdentityMismatch, Provider, User
+from providers.models import IdentityMismatch, Practice, PracticeRole, Provider, User
 from providers.reauth import AUTHENTICATED_AT_KEY
-from providers.roles import ensure_access_manager_group
-from tests.conftest import login_through_form
+from tests.conftest import join, login_through_form
 from tests.idme_fixtures import IdmeSandboxHandle
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,11 +30,11 @@ ALICE_BORN = dt.date(1979, 3, 14)
 
 
 @pytest.fixture
-def alice(make_user: Any) -> User:
-    """dr.alice: Alice Smith on her EHR profile, born 1979-03-14."""
+def alice(make_user: Any, practice: Practice) -> User:
+    """dr.alice: Alice Smith on her EHR profile, born 1979-03-14; a prescriber of `practice`."""
     user = make_user("dr.alice", first_name="Alice", last_name="Smith", email="alice@example.test")
     Provider.objects.create(user=user, display_name="Dr. Alice Smith", npi="1234567893", date_of_birth=ALICE_BORN)
-    return user
+    return join(user, practice)
 
 
 def browser(idme_sandbox_live: IdmeSandboxHandle, user: User) -> Client:
@@ -51,10 +50,9 @@ def ehr(alice: User, idme_sandbox_live: IdmeSandboxHandle) -> Client:
 
 
 @pytest.fixture
-def manager(make_user: Any) -> User:
-    user = make_user("manager.lee", first_name="Casey", last_name="Lee", is_staff=True)
-    user.groups.add(ensure_access_manager_group())
-    return user
+def manager(make_user: Any, practice: Practice) -> User:
+    user = make_user("manager.lee", first_name="Casey", last_name="Lee")
+    return join(user, practice, PracticeRole.ACCESS_MANAGER)
 
 
 def idme_account(live: IdmeSandboxHandle, fname: str, lname: str, **fields: Any) -> Account:
@@ -264,9 +262,7 @@ def test_confirming_needs_a_reason(
 def test_a_prescriber_cannot_confirm_their_own_mismatch(
     ehr: Client, alice: User, idme_sandbox_live: IdmeSandboxHandle
 ) -> None:
-    alice.is_staff = True
-    alice.save(update_fields=["is_staff"])
-    alice.groups.add(ensure_access_manager_group())  # even an access manager
+    join(alice, Practice.objects.get(memberships__user=alice), PracticeRole.ACCESS_MANAGER)  # even an access manager
     _, mismatch = refuse_alicia(ehr, idme_sandbox_live)
     assert "another EPCS access manager must review it" in ehr.get(REVIEWS).content.decode()
     response = ehr.post(f"{REVIEWS}{mismatch.pk}/confirm/", {"reason": "It is really me"})
@@ -285,7 +281,10 @@ def test_someone_who_is_not_an_access_manager_cannot_review(
     ehr: Client, alice: User, make_user: Any, idme_sandbox_live: IdmeSandboxHandle
 ) -> None:
     _, mismatch = refuse_alicia(ehr, idme_sandbox_live)
-    colleague = make_user("dr.jones", first_name="Brian", last_name="Jones", is_staff=True)
+    # A prescriber of the same practice: not an access manager.
+    colleague = join(
+        make_user("dr.jones", first_name="Brian", last_name="Jones"), mismatch.provider.user.memberships.get().practice
+    )
     other = browser(idme_sandbox_live, colleague)
     assert other.get(REVIEWS).status_code == 403
     for decision in ("confirm", "reject"):

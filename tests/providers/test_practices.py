@@ -52,6 +52,7 @@ def test_a_person_with_one_practice_is_not_asked_and_works_in_it(
     clinician: User, practices: tuple[Practice, Practice]
 ) -> None:
     north, _ = practices
+    Membership.objects.filter(user=clinician).delete()  # only Northside, not the fixture's practice
     member(clinician, north)
     client = signed_in(clinician)
     response = client.get(PROFILE)
@@ -61,7 +62,9 @@ def test_a_person_with_one_practice_is_not_asked_and_works_in_it(
     assert "Northside Clinic" in html and 'id="practice-switcher"' not in html
 
 
-def test_a_person_without_a_practice_works_as_before(clinician_client: Client) -> None:
+def test_a_person_without_a_practice_works_as_before(clinician: User) -> None:
+    Membership.objects.filter(user=clinician).delete()
+    clinician_client = signed_in(clinician)
     response = clinician_client.get(PROFILE)
     assert response.status_code == 200
     assert SESSION_KEY not in clinician_client.session

@@ -13,9 +13,17 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from epcs_access.services import PermissionRefused, enter_request, requests_awaiting
 from mfa.models import ProviderDevice
-from providers.models import DeaRegistration, EpcsPermissionRequest, IdentityAssurance, Provider, User
-from providers.roles import ensure_access_manager_group, is_registrant
-from tests.conftest import login_through_form
+from providers.models import (
+    DeaRegistration,
+    EpcsPermissionRequest,
+    IdentityAssurance,
+    Practice,
+    PracticeRole,
+    Provider,
+    User,
+)
+from providers.roles import is_registrant
+from tests.conftest import join, login_through_form
 from tests.registry_fixtures import verified_registration
 
 
@@ -44,16 +52,15 @@ def typed_on_erx_info(client: Client, number: str) -> DeaRegistration:
 
 
 @pytest.fixture
-def manager(make_user: Callable[..., User]) -> User:
-    user = make_user("manager.lee", first_name="Casey", last_name="Lee", is_staff=True)
-    user.groups.add(ensure_access_manager_group())
-    return user
+def manager(make_user: Callable[..., User], practice: Practice) -> User:
+    user = make_user("manager.lee", first_name="Casey", last_name="Lee")
+    return join(user, practice, PracticeRole.ACCESS_MANAGER)
 
 
 @pytest.fixture
-def applicant(make_user: Callable[..., User]) -> Provider:
-    """Dr. Wilson, waiting for EPCS: identity confirmed, a verified registration."""
-    user = make_user("dr.wilson", first_name="James", last_name="Wilson")
+def applicant(make_user: Callable[..., User], practice: Practice) -> Provider:
+    """Dr. Wilson, a prescriber of `practice` waiting for EPCS: identity confirmed, a verified registration."""
+    user = join(make_user("dr.wilson", first_name="James", last_name="Wilson"), practice)
     provider = Provider.objects.create(
         user=user,
         display_name="Dr. James Wilson",
@@ -71,16 +78,16 @@ def applicant(make_user: Callable[..., User]) -> Provider:
 @pytest.mark.req("DEA-03")
 @pytest.mark.req("DEA-20")
 def test_a_typed_number_does_not_let_anyone_approve_others_epcs_grants(
-    clinician: User, manager: User, applicant: Provider
+    clinician: User, manager: User, applicant: Provider, practice: Practice
 ) -> None:
     attacker = signed_in(clinician)  # Dr. House
     registration = typed_on_erx_info(attacker, "AH1234563")
     ProviderDevice.objects.create(
         provider=registration.provider, idme_device_id="dev-house", name="Phone", kind="totp", added_at=timezone.now()
     )
-    pending = enter_request(actor=manager, provider=applicant, action="grant")
-    assert not is_registrant(clinician)
-    assert requests_awaiting(clinician) == []
+    pending = enter_request(actor=manager, practice=practice, provider=applicant, action="grant")
+    assert not is_registrant(clinician, practice)
+    assert requests_awaiting(clinician, practice) == []
     device = ProviderDevice.objects.get(idme_device_id="dev-house")
     response = attacker.post(
         f"/account/epcs-permissions/requests/{pending.pk}/approve/", {"step": "start", "device": device.pk}
@@ -90,19 +97,21 @@ def test_a_typed_number_does_not_let_anyone_approve_others_epcs_grants(
     assert pending.status == "pending" and pending.approved_by is None
     # Once an access manager verified it against the registry, the same person may approve.
     verified_registration(registration, verifier=manager)
-    assert is_registrant(clinician)
-    assert [r.pk for r in requests_awaiting(clinician)] == [pending.pk]
+    assert is_registrant(clinician, practice)
+    assert [r.pk for r in requests_awaiting(clinician, practice)] == [pending.pk]
 
 
 @pytest.mark.req("DEA-20")
-def test_a_typed_number_does_not_qualify_a_prescriber_for_an_epcs_grant(clinician: User, manager: User) -> None:
+def test_a_typed_number_does_not_qualify_a_prescriber_for_an_epcs_grant(
+    clinician: User, manager: User, practice: Practice
+) -> None:
     house = Provider.objects.get(user=clinician)
     house.identity_ial = IdentityAssurance.IAL2
     house.identity_verified_at = timezone.now()
     house.save()
     typed_on_erx_info(signed_in(clinician), "AH1234563")
     with pytest.raises(PermissionRefused) as refused:
-        enter_request(actor=manager, provider=house, action="grant")
+        enter_request(actor=manager, practice=practice, provider=house, action="grant")
     assert "no current DEA registration verified against the DEA registry" in refused.value.message
     assert not EpcsPermissionRequest.objects.exists()
     assert AuditEvent.objects.filter(action="epcs.permission_request_refused").exists()
