@@ -77,6 +77,8 @@ DEMO_PEOPLE = (
     DemoPerson("nurse.kim", "Dana", "Kim", "dana.kim@example.test"),
     DemoPerson("manager.ortiz", "Luis", "Ortiz", "luis.ortiz@example.test"),
     DemoPerson("auditor.wu", "Mei", "Wu", "mei.wu@example.test"),
+    # Riverside's practice admin: not staff, not a superuser; Django admin shows only Riverside.
+    DemoPerson("admin.reyes", "Rosa", "Reyes", "rosa.reyes@example.test"),
 )
 
 
@@ -121,6 +123,7 @@ DEMO_PRACTICES = (
             ("nurse.kim", PracticeRole.AGENT),
             ("manager.ortiz", PracticeRole.ACCESS_MANAGER),
             ("auditor.wu", PracticeRole.AUDITOR),
+            ("admin.reyes", PracticeRole.PRACTICE_ADMIN),
         ),
     ),
 )

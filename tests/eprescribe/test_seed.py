@@ -68,11 +68,12 @@ def test_seed_gives_each_practice_its_own_patients_and_prescriptions() -> None:
     assert river.filter(prescriber__user__username="dr.patel", state=PrescriptionState.READY).exists()
     jones_ready = river.get(prescriber__user__username="dr.jones")
     assert jones_ready.state == PrescriptionState.READY and jones_ready.medication.is_controlled
-    # EPCS permissions per practice: dr.jones in both, dr.patel in Riverside, dr.smith in the demo practice.
+    # EPCS permissions per practice: dr.jones in Riverside only (in the demo practice he is the
+    # approving registrant), dr.patel in Riverside, dr.smith in the demo practice.
     jones = Provider.objects.get(user__username="dr.jones")
     smith = Provider.objects.get(user__username="dr.smith")
     patel = Provider.objects.get(user__username="dr.patel")
-    assert epcs_block_reason(jones, demo) is None and epcs_block_reason(jones, riverside) is None
+    assert permission_for(jones, demo) is None and epcs_block_reason(jones, riverside) is None
     assert epcs_block_reason(smith, demo) is None and permission_for(smith, riverside) is None
     permission = permission_for(patel, riverside)
     assert permission is not None and permission.is_granted and permission_for(patel, demo) is None

@@ -189,11 +189,12 @@ def test_seed_demo_creates_both_practices_and_their_memberships_twice_the_same()
         ("nurse.kim", PracticeRole.AGENT),
         ("manager.ortiz", PracticeRole.ACCESS_MANAGER),
         ("auditor.wu", PracticeRole.AUDITOR),
+        ("admin.reyes", PracticeRole.PRACTICE_ADMIN),
     }
     demo = {(user, role) for practice, user, role in first if practice == "EHR Demo Practice"}
     assert {("dr.smith", "prescriber"), ("dr.jones", "prescriber"), ("manager.lee", "access_manager")} <= demo
     assert ("admin", "practice_admin") in demo
-    for username in ("dr.patel", "nurse.kim", "manager.ortiz", "auditor.wu"):
+    for username in ("dr.patel", "nurse.kim", "manager.ortiz", "auditor.wu", "admin.reyes"):
         assert User.objects.get(username=username).check_password(DEMO_PASSWORD)
     # dr.jones is a locum: after signing in he is asked which practice he works in.
     client = Client()

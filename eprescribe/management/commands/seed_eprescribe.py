@@ -83,8 +83,8 @@ READY_PRESCRIPTIONS = (
         DEMO_PRACTICE, "dr.smith", "dr.smith", "Miller", "Pregabalin", 60, "Take 1 capsule by mouth twice daily", 2
     ),
     # Riverside Family Medicine: prepared by nurse.kim (agent) for dr.patel and dr.jones (a
-    # locum). dr.patel's controlled ones are READY once she has a DEA registration that counts
-    # (she adds it on eRx Info); until then they stay drafts and her Amoxicillin is ready.
+    # locum). dr.patel's controlled ones are READY under her DEA registration that counts (the
+    # credentials seed gives her FP1357929); without one they stay drafts.
     DemoPrescription(
         RIVERSIDE,
         "dr.patel",
