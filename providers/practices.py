@@ -44,10 +44,10 @@ def memberships_of(user: Any) -> list[Membership]:
     return list(Membership.objects.filter(user_id=user.pk).select_related("practice"))
 
 
-def practices_of(user: Any) -> list[Practice]:
-    """The practices the person belongs to, by name, each once."""
+def practices_of(user: Any, memberships: list[Membership] | None = None) -> list[Practice]:
+    """The practices the person belongs to, by name, each once (from `memberships` when read)."""
     seen: dict[int, Practice] = {}
-    for membership in memberships_of(user):
+    for membership in memberships_of(user) if memberships is None else memberships:
         seen.setdefault(membership.practice_id, membership.practice)
     return sorted(seen.values(), key=lambda practice: practice.name)
 
@@ -62,7 +62,10 @@ def roles_in(user: Any, practice: Practice | None) -> set[str]:
 def _resolve(request: HttpRequest) -> tuple[Practice | None, list[Practice]]:
     """The session's practice, checked against the person's memberships now; a practice they
     no longer belong to is dropped (and audited); with exactly one practice it is that one."""
-    practices = practices_of(request.user)
+    memberships = memberships_of(request.user)
+    # Kept for the request: the header's role links read them without another query.
+    request.memberships = memberships  # type: ignore[attr-defined]
+    practices = practices_of(request.user, memberships)
     by_id = {practice.pk: practice for practice in practices}
     chosen = request.session.get(SESSION_KEY)
     if chosen is not None and chosen not in by_id:
@@ -171,6 +174,13 @@ class PracticeMiddleware:
             return self.get_response(request)
 
 
+def _roles_of_request(request: HttpRequest, practice: Practice | None) -> set[str]:
+    memberships = getattr(request, "memberships", None)
+    if memberships is None:
+        return roles_in(getattr(request, "user", None), practice)
+    return {m.role for m in memberships if practice is not None and m.practice_id == practice.pk}
+
+
 def practice_context(request: HttpRequest) -> dict[str, Any]:
     """Template context: the current practice and the person's practices (for the switcher)."""
     practice = getattr(request, "practice", None)
@@ -178,5 +188,5 @@ def practice_context(request: HttpRequest) -> dict[str, Any]:
         "current_practice": practice,
         "practice_choices": getattr(request, "practice_choices", []),
         # The person's roles in the current practice (the header's links to the audit page and the admin).
-        "practice_roles": roles_in(getattr(request, "user", None), practice),
+        "practice_roles": _roles_of_request(request, practice),
     }
