@@ -112,22 +112,33 @@ def _sign(chain_id: int | None, position: int, head_hash: str, reason: Checkpoin
     )
 
 
-def _checkpoint_due(chain_id: int | None, position: int) -> bool:
-    last = (
+def _last_checkpoint(chain_id: int | None) -> tuple[int, dt.datetime] | None:
+    row = (
         AuditCheckpoint.objects.filter(chain_filter(chain_id))
         .order_by("-id")
         .values_list("position", "signed_at")
         .first()
     )
+    return None if row is None else (row[0], row[1])
+
+
+def _is_due(last: tuple[int, dt.datetime] | None, position: int) -> bool:
     if last is None:
         return position > 0
     interval = dt.timedelta(seconds=settings.AUDIT_CHECKPOINT_INTERVAL_SECONDS)
     return last[0] < position and timezone.now() - last[1] >= interval
 
 
-def _checkpoint_if_due(chain_id: int | None, position: int, head_hash: str) -> AuditCheckpoint | None:
-    """The checkpoint signed now, if one was due; None when none was due or the key is missing."""
-    if not _checkpoint_due(chain_id, position):
+def _checkpoint_due(chain_id: int | None, position: int) -> bool:
+    return _is_due(_last_checkpoint(chain_id), position)
+
+
+def _checkpoint_if_due(
+    chain_id: int | None, position: int, head_hash: str, last: tuple[int, dt.datetime] | None
+) -> AuditCheckpoint | None:
+    """The checkpoint signed now, if one was due after `last` (the chain's newest checkpoint,
+    read under the chain's lock); None when none was due or the key is missing."""
+    if not _is_due(last, position):
         return None
     try:
         return _sign(chain_id, position, head_hash, CheckpointReason.SEQUENCER)
@@ -135,6 +146,48 @@ def _checkpoint_if_due(chain_id: int | None, position: int, head_hash: str) -> A
         # Sequencing goes on; the sweep signs once the key is back (signing refuses meanwhile).
         logger.warning("audit checkpoint of chain %s not signed: the signing key is unavailable", chain_id)
         return None
+
+
+# PostgreSQL: the head of every numbered chain asked for, and its newest checkpoint, in one
+# statement each (the chain of no practice, NULL, is read on its own). A sequencing round of
+# many chains then costs the same handful of round trips as one of a single chain.
+_HEADS_SQL = """
+SELECT c.chain, h.position, h.hash
+FROM unnest(%s::bigint[]) AS c(chain)
+CROSS JOIN LATERAL (
+    SELECT e.position, e.hash FROM audit_auditevent e
+    WHERE e.chain_id = c.chain AND e.chain_id IS NOT NULL AND e.position IS NOT NULL
+    ORDER BY e.position DESC LIMIT 1
+) AS h
+"""
+_LAST_CHECKPOINTS_SQL = """
+SELECT c.chain, k.position, k.signed_at
+FROM unnest(%s::bigint[]) AS c(chain)
+CROSS JOIN LATERAL (
+    SELECT k.position, k.signed_at FROM audit_auditcheckpoint k
+    WHERE k.chain_id = c.chain ORDER BY k.id DESC LIMIT 1
+) AS k
+"""
+
+
+def _heads_and_checkpoints(
+    chain_ids: list[int | None],
+) -> tuple[dict[int | None, tuple[int, str]], dict[int | None, tuple[int, dt.datetime] | None]]:
+    """Each chain's head (position, hash; 0 and the genesis hash when empty) and newest
+    checkpoint, read under the chains' locks."""
+    numbered = [c for c in chain_ids if c is not None]
+    if connection.vendor != "postgresql" or len(numbered) < 2:
+        return {c: _head(c) for c in chain_ids}, {c: _last_checkpoint(c) for c in chain_ids}
+    heads: dict[int | None, tuple[int, str]] = {c: (0, GENESIS_HASH) for c in numbered}
+    lasts: dict[int | None, tuple[int, dt.datetime] | None] = dict.fromkeys(numbered)
+    with connection.cursor() as cursor:
+        cursor.execute(_HEADS_SQL, [numbered])
+        heads.update({chain: (position, digest) for chain, position, digest in cursor.fetchall()})
+        cursor.execute(_LAST_CHECKPOINTS_SQL, [numbered])
+        lasts.update({chain: (position, signed_at) for chain, position, signed_at in cursor.fetchall()})
+    if None in chain_ids:
+        heads[None], lasts[None] = _head(None), _last_checkpoint(None)
+    return heads, lasts
 
 
 def sequence_chain(chain_id: int | None, *, batch_size: int = BATCH_SIZE) -> int:
@@ -196,8 +249,8 @@ def sequence_chains(chain_ids: Iterable[int | None], *, batch_size: int = BATCH_
     `batch_size` events, whatever their chains, so a busy sequencer seals the events of many
     practices with one commit. The chains' locks are taken in one fixed order (chain id), so
     sequencers never deadlock; each is held only for that short transaction. A transaction
-    costs a fixed handful of statements (locks, waiting events, one head per chain, one seal
-    statement), not one per event."""
+    costs a fixed handful of statements on PostgreSQL (the locks, the waiting events, the
+    heads, the newest checkpoints, one seal statement), not one per event or per chain."""
     chains = sorted(set(chain_ids), key=_chain_order)
     total = 0
     while chains:
@@ -208,9 +261,9 @@ def sequence_chains(chain_ids: Iterable[int | None], *, batch_size: int = BATCH_
             for row in pending:
                 by_chain.setdefault(row["chain_id"], []).append(row)
             seals: list[tuple[int, str, str, int]] = []
-            heads: dict[int | None, tuple[int, str]] = {}
+            heads, lasts = _heads_and_checkpoints(list(by_chain))
             for chain_id, rows in by_chain.items():
-                position, previous = _head(chain_id)
+                position, previous = heads[chain_id]
                 for row in rows:
                     position += 1
                     digest = event_hash(_hashed_record(row, position, previous))
@@ -219,7 +272,7 @@ def sequence_chains(chain_ids: Iterable[int | None], *, batch_size: int = BATCH_
                 heads[chain_id] = (position, previous)
             AuditEvent.objects.seal(seals)
             for chain_id, (position, head_hash) in heads.items():
-                _checkpoint_if_due(chain_id, position, head_hash)
+                _checkpoint_if_due(chain_id, position, head_hash, lasts[chain_id])
         total += len(pending)
         if len(pending) < batch_size:
             return total

@@ -197,6 +197,9 @@ def main() -> None:
         help="who sequences: one dedicated process (default), a thread of each writer, or the writer itself",
     )
     args = parser.parse_args()
+    # As deployed (and as Django's test runner does): no query log, which DEBUG keeps for
+    # every statement and would charge the audited run, with more statements, more.
+    settings.DEBUG = False
     settings.AUDIT_SEQUENCE_IN_BACKGROUND = args.sequencer == "thread"
     settings.AUDIT_SEQUENCER_FOLLOWS = args.sequencer == "process"
     if connection.vendor != "postgresql":
