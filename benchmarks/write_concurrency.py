@@ -18,7 +18,9 @@ Prints:
 
 1. a transaction of chain 1 held open for 2 s: how long an audited write in chain 2 takes;
 2. transactions per second with 1, 4 and 16 writers, each in its own chain, with and without
-   the audit event, in the same run, and the ratio at 16 (target >= 60 %);
+   the audit event, in the same run: --rounds pairs of runs (plain and audited, alternating
+   which goes first), their mean rates, the ratio of the means and each pair's ratio (target
+   >= 60 % at 16);
 3. sequencing lag (commit -> chain position committed, sampled every 5th transaction)
    p50/p95 at each rate, plus 16 writers sharing one chain (target p95 <= 1 s at the
    highest rate).
@@ -191,6 +193,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each throughput run")
     parser.add_argument(
+        "--rounds", type=int, default=3, help="plain/audited pairs per writer count (means and each pair's ratio)"
+    )
+    parser.add_argument(
         "--sequencer",
         choices=("process", "thread", "inline"),
         default="process",
@@ -226,11 +231,23 @@ def main() -> None:
         print(f"1. audited write in chain 2 while chain 1's transaction is open 2 s: {held_open(users):.3f} s")
         print("2./3.  writers  plain tx/s  audited tx/s  ratio   lag p50 ms  lag p95 ms")
         for writers in (1, 4, 16):
-            plain, _ = run(users[:writers], args.seconds, None)
-            audited, lags = run(users[:writers], args.seconds, [200 + i for i in range(writers)])
+            plains: list[float] = []
+            auditeds: list[float] = []
+            lags: list[float] = []
+            for round_ in range(args.rounds):
+                # Alternate which goes first, so a load that rises or falls during the pair
+                # (a shared machine) favours neither.
+                for audited_run in (False, True) if round_ % 2 == 0 else (True, False):
+                    chains = [200 + i for i in range(writers)] if audited_run else None
+                    rate, round_lags = run(users[:writers], args.seconds, chains)
+                    (auditeds if audited_run else plains).append(rate)
+                    lags += round_lags
+            plain, audited = sum(plains) / len(plains), sum(auditeds) / len(auditeds)
+            ratios = sorted(a / p for a, p in zip(auditeds, plains, strict=True))
             print(
                 f"       {writers:>7}  {plain:>10.0f}  {audited:>12.0f}  {audited / plain:>5.0%}"
                 f"  {percentile(lags, 0.5) * 1000:>10.1f}  {percentile(lags, 0.95) * 1000:>10.1f}"
+                f"   (pairs: {', '.join(f'{r:.0%}' for r in ratios)})"
             )
         shared, lags = run(users, args.seconds, [300] * 16)
         print(
