@@ -4,7 +4,7 @@ Push polling: ONE poller for all pending push challenges, no beat. The poller is
 that loops, asking ID.me about every pending push in one batch request (`push_statuses`)
 every POLL_INTERVAL seconds; it stops IDLE_LINGER_SECONDS after the last pending push and
 re-queues itself after MAX_RUN_SECONDS. So 200 pending pushes cost 1 request per round (2
-with batches of 100), not 200. The poller completes up to COMPLETION_CHUNK approvals of a
+with batches of 100), not 200. The poller completes up to POLLER_COMPLETES approvals of a
 round itself and hands the rest, COMPLETION_CHUNK at a time, to `complete_approved_pushes`
 tasks, which other worker processes run in parallel (each asks ID.me again about its chunk
 before completing: a queued message alone approves nothing). A challenge handed over is
@@ -41,8 +41,10 @@ MAX_RUN_SECONDS = 600.0
 # busy practice is polled at once instead of waiting for a new task behind other work.
 IDLE_LINGER_SECONDS = 60.0
 STALE_AFTER = 30.0
-# Approvals a polling round completes itself; the rest go to other processes in chunks this big.
-COMPLETION_CHUNK = 10
+# Approvals a polling round completes itself; the rest go to other processes in chunks this
+# big (each chunk costs one more batch request to ID.me: 200 approvals, 40 requests).
+POLLER_COMPLETES = 2
+COMPLETION_CHUNK = 5
 IN_FLIGHT_SECONDS = 30
 TOKEN_KEY = "mfa:push-poller:token"
 HEARTBEAT_KEY = "mfa:push-poller:heartbeat"
@@ -101,14 +103,14 @@ def _in_flight_key(challenge_id: str) -> str:
 
 
 def _fan_out(approved: list[str]) -> list[str]:
-    """Hand all but the first COMPLETION_CHUNK of a round's approvals to completion tasks;
+    """Hand all but the first POLLER_COMPLETES of a round's approvals to completion tasks;
     returns the ids the poller completes itself. Ids whose task is still on its way are left
     alone (neither completed here nor handed over again)."""
     if connection.vendor == "sqlite":
         return approved  # one write transaction at a time: parallel completions only queue
     in_flight = cache.get_many([_in_flight_key(pk) for pk in approved])
     free = [pk for pk in approved if _in_flight_key(pk) not in in_flight]
-    own, rest = free[:COMPLETION_CHUNK], free[COMPLETION_CHUNK:]
+    own, rest = free[:POLLER_COMPLETES], free[POLLER_COMPLETES:]
     for start in range(0, len(rest), COMPLETION_CHUNK):
         chunk = rest[start : start + COMPLETION_CHUNK]
         cache.set_many({_in_flight_key(pk): 1 for pk in chunk}, timeout=IN_FLIGHT_SECONDS)
