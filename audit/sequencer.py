@@ -27,7 +27,7 @@ from django.utils import timezone
 from audit.keys import SigningKeyUnavailable, signing_key
 from audit.models import AuditCheckpoint, AuditEvent, CheckpointReason
 from audit.verify_export import GENESIS_HASH, checkpoint_message, event_hash
-from ehr.db.locks import transaction_lock
+from ehr.db.locks import transaction_lock, transaction_locks
 
 logger = logging.getLogger(__name__)
 
@@ -112,27 +112,82 @@ def _sign(chain_id: int | None, position: int, head_hash: str, reason: Checkpoin
     )
 
 
-def _checkpoint_due(chain_id: int | None, position: int) -> bool:
-    last = (
+def _last_checkpoint(chain_id: int | None) -> tuple[int, dt.datetime] | None:
+    row = (
         AuditCheckpoint.objects.filter(chain_filter(chain_id))
         .order_by("-id")
         .values_list("position", "signed_at")
         .first()
     )
+    return None if row is None else (row[0], row[1])
+
+
+def _is_due(last: tuple[int, dt.datetime] | None, position: int) -> bool:
     if last is None:
         return position > 0
     interval = dt.timedelta(seconds=settings.AUDIT_CHECKPOINT_INTERVAL_SECONDS)
     return last[0] < position and timezone.now() - last[1] >= interval
 
 
-def _checkpoint_if_due(chain_id: int | None, position: int, head_hash: str) -> None:
-    if not _checkpoint_due(chain_id, position):
-        return
+def _checkpoint_due(chain_id: int | None, position: int) -> bool:
+    return _is_due(_last_checkpoint(chain_id), position)
+
+
+def _checkpoint_if_due(
+    chain_id: int | None, position: int, head_hash: str, last: tuple[int, dt.datetime] | None
+) -> AuditCheckpoint | None:
+    """The checkpoint signed now, if one was due after `last` (the chain's newest checkpoint,
+    read under the chain's lock); None when none was due or the key is missing."""
+    if not _is_due(last, position):
+        return None
     try:
-        _sign(chain_id, position, head_hash, CheckpointReason.SEQUENCER)
+        return _sign(chain_id, position, head_hash, CheckpointReason.SEQUENCER)
     except SigningKeyUnavailable:
         # Sequencing goes on; the sweep signs once the key is back (signing refuses meanwhile).
         logger.warning("audit checkpoint of chain %s not signed: the signing key is unavailable", chain_id)
+        return None
+
+
+# PostgreSQL: the head of every numbered chain asked for, and its newest checkpoint, in one
+# statement each (the chain of no practice, NULL, is read on its own). A sequencing round of
+# many chains then costs the same handful of round trips as one of a single chain.
+_HEADS_SQL = """
+SELECT c.chain, h.position, h.hash
+FROM unnest(%s::bigint[]) AS c(chain)
+CROSS JOIN LATERAL (
+    SELECT e.position, e.hash FROM audit_auditevent e
+    WHERE e.chain_id = c.chain AND e.chain_id IS NOT NULL AND e.position IS NOT NULL
+    ORDER BY e.position DESC LIMIT 1
+) AS h
+"""
+_LAST_CHECKPOINTS_SQL = """
+SELECT c.chain, k.position, k.signed_at
+FROM unnest(%s::bigint[]) AS c(chain)
+CROSS JOIN LATERAL (
+    SELECT k.position, k.signed_at FROM audit_auditcheckpoint k
+    WHERE k.chain_id = c.chain ORDER BY k.id DESC LIMIT 1
+) AS k
+"""
+
+
+def _heads_and_checkpoints(
+    chain_ids: list[int | None],
+) -> tuple[dict[int | None, tuple[int, str]], dict[int | None, tuple[int, dt.datetime] | None]]:
+    """Each chain's head (position, hash; 0 and the genesis hash when empty) and newest
+    checkpoint, read under the chains' locks."""
+    numbered = [c for c in chain_ids if c is not None]
+    if connection.vendor != "postgresql" or len(numbered) < 2:
+        return {c: _head(c) for c in chain_ids}, {c: _last_checkpoint(c) for c in chain_ids}
+    heads: dict[int | None, tuple[int, str]] = {c: (0, GENESIS_HASH) for c in numbered}
+    lasts: dict[int | None, tuple[int, dt.datetime] | None] = dict.fromkeys(numbered)
+    with connection.cursor() as cursor:
+        cursor.execute(_HEADS_SQL, [numbered])
+        heads.update({chain: (position, digest) for chain, position, digest in cursor.fetchall()})
+        cursor.execute(_LAST_CHECKPOINTS_SQL, [numbered])
+        lasts.update({chain: (position, signed_at) for chain, position, signed_at in cursor.fetchall()})
+    if None in chain_ids:
+        heads[None], lasts[None] = _head(None), _last_checkpoint(None)
+    return heads, lasts
 
 
 def sequence_chain(chain_id: int | None, *, batch_size: int = BATCH_SIZE) -> int:
@@ -145,38 +200,79 @@ def _chain_order(chain_id: int | None) -> int:
     return -1 if chain_id is None else chain_id
 
 
+# What the sequencer reads of a waiting event: what its hash covers, except its place.
+_HASHED_COLUMNS = (
+    "id",
+    "chain_id",
+    "occurred_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "target_type",
+    "target_id",
+    "outcome",
+    "ip_address",
+    "user_agent",
+    "details",
+)
+
+
+def _hashed_record(row: dict[str, Any], position: int, previous_hash: str) -> dict[str, Any]:
+    """`event_record` of a waiting event read as values (no model instance is built)."""
+    return {
+        **row,
+        "occurred_at": row["occurred_at"].isoformat(),
+        "ip_address": None if row["ip_address"] is None else str(row["ip_address"]),
+        "position": position,
+        "previous_hash": previous_hash,
+    }
+
+
+def _lock_chains(chain_ids: list[int | None]) -> None:
+    """The chains' locks, in chain-id order, in one round trip (the same locks as `_lock_chain`)."""
+    transaction_locks([f"audit-chain:{'none' if c is None else c}" for c in sorted(chain_ids, key=_chain_order)])
+
+
+def _pending(chain_ids: list[int | None], batch_size: int) -> list[dict[str, Any]]:
+    """The oldest waiting events of these chains, in id order (the partial index of waiting
+    events); read after the chains' locks, so every seal committed before them is seen."""
+    numbered = [c for c in chain_ids if c is not None]
+    which = Q(chain_id__in=numbered) if numbered else Q(pk__in=[])
+    if None in chain_ids:
+        which |= Q(chain_id__isnull=True)
+    waiting = AuditEvent.objects.filter(which, position__isnull=True).order_by("id")
+    return list(waiting.values(*_HASHED_COLUMNS)[:batch_size])
+
+
 def sequence_chains(chain_ids: Iterable[int | None], *, batch_size: int = BATCH_SIZE) -> int:
     """`sequence_chain` for several chains at once: one short transaction per batch of up to
-    `batch_size` events, whatever their chains, so a busy process seals the events of many
+    `batch_size` events, whatever their chains, so a busy sequencer seals the events of many
     practices with one commit. The chains' locks are taken in one fixed order (chain id), so
-    sequencers never deadlock; each is held only for that short transaction."""
+    sequencers never deadlock; each is held only for that short transaction. A transaction
+    costs a fixed handful of statements on PostgreSQL (the locks, the waiting events, the
+    heads, the newest checkpoints, one seal statement), not one per event or per chain."""
     chains = sorted(set(chain_ids), key=_chain_order)
     total = 0
     while chains:
         with transaction.atomic():
-            for chain_id in chains:
-                _lock_chain(chain_id)
-            which = Q()
-            for chain_id in chains:
-                which |= chain_filter(chain_id)
-            pending = list(AuditEvent.objects.filter(which, position__isnull=True).order_by("id")[:batch_size])
-            by_chain: dict[int | None, list[AuditEvent]] = {}
-            for event in pending:
-                by_chain.setdefault(event.chain_id, []).append(event)
+            _lock_chains(chains)
+            pending = _pending(chains, batch_size)
+            by_chain: dict[int | None, list[dict[str, Any]]] = {}
+            for row in pending:
+                by_chain.setdefault(row["chain_id"], []).append(row)
             seals: list[tuple[int, str, str, int]] = []
-            heads: dict[int | None, tuple[int, str]] = {}
-            for chain_id, events in by_chain.items():
-                position, previous = _head(chain_id)
-                for event in events:
+            heads, lasts = _heads_and_checkpoints(list(by_chain))
+            for chain_id, rows in by_chain.items():
+                position, previous = heads[chain_id]
+                for row in rows:
                     position += 1
-                    event.position, event.previous_hash = position, previous
-                    digest = event_hash(event_record(event))
-                    seals.append((position, previous, digest, event.pk))
-                    event.hash = previous = digest
+                    digest = event_hash(_hashed_record(row, position, previous))
+                    seals.append((position, previous, digest, row["id"]))
+                    previous = digest
                 heads[chain_id] = (position, previous)
             AuditEvent.objects.seal(seals)
             for chain_id, (position, head_hash) in heads.items():
-                _checkpoint_if_due(chain_id, position, head_hash)
+                _checkpoint_if_due(chain_id, position, head_hash, lasts[chain_id])
         total += len(pending)
         if len(pending) < batch_size:
             return total
@@ -242,6 +338,31 @@ def _after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork)
+
+
+def follow(interval: float | None = None, stop: threading.Event | None = None) -> None:
+    """The dedicated sequencer (`manage.py sequence_audit --follow`, settings.AUDIT_SEQUENCER_FOLLOWS):
+    every `interval` seconds, one query for the chains with waiting events (the small partial
+    index of waiting events), then one short transaction per batch of up to BATCH_SIZE events
+    of all those chains. The business transactions do nothing after commit; one process seals
+    for all of them, so the sequencing cost per event falls as the load rises. Runs until
+    `stop` is set (or for ever)."""
+    interval = settings.AUDIT_SEQUENCER_POLL_SECONDS if interval is None else interval
+    while stop is None or not stop.is_set():
+        began = time.monotonic()
+        try:
+            waiting = chains_waiting()
+            if waiting:
+                sequence_chains(waiting)
+        except Exception:
+            logger.exception("sequencing audit chains failed; retrying")
+            connection.close()
+        pause = max(0.0, interval - (time.monotonic() - began))
+        if stop is None:
+            time.sleep(pause)
+        elif stop.wait(pause):
+            break
+    connection.close()
 
 
 def sequence_after_commit(chain_id: int | None) -> None:

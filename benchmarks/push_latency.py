@@ -8,7 +8,8 @@ What it does (everything real except the person holding the phone):
   for the web side and the worker alike;
 - the ID.me sandbox served over HTTP by a threaded WSGI server in this process, wrapped in a
   counter of every request the EHR sends to ID.me (partner API and token endpoint);
-- a real `celery worker` of 2 processes (prefork) that runs the EHR's push poller;
+- a real `celery worker` of --worker-processes processes (prefork, default 4) that runs the
+  EHR's push poller in one process and the completions it hands over in the others;
 - N prescribers, each with an ID.me account, a paired phone, EPCS permission and one READY
   C-II prescription; each opens a signing ceremony bound to its review (DEA-19) and starts
   its push, calling what the ceremony views call (eprescribe.ceremony_selection,
@@ -96,14 +97,14 @@ def serve(port: int) -> RequestCounter:
     return counter
 
 
-WORKER_COMMAND = [sys.executable, "-m", "celery", "-A", "ehr", "worker", "--pool", "prefork", "--concurrency", "2"]
+WORKER_COMMAND = [sys.executable, "-m", "celery", "-A", "ehr", "worker", "--pool", "prefork"]
 WORKER_COMMAND += ["--loglevel", "INFO", "--without-mingle", "--without-gossip"]
 
 
-def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_worker(env: dict[str, str], processes: int) -> subprocess.Popen[bytes]:
     log = VAR / "worker.log"
     process = subprocess.Popen(
-        [*WORKER_COMMAND, "--hostname", "bench@%h"],
+        [*WORKER_COMMAND, "--concurrency", str(processes), "--hostname", "bench@%h"],
         cwd=ROOT,
         # The worker uses the benchmark's database: DATABASE_URL when given, else the fresh SQLite file.
         env={**os.environ, **env, "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{VAR / 'db.sqlite3'}")},
@@ -381,6 +382,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="port for the sandbox (default: a free one)")
     parser.add_argument("--approve-over", type=float, default=60.0, help="seconds over which the N are approved")
     parser.add_argument("--burst", action="store_true", help="also approve N at once as fast as possible")
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=4,
+        help="processes of the Celery worker (the poller holds one; completions of a burst run in the others)",
+    )
     args = parser.parse_args()
 
     if not args.port:
@@ -397,8 +404,8 @@ def main() -> None:
     counter = serve(args.port)
     seed_shared()
     prescribers = [Prescriber(i) for i in range(max(args.pending, 1))]
-    print(f"seeded {len(prescribers)} prescribers; starting a worker of 2 processes")
-    worker = start_worker(env)
+    print(f"seeded {len(prescribers)} prescribers; starting a worker of {args.worker_processes} processes")
+    worker = start_worker(env, args.worker_processes)
     try:
         # Scenario 1: one pending ceremony at a time.
         single: list[float] = []

@@ -7,13 +7,20 @@ Usage:
 Runs in-process against a throw-away test database (created and destroyed here). Each writer
 is a process (as a gunicorn worker) with its own connection and its own user row; one write
 transaction updates that row and, when audited, records one event through
-`audit.record(..., chain=...)`; after commit the process's sequencer thread gives it its place
-(`--inline`: the writer itself does, before it goes on).
+`audit.record(..., chain=...)`. Who gives the event its place (`--sequencer`):
+`process` (default): one dedicated sequencer process (`manage.py sequence_audit --follow`,
+AUDIT_SEQUENCER_FOLLOWS), running through the plain and the audited runs alike, writers
+register no after-commit hook; `thread`: after commit, each writer process's sequencer thread;
+`inline`: the writer itself, before it goes on.
+Plain and audited transactions are the same code but for the `audit.record` line (both
+register the same after-commit hook that notes the commit time).
 Prints:
 
 1. a transaction of chain 1 held open for 2 s: how long an audited write in chain 2 takes;
 2. transactions per second with 1, 4 and 16 writers, each in its own chain, with and without
-   the audit event, in the same run, and the ratio at 16 (target >= 60 %);
+   the audit event, in the same run: --rounds pairs of runs (plain and audited, alternating
+   which goes first), their mean rates, the ratio of the means and each pair's ratio (target
+   >= 60 % at 16);
 3. sequencing lag (commit -> chain position committed, sampled every 5th transaction)
    p50/p95 at each rate, plus 16 writers sharing one chain (target p95 <= 1 s at the
    highest rate).
@@ -62,13 +69,15 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 LAG_SAMPLE_EVERY = 5
+LAG_POLL_SECONDS = 0.02
 FORK = multiprocessing.get_context("fork")
 
 
 class LagObserver:
     """Every LAG_SAMPLE_EVERY-th audited event: its commit time (wall clock) comes from the
     writer process through a queue; a thread polls (every 5 ms) for the sampled events that
-    have a committed position. Lag = seen - commit."""
+    have a committed position (every 20 ms: lag resolution 20 ms, few queries of its own
+    next to the writers'). Lag = seen - commit."""
 
     def __init__(self, sampled: Any) -> None:
         self.sampled = sampled
@@ -89,7 +98,7 @@ class LagObserver:
                     now = time.time()
                     for pk in sealed.values_list("pk", flat=True):
                         self.lags.append(now - self.waiting.pop(pk))
-                time.sleep(0.005)
+                time.sleep(LAG_POLL_SECONDS)
         finally:
             connections.close_all()
 
@@ -104,11 +113,11 @@ def write(user_id: int, n: int, chain: int | None, sampled: Any = None) -> None:
     committed: list[float] = []
     with transaction.atomic():
         User.objects.filter(pk=user_id).update(first_name=f"w{n % 1000}")
+        # Registered before audit.record's own hook (if any), so it runs first: the commit time.
+        transaction.on_commit(lambda: committed.append(time.time()))
         if chain is not None:
-            # Registered before audit.record's own hook, so it runs first: the commit time.
-            transaction.on_commit(lambda: committed.append(time.time()))
             event = audit.record("bench.write", chain=chain, target=("providers.user", user_id), details={"n": n})
-    if sampled is not None and committed and n % LAG_SAMPLE_EVERY == 0:
+    if chain is not None and sampled is not None and committed and n % LAG_SAMPLE_EVERY == 0:
         sampled.put((event.pk, committed[0]))
 
 
@@ -122,6 +131,11 @@ def writer_process(user_id: int, chain: int | None, seconds: float, go: Any, sam
     sequencer.background.wait_idle(60)
     connections.close_all()
     counts.put(n)
+
+
+def sequencer_process(stop: Any) -> None:
+    """The dedicated sequencer (what `manage.py sequence_audit --follow` runs), until `stop`."""
+    sequencer.follow(stop=stop)
 
 
 def run(users: list[int], seconds: float, chains: list[int] | None) -> tuple[float, list[float]]:
@@ -178,9 +192,21 @@ def held_open(users: list[int]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each throughput run")
-    parser.add_argument("--inline", action="store_true", help="sequence in the committing thread instead")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="plain/audited pairs per writer count (means and each pair's ratio)"
+    )
+    parser.add_argument(
+        "--sequencer",
+        choices=("process", "thread", "inline"),
+        default="process",
+        help="who sequences: one dedicated process (default), a thread of each writer, or the writer itself",
+    )
     args = parser.parse_args()
-    settings.AUDIT_SEQUENCE_IN_BACKGROUND = not args.inline
+    # As deployed (and as Django's test runner does): no query log, which DEBUG keeps for
+    # every statement and would charge the audited run, with more statements, more.
+    settings.DEBUG = False
+    settings.AUDIT_SEQUENCE_IN_BACKGROUND = args.sequencer == "thread"
+    settings.AUDIT_SEQUENCER_FOLLOWS = args.sequencer == "process"
     if connection.vendor != "postgresql":
         sys.exit("Run on PostgreSQL: set DATABASE_URL=postgres://... (SQLite runs one writer at a time by design).")
     old_name = connection.settings_dict["NAME"]
@@ -190,17 +216,38 @@ def main() -> None:
         connections.close_all()
         for n in range(20):  # warm: imports, the signing key, the first checkpoint of each chain
             write(users[n % 16], n, 100 + n % 16, None)
-        mode = "in the committing thread" if args.inline else "by a background thread"
+        mode = {
+            "process": "by one dedicated sequencer process",
+            "thread": "by a thread of each writer process",
+            "inline": "in the committing thread",
+        }[args.sequencer]
+        stop_sequencer = FORK.Event()
+        dedicated = FORK.Process(target=sequencer_process, args=(stop_sequencer,))
+        if args.sequencer == "process":
+            connections.close_all()
+            dedicated.start()
         print(f"database: postgresql; {args.seconds:g} s per run; sequenced {mode}")
         print(f"machine load average {os.getloadavg()[0]:.1f} (2 cores)")
         print(f"1. audited write in chain 2 while chain 1's transaction is open 2 s: {held_open(users):.3f} s")
         print("2./3.  writers  plain tx/s  audited tx/s  ratio   lag p50 ms  lag p95 ms")
         for writers in (1, 4, 16):
-            plain, _ = run(users[:writers], args.seconds, None)
-            audited, lags = run(users[:writers], args.seconds, [200 + i for i in range(writers)])
+            plains: list[float] = []
+            auditeds: list[float] = []
+            lags: list[float] = []
+            for round_ in range(args.rounds):
+                # Alternate which goes first, so a load that rises or falls during the pair
+                # (a shared machine) favours neither.
+                for audited_run in (False, True) if round_ % 2 == 0 else (True, False):
+                    chains = [200 + i for i in range(writers)] if audited_run else None
+                    rate, round_lags = run(users[:writers], args.seconds, chains)
+                    (auditeds if audited_run else plains).append(rate)
+                    lags += round_lags
+            plain, audited = sum(plains) / len(plains), sum(auditeds) / len(auditeds)
+            ratios = sorted(a / p for a, p in zip(auditeds, plains, strict=True))
             print(
                 f"       {writers:>7}  {plain:>10.0f}  {audited:>12.0f}  {audited / plain:>5.0%}"
                 f"  {percentile(lags, 0.5) * 1000:>10.1f}  {percentile(lags, 0.95) * 1000:>10.1f}"
+                f"   (pairs: {', '.join(f'{r:.0%}' for r in ratios)})"
             )
         shared, lags = run(users, args.seconds, [300] * 16)
         print(
@@ -208,6 +255,10 @@ def main() -> None:
             f"{percentile(lags, 0.5) * 1000:.1f} ms, p95 {percentile(lags, 0.95) * 1000:.1f} ms"
         )
         sequencer.background.wait_idle(10)
+        if args.sequencer == "process":
+            time.sleep(1)
+            stop_sequencer.set()
+            dedicated.join(timeout=30)
         waiting = AuditEvent.objects.filter(position__isnull=True).count()
         print(f"events left unsequenced after the runs: {waiting}")
     finally:

@@ -333,6 +333,11 @@ AUDIT_CHECKPOINT_INTERVAL_SECONDS: int = env.int("AUDIT_CHECKPOINT_INTERVAL_SECO
 # After commit, a thread of each process sequences the chain (the request does not wait);
 # off: the committing thread sequences before it returns (the test run's default, for determinism).
 AUDIT_SEQUENCE_IN_BACKGROUND: bool = env.bool("AUDIT_SEQUENCE_IN_BACKGROUND", default=not TESTING)
+# A dedicated sequencer process (`manage.py sequence_audit --follow`) seals every chain's
+# waiting events every AUDIT_SEQUENCER_POLL_SECONDS; with it on, writers register no
+# after-commit hook at all (docs/audit.md).
+AUDIT_SEQUENCER_FOLLOWS: bool = env.bool("AUDIT_SEQUENCER_FOLLOWS", default=False)
+AUDIT_SEQUENCER_POLL_SECONDS: float = env.float("AUDIT_SEQUENCER_POLL_SECONDS", default=0.2)
 # The sweep sequences what the after-commit hook left and signs due checkpoints.
 AUDIT_SWEEP_SECONDS: float = env.float("AUDIT_SWEEP_SECONDS", default=30.0)
 

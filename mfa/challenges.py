@@ -760,9 +760,24 @@ def refresh_push(challenge: VerificationChallenge) -> VerificationChallenge:
     return challenge
 
 
-def poll_pending_pushes(on_progress: Callable[[], None] | None = None) -> int:
+def _push_answers(pending: list[VerificationChallenge]) -> dict[str, PushTransaction]:
+    answers: dict[str, PushTransaction] = {}
+    try:
+        for push in _partner().push_statuses([c.idme_txid for c in pending]):
+            answers[push.txid] = push
+    except IdmeError as exc:
+        logger.warning("Batch push status failed: %s", exc)
+    return answers
+
+
+def poll_pending_pushes(
+    on_progress: Callable[[], None] | None = None, fan_out: Callable[[list[str]], list[str]] | None = None
+) -> int:
     """One polling round: ask ID.me about every pending push (batch requests of 100 ids) and
-    apply the answers; approvals are completed here, one after another. Returns how many push
+    apply the answers. Approvals are completed here, one after another, unless `fan_out` is
+    given: it receives the ids (text) of the round's approved challenges, hands some of them to other
+    processes (the Celery poller: `complete_approved_pushes` tasks, which ask ID.me again
+    before completing) and returns those this round completes itself. Returns how many push
     challenges are still pending afterwards."""
     pending = list(
         VerificationChallenge.objects.filter(status=ChallengeStatus.PENDING, method=ChallengeMethod.PUSH).order_by(
@@ -771,18 +786,40 @@ def poll_pending_pushes(on_progress: Callable[[], None] | None = None) -> int:
     )
     if not pending:
         return 0
-    answers: dict[str, PushTransaction] = {}
-    try:
-        for push in _partner().push_statuses([c.idme_txid for c in pending]):
-            answers[push.txid] = push
-    except IdmeError as exc:
-        logger.warning("Batch push status failed: %s", exc)
+    answers = _push_answers(pending)
+    approved = [str(c.pk) for c in pending if (a := answers.get(c.idme_txid)) and a.status == "approved"]
+    if fan_out is not None and approved:
+        handed_over = set(approved) - set(fan_out(approved))
+        pending = [c for c in pending if str(c.pk) not in handed_over]
     for challenge in pending:
         answer = answers.get(challenge.idme_txid)
         apply_push_status(challenge, answer)
         if on_progress is not None and answer is not None and answer.status != "pending":
             on_progress()
     return VerificationChallenge.objects.filter(status=ChallengeStatus.PENDING, method=ChallengeMethod.PUSH).count()
+
+
+def complete_approved_pushes(challenge_ids: list[str]) -> int:
+    """Complete push challenges a polling round found approved, in another process: ID.me is
+    asked again about them (one batch request), so a queued message alone approves nothing.
+    Exactly once as ever: complete_challenge locks the challenge and checks it is still
+    pending. Returns how many were approved here."""
+    pending = list(
+        VerificationChallenge.objects.filter(
+            pk__in=challenge_ids, status=ChallengeStatus.PENDING, method=ChallengeMethod.PUSH
+        ).order_by("created_at")
+    )
+    if not pending:
+        return 0
+    answers = _push_answers(pending)
+    done = 0
+    for challenge in pending:
+        answer = answers.get(challenge.idme_txid)
+        if answer is not None and answer.status == "approved":
+            done += complete_challenge(challenge.pk, via="push")[0]
+        else:
+            apply_push_status(challenge, answer)
+    return done
 
 
 # --- cancelling and reading --------------------------------------------------

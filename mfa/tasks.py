@@ -4,7 +4,12 @@ Push polling: ONE poller for all pending push challenges, no beat. The poller is
 that loops, asking ID.me about every pending push in one batch request (`push_statuses`)
 every POLL_INTERVAL seconds; it stops IDLE_LINGER_SECONDS after the last pending push and
 re-queues itself after MAX_RUN_SECONDS. So 200 pending pushes cost 1 request per round (2
-with batches of 100), not 200. Approvals are completed by the poller itself, in order.
+with batches of 100), not 200. The poller completes up to POLLER_COMPLETES approvals of a
+round itself and hands the rest, COMPLETION_CHUNK at a time, to `complete_approved_pushes`
+tasks, which other worker processes run in parallel (each asks ID.me again about its chunk
+before completing: a queued message alone approves nothing). A challenge handed over is
+marked in the cache for IN_FLIGHT_SECONDS, so later rounds do not hand it over again while
+its task waits; completion stays exactly once whatever happens (complete_challenge).
 
 Exactly one chain runs: each chain carries a token; the cache holds the current token and a
 heartbeat. `ensure_push_poller()` (called after a push starts, on every status request of a
@@ -25,6 +30,7 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_ready, worker_shutting_down
 from django.core.cache import cache
+from django.db import connection
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +41,11 @@ MAX_RUN_SECONDS = 600.0
 # busy practice is polled at once instead of waiting for a new task behind other work.
 IDLE_LINGER_SECONDS = 60.0
 STALE_AFTER = 30.0
+# Approvals a polling round completes itself; the rest go to other processes in chunks this
+# big (each chunk costs one more batch request to ID.me: 200 approvals, 40 requests).
+POLLER_COMPLETES = 2
+COMPLETION_CHUNK = 5
+IN_FLIGHT_SECONDS = 30
 TOKEN_KEY = "mfa:push-poller:token"
 HEARTBEAT_KEY = "mfa:push-poller:heartbeat"
 # Set when this worker shuts down: a lingering poller leaves at once (the next worker or the
@@ -72,7 +83,7 @@ def poll_push_challenges(token: str) -> str:
             cache.delete(HEARTBEAT_KEY)
             return "worker stopping"
         _beat()
-        if poll_pending_pushes(on_progress=_beat):
+        if poll_pending_pushes(on_progress=_beat, fan_out=_fan_out):
             last_busy = time.monotonic()
         elif time.monotonic() - last_busy >= IDLE_LINGER_SECONDS:
             # Stop, unless a push started between the count and now (its ensure_push_poller
@@ -85,6 +96,37 @@ def poll_push_challenges(token: str) -> str:
             poll_push_challenges.apply_async(args=(token,))
             return "continued"
         time.sleep(POLL_INTERVAL)
+
+
+def _in_flight_key(challenge_id: str) -> str:
+    return f"mfa:push-completing:{challenge_id}"
+
+
+def _fan_out(approved: list[str]) -> list[str]:
+    """Hand all but the first POLLER_COMPLETES of a round's approvals to completion tasks;
+    returns the ids the poller completes itself. Ids whose task is still on its way are left
+    alone (neither completed here nor handed over again)."""
+    if connection.vendor == "sqlite":
+        return approved  # one write transaction at a time: parallel completions only queue
+    in_flight = cache.get_many([_in_flight_key(pk) for pk in approved])
+    free = [pk for pk in approved if _in_flight_key(pk) not in in_flight]
+    own, rest = free[:POLLER_COMPLETES], free[POLLER_COMPLETES:]
+    for start in range(0, len(rest), COMPLETION_CHUNK):
+        chunk = rest[start : start + COMPLETION_CHUNK]
+        cache.set_many({_in_flight_key(pk): 1 for pk in chunk}, timeout=IN_FLIGHT_SECONDS)
+        complete_approved_pushes.apply_async(args=(chunk,))
+    return own
+
+
+@shared_task(name="mfa.complete_approved_pushes", acks_late=True, ignore_result=True)
+def complete_approved_pushes(challenge_ids: list[str]) -> int:
+    """Complete a chunk of approvals a polling round found (mfa.challenges.complete_approved_pushes)."""
+    from mfa.challenges import complete_approved_pushes as complete
+
+    try:
+        return complete(challenge_ids)
+    finally:
+        cache.delete_many([_in_flight_key(pk) for pk in challenge_ids])
 
 
 def _pending_push_count() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -235,3 +236,52 @@ def test_as_deployed_a_thread_of_the_process_sequences_after_commit(settings: An
     assert sequencer.background.wait_idle(timeout=30)
     assert_gap_and_fork_free(6, 5)
     assert_gap_and_fork_free(None, 5)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.req("DEA-13")
+@pytest.mark.req("ASVS-09")
+def test_the_dedicated_sequencer_seals_every_chain_and_writers_leave_it_to_it(settings: Any) -> None:
+    from audit import sequencer
+
+    settings.AUDIT_SEQUENCER_FOLLOWS = True
+    chains = (None, 7, 8, 9)
+    for n in range(12):
+        with transaction.atomic():
+            audit.record("test.followed", chain=chains[n % len(chains)], details={"n": n})
+    # Writers registered nothing after commit: every event waits for the sequencer.
+    assert AuditEvent.objects.filter(position__isnull=True).count() == 12
+    stop = threading.Event()
+    follower = threading.Thread(target=sequencer.follow, kwargs={"interval": 0.05, "stop": stop})
+    follower.start()
+    try:
+        for n in range(12, 24):  # more arrive while it runs
+            with transaction.atomic():
+                audit.record("test.followed", chain=chains[n % len(chains)], details={"n": n})
+        for _ in range(200):
+            if not AuditEvent.objects.filter(position__isnull=True).exists():
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        follower.join(timeout=30)
+    assert not follower.is_alive()
+    for chain in chains:
+        assert_gap_and_fork_free(chain, 6)
+        assert AuditCheckpoint.objects.filter(chain_id=chain).exists()  # each chain's first checkpoint
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.req("DEA-13")
+def test_one_sequencing_round_seals_many_chains_after_their_existing_heads() -> None:
+    for chain in (11, 12, 13):
+        audit.record("test.first", chain=chain)  # sequenced at once (the test run's default)
+    with transaction.atomic():  # then events the after-commit hook never saw, in four chains
+        AuditEvent.objects.bulk_create(
+            [build_event("test.later", chain=chain) for chain in (11, 12, 13, None, 12, 11, 11)]
+        )
+    assert sequence_audit_trail()["sequenced"] == 7
+    assert_gap_and_fork_free(11, 4)
+    assert_gap_and_fork_free(12, 3)
+    assert_gap_and_fork_free(13, 2)
+    assert_gap_and_fork_free(None, 1)

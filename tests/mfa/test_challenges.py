@@ -285,6 +285,41 @@ def test_a_push_approved_with_the_number_completes_once_even_if_polled_twice(wor
 
 
 @pytest.mark.req("NIST-03")
+@pytest.mark.req("DEA-11")
+@pytest.mark.django_db(transaction=True)
+def test_approvals_handed_to_other_processes_complete_once_and_only_when_idme_says_approved(
+    world: SigningWorld,
+) -> None:
+    from mfa.tasks import complete_approved_pushes
+
+    approved = [push_challenge(world) for _ in range(2)]
+    for challenge in approved:
+        push = next(p for p in world.phone.pushes() if p.txid == challenge.idme_txid)
+        world.phone.answer(push)
+    waiting = push_challenge(world)  # not answered on the phone
+    handed_over: list[list[str]] = []
+
+    def hand_everything_over(ids: list[str]) -> list[str]:
+        handed_over.append(ids)
+        return []  # the poller completes none itself
+
+    assert challenges.poll_pending_pushes(fan_out=hand_everything_over) == 3
+    assert handed_over == [[str(c.pk) for c in approved]]
+    assert completions == []  # handed over, not completed by the round
+    # The task asks ID.me again: a message naming a challenge nobody approved approves nothing.
+    assert complete_approved_pushes([*handed_over[0], str(waiting.pk)]) == 2
+    assert complete_approved_pushes(handed_over[0]) == 0  # delivered twice: nothing more
+    challenges.poll_pending_pushes(fan_out=hand_everything_over)  # a later round: nothing to hand over
+    assert len(handed_over) == 1
+    for challenge in approved:
+        challenge.refresh_from_db()
+        assert challenge.status == ChallengeStatus.APPROVED
+    waiting.refresh_from_db()
+    assert waiting.status == ChallengeStatus.PENDING
+    assert sorted(completions) == sorted(c.subject for c in approved)
+
+
+@pytest.mark.req("NIST-03")
 @pytest.mark.django_db(transaction=True)
 def test_a_wrong_number_on_the_phone_denies_and_completes_nothing(world: SigningWorld) -> None:
     challenge = push_challenge(world)
