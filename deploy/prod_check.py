@@ -175,7 +175,7 @@ class Stack:
         return f"{self.postgres}/{name}"
 
     def stop(self) -> None:
-        for name, process in reversed(self.processes):
+        for _name, process in reversed(self.processes):
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
@@ -243,7 +243,9 @@ def base_environment() -> dict[str, str]:
     return env
 
 
-def service_environments(work: Path, ports: Ports, keys: dict[str, str], ehr_db: str, idme_db: str) -> tuple[dict[str, str], dict[str, str]]:
+def service_environments(
+    work: Path, ports: Ports, keys: dict[str, str], ehr_db: str, idme_db: str
+) -> tuple[dict[str, str], dict[str, str]]:
     idme_url = f"https://idme.localhost:{ports.https}/idme-sandbox"
     ca = work / "caddy-data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
     ehr = base_environment() | {
@@ -319,9 +321,7 @@ def spki_pin(pem_path: Path) -> str:
     from cryptography.hazmat.primitives import serialization
 
     cert = x509.load_pem_x509_certificate(pem_path.read_bytes())
-    spki = cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
@@ -334,8 +334,10 @@ def leaf_pin(ca: Path, host: str, port: int) -> str:
     with https_context(ca).wrap_socket(raw, server_hostname=host) as tls:
         der = tls.getpeercert(binary_form=True)
     assert der is not None
-    spki = x509.load_der_x509_certificate(der).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    spki = (
+        x509.load_der_x509_certificate(der)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
@@ -554,8 +556,19 @@ def main() -> int:
                 raise RuntimeError("redis-server is not installed")
             stack.start(
                 "redis",
-                [redis, "--port", str(ports.redis), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(work)],
+                [
+                    redis,
+                    "--port",
+                    str(ports.redis),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(work),
+                ],
                 base_environment(),
             )
             wait_for_port(stack, "redis", ports.redis)
@@ -578,9 +591,16 @@ def main() -> int:
             stack.run(
                 "idme-setup",
                 [
-                    *manage, "idme_register_client", "--client-id", "ehr-demo-client", "--name", CLIENT_NAME,
-                    "--redirect-uri", f"{ehr_url}/account/idme/callback/",
-                    "--return-uri", f"{ehr_url}/mfa/devices/returned/",
+                    *manage,
+                    "idme_register_client",
+                    "--client-id",
+                    "ehr-demo-client",
+                    "--name",
+                    CLIENT_NAME,
+                    "--redirect-uri",
+                    f"{ehr_url}/account/idme/callback/",
+                    "--return-uri",
+                    f"{ehr_url}/mfa/devices/returned/",
                 ],
                 idme_env,
             )
@@ -591,14 +611,36 @@ def main() -> int:
             stack.start("idme", [*gunicorn, "--bind", f"127.0.0.1:{ports.idme}", "idme_sandbox.wsgi"], idme_env)
             stack.start(
                 "worker",
-                [PYTHON, "-m", "celery", "-A", "ehr", "worker", "--loglevel", "INFO", "--concurrency", "2",
-                 "--hostname", f"prodcheck-{run_id}@%h"],
+                [
+                    PYTHON,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "ehr",
+                    "worker",
+                    "--loglevel",
+                    "INFO",
+                    "--concurrency",
+                    "2",
+                    "--hostname",
+                    f"prodcheck-{run_id}@%h",
+                ],
                 ehr_env,
             )
             stack.start(
                 "beat",
-                [PYTHON, "-m", "celery", "-A", "ehr", "beat", "--loglevel", "INFO",
-                 "--schedule", str(work / "celerybeat-schedule")],
+                [
+                    PYTHON,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "ehr",
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    str(work / "celerybeat-schedule"),
+                ],
                 ehr_env,
             )
             caddy = shutil.which("caddy")
@@ -613,28 +655,36 @@ def main() -> int:
                 "EHR_UPSTREAM": f"127.0.0.1:{ports.ehr}",
                 "IDME_UPSTREAM": f"127.0.0.1:{ports.idme}",
             }
-            stack.start("proxy", [caddy, "run", "--config", str(DEPLOY / "Caddyfile"), "--adapter", "caddyfile"],
-                        proxy_env)
+            stack.start(
+                "proxy", [caddy, "run", "--config", str(DEPLOY / "Caddyfile"), "--adapter", "caddyfile"], proxy_env
+            )
             wait_for_port(stack, "ehr", ports.ehr)
             wait_for_port(stack, "idme", ports.idme)
             wait_for_port(stack, "proxy", ports.https)
             wait_for("the proxy's local CA", ca.exists, timeout=30)
-            wait_for("the worker", lambda: (stack.alive("worker"), b" ready." in stack.log("worker").read_bytes())[1],
-                     timeout=90)
+
+            def worker_ready() -> bool:
+                stack.alive("worker")
+                return b" ready." in stack.log("worker").read_bytes()
+
+            wait_for("the worker", worker_ready, timeout=90)
             stack.alive("beat")
 
         with step("/healthz and /readyz through the proxy (TLS verified against the local CA)"):
+
             def ready() -> dict[str, Any]:
                 status, _headers, body = https_get(ca, "ehr.localhost", ports.https, "/readyz")
                 data = json.loads(body)
                 return data if status == 200 else {}
 
-            status, headers, body = https_get(ca, "ehr.localhost", ports.https, "/healthz")
+            status, _headers, body = https_get(ca, "ehr.localhost", ports.https, "/healthz")
             assert status == 200 and json.loads(body) == {"status": "ok"}, (status, body)
             readiness = wait_for("/readyz 200", ready, timeout=60, interval=1.0)
             assert readiness["checks"]["idme"]["state"] == "ok", readiness
             FIGURES.facts["readyz"] = {k: v["duration_ms"] for k, v in readiness["checks"].items()}
-            status, headers, _ = https_get(ca, "idme.localhost", ports.https, "/idme-sandbox/oidc/.well-known/openid-configuration")
+            status, _headers, _ = https_get(
+                ca, "idme.localhost", ports.https, "/idme-sandbox/oidc/.well-known/openid-configuration"
+            )
             assert status == 200, status
             # Plain http on the proxy's http port is answered with a redirect to https.
             import http.client

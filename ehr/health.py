@@ -31,7 +31,7 @@ HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 # The discovery document every OIDC provider publishes under ID.me's base URL.
 IDME_DISCOVERY_PATH = "/oidc/.well-known/openid-configuration"
-BROKER_TIMEOUT_SECONDS = 2.0
+BROKER_TIMEOUT_SECONDS = 2
 IDME_TIMEOUT_SECONDS = 2.0
 
 

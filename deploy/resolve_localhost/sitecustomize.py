@@ -11,11 +11,12 @@ network aliases (docker-compose.yml).
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 _original_getaddrinfo = socket.getaddrinfo
 
 
-def _getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")
     if isinstance(host, str) and host.rstrip(".").endswith(".localhost"):
