@@ -61,6 +61,8 @@ SECRET_KEY_PARTS = (
     "code_verifier",
     "signature",
 )
+# Whole key names that are secrets in an OAuth / OIDC exchange (as parts they are too common).
+SECRET_KEYS = frozenset({"code", "state", "nonce", "key", "pin", "ssn"})
 # Patient data: identified by the field names the EHR uses for it.
 PATIENT_KEYS = frozenset(
     {
@@ -117,7 +119,7 @@ def request_id_context(request_id: str) -> Iterator[str]:
 
 def is_sensitive_key(key: object) -> bool:
     name = str(key).lower()
-    return name in PATIENT_KEYS or any(part in name for part in SECRET_KEY_PARTS)
+    return name in PATIENT_KEYS or name in SECRET_KEYS or any(part in name for part in SECRET_KEY_PARTS)
 
 
 def redact(value: Any, _depth: int = 0) -> Any:

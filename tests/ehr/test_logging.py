@@ -101,7 +101,12 @@ def test_secrets_and_patient_data_are_redacted_from_extra_fields_and_arguments(j
     log = logging.getLogger("ehr.test")
     log.info(
         "token exchange %s",
-        {"client_secret": "s3cr3t-value", "grant_type": "authorization_code", "nested": {"password": "hunter2!"}},
+        {
+            "client_secret": "s3cr3t-value",
+            "grant_type": "authorization_code",
+            "code": "oidc-code-987",
+            "nested": {"password": "hunter2!"},
+        },
         extra={
             "api_key": "registry-key-123",
             "Authorization": "Bearer abc.def",
@@ -112,7 +117,15 @@ def test_secrets_and_patient_data_are_redacted_from_extra_fields_and_arguments(j
     )
     [line] = records(json_lines)
     text = json.dumps(line)
-    for secret in ("s3cr3t-value", "hunter2!", "registry-key-123", "Bearer abc.def", "Maria Garcia", "1968-03-14"):
+    for secret in (
+        "s3cr3t-value",
+        "oidc-code-987",
+        "hunter2!",
+        "registry-key-123",
+        "Bearer abc.def",
+        "Maria Garcia",
+        "1968-03-14",
+    ):
         assert secret not in text
     assert line["api_key"] == REDACTED and line["patient_name"] == REDACTED and line["Authorization"] == REDACTED
     assert line["prescription_id"] == 42  # ids are kept: they are how an operator finds a record
