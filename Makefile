@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint install install-dev format traceability screenshots clean
+.PHONY: run test lint install install-dev format traceability screenshots prod-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ traceability: install-dev
 
 screenshots: install-dev
 	EHR_UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/e2e/test_seed_walk.py -q
+
+# The production-like stack (gunicorn, PostgreSQL, Redis, worker, beat, Caddy with TLS) walked in
+# Chromium, then stopped: deploy/prod_check.py, docs/operations.md.
+prod-check: install-dev
+	$(BIN)/python deploy/prod_check.py
 
 clean:
 	rm -rf var/cache var/cache-test var/celery var/celery-test var/test-db.sqlite3*

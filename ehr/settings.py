@@ -28,8 +28,9 @@ from common.envconfig import (
     redis_url,
     refuse,
 )
-from common.service_settings import logging_config, security_settings, static_storages
+from common.service_settings import security_settings, static_storages
 from ehr.envconfig import production_problems
+from ehr.logs import logging_config as ehr_logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -95,6 +96,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The request id for the logs and the response header, then /healthz and /readyz answered
+    # before any redirect or host check (ehr/logs.py, ehr/health.py, docs/operations.md).
+    "ehr.logs.RequestIdMiddleware",
+    "ehr.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After WhiteNoise: static assets stay cacheable, everything else is no-store.
@@ -325,7 +330,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 # --- Production hardening (checked by `manage.py check --deploy`) ------------
 vars().update(security_settings(env, production=not DEBUG))
 
-LOGGING = logging_config(env)
+# Production: one JSON object per line (time, level, logger, message, request id, user and
+# practice ids when known), secrets and patient-data keys redacted (ehr/logs.py). LOG_FORMAT
+# chooses: "json" (the production default) or "plain" (the development default).
+LOG_FORMAT: str = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+LOGGING = ehr_logging_config(level=env.str("LOG_LEVEL", default="INFO"), json_lines=LOG_FORMAT == "json")
+# The worker and beat log through LOGGING too, instead of Celery's own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Audit trail (owned by audit; docs/audit.md) ------------------------------
 # A signed checkpoint of each chain at least this often while events arrive.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -96,3 +97,21 @@ def test_security_headers_on_every_page(client: Client) -> None:
     assert "default-src 'self'" in response["Content-Security-Policy"]
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_production_logs_one_json_object_per_line() -> None:
+    result = run_django(
+        ["manage.py", "shell", "-c", "import logging; logging.getLogger('ehr.check').warning('hello %s', 'there')"],
+        PRODUCTION_ENV,
+    )
+    assert result.returncode == 0, result.stderr
+    [line] = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert line["logger"] == "ehr.check" and line["level"] == "WARNING" and line["message"] == "hello there"
+
+
+def test_development_logs_plain_lines() -> None:
+    result = run_django(
+        ["manage.py", "shell", "-c", "import logging; logging.getLogger('ehr.check').warning('hi')"], {}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "WARNING ehr.check [None] hi" in result.stderr
