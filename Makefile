@@ -51,7 +51,7 @@ traceability: install-dev
 	$(BIN)/pytest --collect-only -q --traceability=docs/traceability.md >/dev/null
 
 screenshots: install-dev
-	EHR_UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/e2e/test_seed_walk.py -q
+	EHR_UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/e2e/test_seed_walk.py tests/e2e/test_accessibility.py -q -k "seed_article or phone"
 
 clean:
 	rm -rf var/cache var/cache-test var/celery var/celery-test var/test-db.sqlite3*

@@ -11,6 +11,7 @@ injected into each page with Playwright's `add_script_tag`.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,7 +158,9 @@ def sideways_overflow(page: Any) -> int:
     return int(page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth"))
 
 
-def check_page(page: Any, url: str, name: str, axe_script: Path, problems: list[str]) -> None:
+def check_page(
+    page: Any, url: str, name: str, axe_script: Path, problems: list[str], report: list[dict[str, Any]]
+) -> None:
     """axe at the three widths, sideways overflow at those and at 320 px."""
     for label, (width, height) in (*WIDTHS.items(), ("narrowest", NARROWEST)):
         page.set_viewport_size({"width": width, "height": height})
@@ -165,11 +168,13 @@ def check_page(page: Any, url: str, name: str, axe_script: Path, problems: list[
         overflow = sideways_overflow(page)
         if overflow > 0:
             problems.append(f"{name} at {width} px scrolls sideways by {overflow} px")
-        if label == "narrowest":
-            continue
-        violations = run_axe(page, axe_script)
-        if violations:
-            problems.append(f"{name} at {width} px: {describe(violations)}")
+        row: dict[str, Any] = {"page": name, "width": width, "overflow_px": max(overflow, 0)}
+        if label != "narrowest":
+            violations = run_axe(page, axe_script)
+            row["serious_or_critical"] = sorted({v["id"] for v in violations})
+            if violations:
+                problems.append(f"{name} at {width} px: {describe(violations)}")
+        report.append(row)
 
 
 @pytest.fixture
@@ -207,12 +212,13 @@ def test_main_pages_have_no_serious_axe_violations_and_never_scroll_sideways(
     live_url = idme_sandbox_live.live_url
     base_url = idme_sandbox_live.base_url
     problems: list[str] = []
+    report: list[dict[str, Any]] = []
     world.ready()
     world.ready(medication=world.alprazolam, quantity=30)
 
     # Signed out: the EHR's sign-in and ID.me's.
-    check_page(page, f"{live_url}/accounts/login/", "Sign in", axe_script, problems)
-    check_page(page, f"{base_url}/sign-in/", "ID.me sign-in", axe_script, problems)
+    check_page(page, f"{live_url}/accounts/login/", "Sign in", axe_script, problems, report)
+    check_page(page, f"{base_url}/sign-in/", "ID.me sign-in", axe_script, problems, report)
 
     # ID.me's Sign In & Security (where Update MFA Device leads), signed in at ID.me.
     page.context.add_cookies(
@@ -221,27 +227,27 @@ def test_main_pages_have_no_serious_axe_violations_and_never_scroll_sideways(
             for name, value in idme_sandbox_live.session_cookie(world.signing.account).items()
         ]
     )
-    check_page(page, f"{base_url}/account/security/", "ID.me Sign In & Security", axe_script, problems)
+    check_page(page, f"{base_url}/account/security/", "ID.me Sign In & Security", axe_script, problems, report)
 
     page.set_viewport_size({"width": 1280, "height": 900})
     sign_in_to_ehr(page, live_url, world.user.username, TEST_PASSWORD)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     erx_info = live_url + reverse("provider-settings", kwargs={"tab": "erx-info"})
-    check_page(page, erx_info, "eRx Info", axe_script, problems)
-    check_page(page, f"{live_url}/eprescribe/", "Prescriptions", axe_script, problems)
-    check_page(page, live_url + reverse("epcs-permissions"), "EPCS Permissions", axe_script, problems)
-    check_page(page, live_url + reverse("credential-verification"), "Credential verification", axe_script, problems)
+    check_page(page, erx_info, "eRx Info", axe_script, problems, report)
+    check_page(page, f"{live_url}/eprescribe/", "Prescriptions", axe_script, problems, report)
+    check_page(page, live_url + reverse("epcs-permissions"), "EPCS Permissions", axe_script, problems, report)
+    check_page(page, live_url + reverse("credential-verification"), "Credential verification", axe_script, problems, report)
 
     page.set_viewport_size({"width": 1280, "height": 900})
     review = open_review(page, live_url, world, *world.provider.prescriptions.all())
-    check_page(page, review, "Signing review", axe_script, problems)
+    check_page(page, review, "Signing review", axe_script, problems, report)
 
     # The push wait: send a push to the phone, then check the waiting page.
     page.set_viewport_size({"width": 1280, "height": 900})
     choose_phone(page)
     page.get_by_role("button", name="Send push notification").click()
     expect(page.get_by_text("Number to match")).to_be_visible()
-    check_page(page, review, "Push waiting", axe_script, problems)
+    check_page(page, review, "Push waiting", axe_script, problems, report)
 
     # The focus ring, on a light page and on one with the blue header's controls.
     for url in (erx_info, review, f"{base_url}/account/security/"):
@@ -250,7 +256,11 @@ def test_main_pages_have_no_serious_axe_violations_and_never_scroll_sideways(
         ring = page.evaluate(FOCUS_RING_JS)
         assert ring["checked"] > 3, url
         problems.extend(f"focus ring on {url}: {p}" for p in ring["problems"])
+        report.append({"page": url.replace(live_url, ""), "focus_ring_checked": ring["checked"], **ring})
 
+    # The figures docs/accessibility.md quotes.
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "accessibility-report.json").write_text(json.dumps(report, indent=1))
     assert not problems, "\n".join(problems)
 
 
