@@ -141,7 +141,8 @@ def run_axe(page: Any, axe_script: Path) -> list[dict[str, Any]]:
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(axe_script))
     result = page.evaluate(
-        "async (tags) => await axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] })",
+        "async (tags) => await axe.run(document,"
+        " { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] })",
         AXE_TAGS,
     )
     return [v for v in result["violations"] if v["impact"] in FAILING_IMPACTS]
@@ -236,7 +237,8 @@ def test_main_pages_have_no_serious_axe_violations_and_never_scroll_sideways(
     check_page(page, erx_info, "eRx Info", axe_script, problems, report)
     check_page(page, f"{live_url}/eprescribe/", "Prescriptions", axe_script, problems, report)
     check_page(page, live_url + reverse("epcs-permissions"), "EPCS Permissions", axe_script, problems, report)
-    check_page(page, live_url + reverse("credential-verification"), "Credential verification", axe_script, problems, report)
+    verification = live_url + reverse("credential-verification")
+    check_page(page, verification, "Credential verification", axe_script, problems, report)
 
     page.set_viewport_size({"width": 1280, "height": 900})
     review = open_review(page, live_url, world, *world.provider.prescriptions.all())

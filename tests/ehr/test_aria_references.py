@@ -48,7 +48,9 @@ class References(HTMLParser):
 def broken_references(html: str) -> list[str]:
     parser = References()
     parser.feed(html)
-    problems = [f"<{tag} {name}> names missing id {ref!r}" for tag, name, ref in parser.references if ref not in parser.ids]
+    problems = [
+        f"<{tag} {name}> names missing id {ref!r}" for tag, name, ref in parser.references if ref not in parser.ids
+    ]
     problems += [f"id {ident!r} appears {count} times" for ident, count in parser.ids.items() if count > 1]
     return problems
 
