@@ -214,7 +214,7 @@ def test_main_pages_have_no_serious_axe_violations_and_never_scroll_sideways(
     base_url = idme_sandbox_live.base_url
     problems: list[str] = []
     report: list[dict[str, Any]] = []
-    world.ready()
+    first = world.ready()
     world.ready(medication=world.alprazolam, quantity=30)
 
     # Signed out: the EHR's sign-in and ID.me's.
@@ -236,6 +236,8 @@ def test_main_pages_have_no_serious_axe_violations_and_never_scroll_sideways(
     erx_info = live_url + reverse("provider-settings", kwargs={"tab": "erx-info"})
     check_page(page, erx_info, "eRx Info", axe_script, problems, report)
     check_page(page, f"{live_url}/eprescribe/", "Prescriptions", axe_script, problems, report)
+    detail = live_url + reverse("eprescribe:detail", kwargs={"pk": first.pk})
+    check_page(page, detail, "Prescription", axe_script, problems, report)
     check_page(page, live_url + reverse("epcs-permissions"), "EPCS Permissions", axe_script, problems, report)
     verification = live_url + reverse("credential-verification")
     check_page(page, verification, "Credential verification", axe_script, problems, report)
