@@ -18,8 +18,13 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# Test-only JavaScript (axe-core for the accessibility browser tests), pinned in package-lock.json.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev node_modules/.package-lock.json
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
@@ -46,7 +51,7 @@ traceability: install-dev
 	$(BIN)/pytest --collect-only -q --traceability=docs/traceability.md >/dev/null
 
 screenshots: install-dev
-	EHR_UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/e2e/test_seed_walk.py -q
+	EHR_UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/e2e/test_seed_walk.py tests/e2e/test_accessibility.py -q -k "seed_article or phone"
 
 # The production-like stack (gunicorn, PostgreSQL, Redis, worker, beat, Caddy with TLS) walked in
 # Chromium, then stopped: deploy/prod_check.py, docs/operations.md.

@@ -103,8 +103,13 @@ def test_sign_one_batch_with_a_code_and_another_with_a_push_from_the_phone_page(
         request.get_by_label("Enter the number shown on the requesting screen").fill(number)
         request.get_by_role("button", name="Approve").click()
 
-        # ceremony.js asks the EHR, the worker polls ID.me, the page reloads when signed.
-        expect(page.get_by_text("Signed.")).to_be_visible(timeout=60_000)
+        # ceremony.js asks the EHR, the worker polls ID.me; the outcome stays on screen with
+        # focus on it until the prescriber continues (no reload by itself).
+        outcome = page.locator("#push-outcome")
+        expect(outcome).to_contain_text("Approved on your phone", timeout=60_000)
+        expect(outcome).to_be_focused()
+        outcome.get_by_role("link", name="Continue").click()
+        expect(page.get_by_text("Signed.")).to_be_visible()
         third.refresh_from_db()
         assert third.is_signed and third.device_label.startswith("Browser phone")
     finally:
