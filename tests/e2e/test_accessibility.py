@@ -20,10 +20,9 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from providers.models import User
-from providers.roles import ensure_access_manager_group
+from providers.models import Practice, PracticeRole, User
 from tests.browser import ARTIFACTS, DEFAULT_TIMEOUT_MS, sign_in_to_ehr
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, join
 from tests.eprescribe.ceremony_world import PrescribingWorld, make_prescribing_world
 from tests.idme_fixtures import IdmeSandboxHandle
 from tests.mfa.challenge_world import wrong_code
@@ -41,6 +40,7 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practi
 # DEA-06: what the review must show, as the template marks it (data-dea-field).
 DEA_REVIEW_FIELDS = {
     "date",
+    "practice",
     "patient-name",
     "patient-address",
     "drug-name",
@@ -179,12 +179,10 @@ def check_page(
 
 
 @pytest.fixture
-def world(idme_sandbox_live: IdmeSandboxHandle, clinician: User) -> PrescribingWorld:
-    """The clinician prescribes, signs, and is also an EPCS access manager, so the EPCS
-    Permissions and credential verification pages show their tables."""
-    clinician.is_staff = True
-    clinician.save(update_fields=["is_staff"])
-    clinician.groups.add(ensure_access_manager_group())
+def world(idme_sandbox_live: IdmeSandboxHandle, clinician: User, practice: Practice) -> PrescribingWorld:
+    """The clinician prescribes, signs, and is also an access manager of the practice, so the
+    EPCS Permissions and credential verification pages show their tables."""
+    join(clinician, practice, PracticeRole.ACCESS_MANAGER)
     return make_prescribing_world(idme_sandbox_live, clinician)
 
 

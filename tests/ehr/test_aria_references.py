@@ -20,9 +20,8 @@ from django.urls import reverse
 
 from idme_sandbox.models import Account
 from idme_sandbox.session import COOKIE_NAME, write_session
-from providers.models import User
-from providers.roles import ensure_access_manager_group
-from tests.conftest import login_through_form
+from providers.models import Practice, PracticeRole, User
+from tests.conftest import join, login_through_form
 
 REFERENCE_ATTRIBUTES = ("aria-describedby", "aria-labelledby", "aria-controls", "for")
 
@@ -68,11 +67,9 @@ def check(client: Client, url: str, problems: list[str], *, get: bool = True, po
 
 
 @pytest.fixture
-def manager_clinician(clinician: User) -> User:
-    clinician.is_staff = True
-    clinician.save(update_fields=["is_staff"])
-    clinician.groups.add(ensure_access_manager_group())
-    return clinician
+def manager_clinician(clinician: User, practice: Practice) -> User:
+    """A prescriber who is also the practice's access manager: every form page is theirs."""
+    return join(clinician, practice, PracticeRole.ACCESS_MANAGER)
 
 
 @pytest.fixture

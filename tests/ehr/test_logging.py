@@ -25,7 +25,7 @@ from ehr.logs import (
     current_request_id,
     request_id_context,
 )
-from providers.models import Membership, Practice, PracticeRole, User
+from providers.models import Practice, User
 from tests.conftest import TEST_PASSWORD, start_celery_worker, stop_celery_worker
 
 
@@ -83,9 +83,10 @@ def test_a_malformed_incoming_request_id_is_replaced_by_a_fresh_one(
 
 
 @pytest.mark.django_db
-def test_signed_in_lines_carry_the_user_id_and_practice_id(clinician: User, json_lines: io.StringIO) -> None:
-    practice = Practice.objects.create(name="Northside Clinic", city="Albany", state="NY")
-    Membership.objects.create(user=clinician, practice=practice, role=PracticeRole.PRESCRIBER)
+def test_signed_in_lines_carry_the_user_id_and_practice_id(
+    clinician: User, practice: Practice, json_lines: io.StringIO
+) -> None:
+    # The clinician is a prescriber of `practice` only, so they work in it without choosing.
     client = Client()
     assert client.login(username=clinician.username, password=TEST_PASSWORD)
     response = client.get("/account/provider-settings/profile/")
