@@ -16,6 +16,7 @@ from rest_framework.exceptions import APIException, PermissionDenied, Validation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ehr.api import RejectUnknownFieldsMixin
 from eprescribe import services
 from eprescribe.models import Medication, Patient, Pharmacy, Prescription
 from providers.models import DeaRegistration, Provider
@@ -28,7 +29,7 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
-class PrescriptionSerializer(serializers.ModelSerializer):
+class PrescriptionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     medication = serializers.PrimaryKeyRelatedField(queryset=Medication.objects.all())
     pharmacy = serializers.PrimaryKeyRelatedField(queryset=Pharmacy.objects.all())
@@ -90,7 +91,7 @@ class PrescriptionSerializer(serializers.ModelSerializer):
         ]
 
 
-class CancelSerializer(serializers.Serializer):
+class CancelSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
