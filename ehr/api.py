@@ -21,7 +21,6 @@ from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from common import jsonbody
 from common.problems import PROBLEM_CONTENT_TYPE, problem_body, problem_response, wants_problem
@@ -124,6 +123,9 @@ def _code_of(exc: Exception) -> str:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, then the body as a problem (`common.problems`), rendered as problem+json."""
+    # Imported here: rest_framework.views reads the settings that name this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a server error: Django's handler500 (`server_error`) answers

@@ -108,6 +108,7 @@ def test_password_guessing_through_the_api_is_locked_out(
         assert post_json(clinician_client, url, {"password": f"guess-{attempt}"}).status_code == 403
     locked = post_json(clinician_client, url, {"password": TEST_PASSWORD})
     assert locked.status_code == 429 and locked.json()["code"] == "too_many_attempts"
+    assert locked["Content-Type"] == "application/problem+json" and locked["Retry-After"] == "900"
     device.refresh_from_db()
     assert not device.is_primary
 
