@@ -62,7 +62,7 @@ class PermissionStatusSerializer(serializers.Serializer[Provider]):
 class PermissionRequestSerializer(serializers.ModelSerializer[EpcsPermissionRequest]):
     provider_id = serializers.IntegerField(read_only=True)
     entered_by = serializers.CharField(source="entered_by.username", read_only=True)
-    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
+    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = EpcsPermissionRequest

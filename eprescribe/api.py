@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
@@ -153,6 +154,7 @@ class PrescriptionViewSet(
         except services.PrescriptionError as exc:
             raise Conflict(str(exc)) from exc
 
+    @extend_schema(request=None, responses=PrescriptionSerializer)
     @action(detail=True, methods=["post"])
     def ready(self, request: Request, pk: str | None = None) -> Response:
         rx = self.get_object()
@@ -162,6 +164,7 @@ class PrescriptionViewSet(
             raise Conflict(str(exc)) from exc
         return Response(PrescriptionSerializer(rx).data)
 
+    @extend_schema(request=CancelSerializer, responses=PrescriptionSerializer)
     @action(detail=True, methods=["post"], serializer_class=CancelSerializer)
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         rx = self.get_object()

@@ -27,8 +27,12 @@ from hypothesis import HealthCheck, Phase, settings
 from rest_framework.authtoken.models import Token
 
 from ehr.wsgi import application
+from epcs_access.services import enter_request
+from eprescribe.models import Prescription
+from mfa.models import ProviderDevice
+from mfa.services import sync_devices
 from providers.demo import seed_credentials, seed_epcs_permission, seed_people
-from providers.models import Provider
+from providers.models import EpcsRequestAction, Provider, User
 from tests.idme_fixtures import IdmeSandboxHandle
 
 MAX_EXAMPLES = 10
@@ -67,6 +71,23 @@ class DemoPrescriberToken:
         case.headers = {**(case.headers or {}), "Authorization": f"Token {data}"}
 
 
+# Ids of dr.smith's own objects (`demo_prescriber_token` fills it): an even generated `id` is
+# replaced by one of them, so operations on an object also run on real ones, not only 404s.
+REAL_IDS: dict[str, list[int]] = {}
+
+
+@schema.hook("map_path_parameters")
+def real_objects_half_the_time(context: Any, path_parameters: dict[str, Any]) -> dict[str, Any]:
+    if not path_parameters:
+        return path_parameters
+    generated = path_parameters.get("id")
+    path = context.operation.path if context.operation else ""
+    for prefix, ids in REAL_IDS.items():
+        if path.startswith(prefix) and ids and isinstance(generated, int) and generated % 2 == 0:
+            return {**path_parameters, "id": ids[generated // 2 % len(ids)]}
+    return path_parameters
+
+
 @pytest.fixture
 def wsgi_keeps_the_test_database() -> Iterator[None]:
     """Django closes the database connection at the end of each WSGI request; that would close
@@ -81,7 +102,7 @@ def wsgi_keeps_the_test_database() -> Iterator[None]:
 @pytest.fixture
 def demo_prescriber_token(
     idme_sandbox_live: IdmeSandboxHandle, settings: Any, wsgi_keeps_the_test_database: None
-) -> str:
+) -> Iterator[str]:
     """An API token of dr.smith, the demo prescriber (sent by `DemoPrescriberToken`).
 
     The fuzzer is one user making hundreds of calls a minute: the rate limits are raised for
@@ -97,8 +118,21 @@ def demo_prescriber_token(
     idme_sandbox_live.add_totp_device(account, "Alice's phone")
     smith.idme_uuid = account.uuid
     smith.save(update_fields=["idme_uuid"])
+    sync_devices(smith)
+    pending = enter_request(
+        actor=User.objects.get(username="manager.lee"), provider=smith, action=EpcsRequestAction.REVOKE, note="Fuzz"
+    )
+    REAL_IDS.update(
+        {
+            "/api/v1/prescriptions/": list(Prescription.objects.filter(prescriber=smith).values_list("pk", flat=True)),
+            "/api/v1/mfa/devices/": list(ProviderDevice.objects.filter(provider=smith).values_list("pk", flat=True)),
+            "/api/v1/epcs/requests/": [pending.pk],
+        }
+    )
+    assert all(REAL_IDS.values())
     token = Token.objects.create(user=smith.user, key=DEMO_TOKEN_KEY)
-    return str(token.key)
+    yield str(token.key)
+    REAL_IDS.clear()
 
 
 @pytest.mark.req("ASVS-10")

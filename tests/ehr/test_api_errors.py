@@ -12,12 +12,12 @@ import json
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client, RequestFactory
 from rest_framework.authtoken.models import Token
 
 from ehr.api import csrf_failure
 from eprescribe.models import Prescription
+from providers.models import User
 from tests.conftest import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
