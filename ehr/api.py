@@ -62,7 +62,7 @@ class ApiProblem(exceptions.APIException):
             self.wait = wait  # DRF's handler turns it into Retry-After
 
 
-class RejectUnknownFieldsMixin(serializers.Serializer):  # type: ignore[type-arg]
+class RejectUnknownFieldsMixin(serializers.Serializer):
     """Refuse a body that carries a field this serializer does not accept (400 `unknown_field`).
 
     Read-only fields count as unknown on input: a client that sends `state` expecting it to

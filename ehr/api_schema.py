@@ -20,13 +20,13 @@ from common.problems import PROBLEM_CONTENT_TYPE
 from ehr.api import RejectUnknownFieldsMixin
 
 
-class FieldErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class FieldErrorSerializer(serializers.Serializer):
     attr = serializers.CharField(help_text="The field, dotted for nested ones; `non_field_errors` for the whole body")
     code = serializers.CharField(help_text="Why, as a stable code (`required`, `invalid`, `unknown_field`, ...)")
     detail = serializers.CharField(help_text="Why, in words")
 
 
-class ProblemSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ProblemSerializer(serializers.Serializer):
     """RFC 9457 problem details; more members may follow (e.g. a challenge's `attempts_left`)."""
 
     type = serializers.CharField(help_text='"about:blank": the status says what kind of problem it is')
@@ -34,7 +34,10 @@ class ProblemSerializer(serializers.Serializer):  # type: ignore[type-arg]
     status = serializers.IntegerField(help_text="The HTTP status code")
     detail = serializers.CharField(help_text="What went wrong, for a person")
     code = serializers.CharField(help_text="What went wrong, as a stable machine code (docs/api.md)")
-    errors = FieldErrorSerializer(many=True, required=False, help_text="Field errors (400 `invalid` only)")
+    # A declared field named like Serializer.errors: DRF's metaclass takes it out of the class.
+    errors = FieldErrorSerializer(  # type: ignore[assignment]
+        many=True, required=False, help_text="Field errors (400 `invalid` only)"
+    )
 
 
 # Status -> what it means on any operation; 413 and 415 only where a body is read.
@@ -63,7 +66,7 @@ RETRY_AFTER = {
 class ProblemAutoSchema(AutoSchema):
     def _problem_ref(self) -> dict[str, Any]:
         component = self.resolve_serializer(ProblemSerializer, "response")
-        return component.ref  # type: ignore[no-any-return]
+        return component.ref
 
     def _problem_response(self, code: str, description: str) -> dict[str, Any]:
         response: dict[str, Any] = {
