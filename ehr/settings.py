@@ -329,7 +329,13 @@ PROBLEM_DETAILS_PATHS = ("/api/",)
 CSRF_FAILURE_VIEW = "ehr.api.csrf_failure"
 SPECTACULAR_SETTINGS = {
     "TITLE": "EHR Provider Settings API",
-    "DESCRIPTION": "Provider settings, ID.me MFA devices and EPCS signing.",
+    "DESCRIPTION": (
+        "Provider settings, ID.me MFA devices and EPCS signing.\n\n"
+        "Every error is an RFC 9457 problem (application/problem+json: type, title, status, detail, "
+        "a stable `code`, and field `errors`); a field the operation does not accept is refused. "
+        "Calls are rate-limited per user and per token, more strictly on two-factor steps: "
+        "429 `throttled` with Retry-After. Bodies over 256 KiB are 413. See docs/api.md."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Request bodies are their own components, so a request's `additionalProperties: false`
