@@ -307,15 +307,40 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ehr.api_schema.ProblemAutoSchema",
     "DEFAULT_PARSER_CLASSES": ["ehr.api.SafeJSONParser"],
     "EXCEPTION_HANDLER": "ehr.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "ehr.api_throttle.ApiAnonRateThrottle",
+        "ehr.api_throttle.ApiUserRateThrottle",
+        "ehr.api_throttle.ApiTokenRateThrottle",
+    ],
 }
+# Rate limits of the REST API (ehr.api_throttle; docs/api.md, "Limits"): per user, per token,
+# per client address without credentials, and the stricter one on two-factor steps.
+API_RATE_LIMITS: dict[str, str] = {
+    "anon": env.str("API_RATE_LIMIT_ANON", default="30/minute"),
+    "user": env.str("API_RATE_LIMIT_USER", default="300/minute"),
+    "token": env.str("API_RATE_LIMIT_TOKEN", default="240/minute"),
+    "sensitive": env.str("API_RATE_LIMIT_SENSITIVE", default="20/minute"),
+}
+# Under these paths every error is an RFC 9457 problem (common.problems, ehr.api).
+PROBLEM_DETAILS_PATHS = ("/api/",)
+CSRF_FAILURE_VIEW = "ehr.api.csrf_failure"
 SPECTACULAR_SETTINGS = {
     "TITLE": "EHR Provider Settings API",
-    "DESCRIPTION": "Provider settings, ID.me MFA devices and EPCS signing.",
+    "DESCRIPTION": (
+        "Provider settings, ID.me MFA devices and EPCS signing.\n\n"
+        "Every error is an RFC 9457 problem (application/problem+json: type, title, status, detail, "
+        "a stable `code`, and field `errors`); a field the operation does not accept is refused. "
+        "Calls are rate-limited per user and per token, more strictly on two-factor steps: "
+        "429 `throttled` with Retry-After. Bodies over 256 KiB are 413. See docs/api.md."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies are their own components, so a request's `additionalProperties: false`
+    # (unknown fields are refused, ehr.api.RejectUnknownFieldsMixin) does not bind responses.
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

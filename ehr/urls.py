@@ -16,3 +16,9 @@ urlpatterns = [
 
 if settings.IDME_SANDBOX_ENABLED:
     urlpatterns.insert(0, path("idme-sandbox/", include("idme_sandbox.urls")))
+
+# Under /api/ every Django-level error is an RFC 9457 problem too (docs/api.md, "Errors").
+handler400 = "ehr.api.bad_request"
+handler403 = "ehr.api.permission_denied"
+handler404 = "ehr.api.page_not_found"
+handler500 = "ehr.api.server_error"

@@ -9,9 +9,12 @@ reason.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from typing import Any
 
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -19,6 +22,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ehr.api import ApiProblem, RejectUnknownFieldsMixin
+from ehr.api_throttle import SENSITIVE_API_THROTTLES
 from epcs_access import approvals
 from epcs_access import services as svc
 from epcs_access.approvals import Decision
@@ -80,7 +85,7 @@ class PermissionRequestSerializer(serializers.ModelSerializer[EpcsPermissionRequ
     practice_id = serializers.IntegerField(read_only=True)
     registration = serializers.CharField(source="registration.number", read_only=True, default=None)
     entered_by = serializers.CharField(source="entered_by.username", read_only=True)
-    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
+    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = EpcsPermissionRequest
@@ -103,7 +108,7 @@ class PermissionRequestSerializer(serializers.ModelSerializer[EpcsPermissionRequ
         read_only_fields = fields
 
 
-class EnterRequestSerializer(serializers.Serializer[Any]):
+class EnterRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
     provider_id = serializers.IntegerField(min_value=1, help_text="A prescriber of the practice")
     action = serializers.ChoiceField(choices=EpcsRequestAction.choices)
     registration_id = serializers.IntegerField(
@@ -116,7 +121,7 @@ class EnterRequestSerializer(serializers.Serializer[Any]):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
-class StartApprovalSerializer(serializers.Serializer[Any]):
+class StartApprovalSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
     device_id = serializers.IntegerField(min_value=1, help_text="One of your own ID.me devices")
     password = serializers.CharField(
         required=False,
@@ -131,7 +136,7 @@ class RejectSerializer(StartApprovalSerializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
-class CodeSerializer(serializers.Serializer[Any]):
+class CodeSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
     code = serializers.RegexField(r"^[0-9]{6}$", error_messages={"invalid": "Enter the 6-digit code."})
 
 
@@ -160,6 +165,13 @@ def challenge_body(challenge: VerificationChallenge) -> dict[str, Any]:
         "seconds_left": challenges.seconds_left(challenge),
         "message": challenges.status_message(challenge),
     }
+
+
+def _retry_after(until: dt.datetime | None) -> int:
+    """Seconds until a 2FA lock ends (Retry-After); the whole lockout when the end is unknown."""
+    if until is None:
+        return int(challenges.PROVIDER_LOCKOUT.total_seconds())
+    return max(1, math.ceil((until - timezone.now()).total_seconds()))
 
 
 def _visible_request(request: Request, pk: int) -> EpcsPermissionRequest:
@@ -238,7 +250,7 @@ class RequestListView(APIView):
                 request=request,
             )
         except svc.PermissionRefused as refusal:
-            return Response({"error": refusal.code, "detail": refusal.message}, status=status.HTTP_409_CONFLICT)
+            raise ApiProblem(status.HTTP_409_CONFLICT, str(refusal.code), refusal.message) from refusal
         return Response(PermissionRequestSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
@@ -278,7 +290,7 @@ def _start_decision(request: Request, pk: int, decision: Decision, body_class: t
         )
     except svc.PermissionRefused as refusal:
         if refusal.code is RefusalCode.CHALLENGE_ERROR:
-            return Response({"error": refusal.code, "detail": refusal.message}, status=status.HTTP_409_CONFLICT)
+            raise ApiProblem(status.HTTP_409_CONFLICT, str(refusal.code), refusal.message) from refusal
         if refusal.code is RefusalCode.REAUTHENTICATION_REQUIRED:
             raise ReauthenticationRequired(refusal.message) from refusal
         raise PermissionDenied(refusal.message) from refusal
@@ -289,6 +301,8 @@ class RejectRequestView(APIView):
     """Reject a request: like approving, it needs a recent password and your 2FA; the code is
     sent to the approval's code endpoint."""
 
+    throttle_classes = SENSITIVE_API_THROTTLES
+
     @extend_schema(request=RejectSerializer, responses={201: ChallengeBodySerializer})
     def post(self, request: Request, pk: int) -> Response:
         return _start_decision(request, pk, Decision.REJECT, RejectSerializer)
@@ -296,6 +310,8 @@ class RejectRequestView(APIView):
 
 class StartApprovalView(APIView):
     """Start 2FA on one of your own devices to approve a request (code or push)."""
+
+    throttle_classes = SENSITIVE_API_THROTTLES
 
     @extend_schema(request=StartApprovalSerializer, responses={201: ChallengeBodySerializer})
     def post(self, request: Request, pk: int) -> Response:
@@ -315,6 +331,8 @@ class ApprovalStatusView(APIView):
 class ApprovalCodeView(APIView):
     """Submit the 6-digit code of your approval challenge."""
 
+    throttle_classes = SENSITIVE_API_THROTTLES
+
     @extend_schema(request=CodeSerializer, responses=ChallengeBodySerializer)
     def post(self, request: Request, pk: int, challenge_id: str) -> Response:
         permission_request = _visible_request(request, pk)
@@ -332,4 +350,14 @@ class ApprovalCodeView(APIView):
             permission_request.refresh_from_db()
             payload["request"] = PermissionRequestSerializer(permission_request).data
             return Response(payload)
-        return Response({"error": outcome.result, **payload}, status=http_status(outcome.result))
+        # Refused: a problem (docs/api.md) whose code is the outcome and whose detail is the
+        # message, with the challenge's members (its status as `challenge_status`).
+        payload.pop("message")
+        payload["challenge_status"] = payload.pop("status")
+        raise ApiProblem(
+            http_status(outcome.result),
+            str(outcome.result),
+            outcome.message,
+            wait=_retry_after(outcome.locked_until) if http_status(outcome.result) == 429 else None,
+            **payload,
+        )

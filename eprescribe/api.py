@@ -13,12 +13,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ehr.api import RejectUnknownFieldsMixin
 from eprescribe import services
 from eprescribe.models import Medication, Patient, Pharmacy, Prescription
 from providers.models import DeaRegistration, Practice, Provider
@@ -35,7 +37,7 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
-class PrescriptionSerializer(serializers.ModelSerializer):
+class PrescriptionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     medication = serializers.PrimaryKeyRelatedField(queryset=Medication.objects.all())
     pharmacy = serializers.PrimaryKeyRelatedField(queryset=Pharmacy.objects.all())
@@ -108,7 +110,7 @@ class PrescriptionSerializer(serializers.ModelSerializer):
         ]
 
 
-class CancelSerializer(serializers.Serializer):
+class CancelSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
@@ -187,6 +189,7 @@ class PrescriptionViewSet(
         except services.PrescriptionError as exc:
             raise Conflict(str(exc)) from exc
 
+    @extend_schema(request=None, responses=PrescriptionSerializer)
     @action(detail=True, methods=["post"])
     def ready(self, request: Request, pk: str | None = None) -> Response:
         rx = self.get_object()
@@ -196,6 +199,7 @@ class PrescriptionViewSet(
             raise Conflict(str(exc)) from exc
         return Response(PrescriptionSerializer(rx).data)
 
+    @extend_schema(request=CancelSerializer, responses=PrescriptionSerializer)
     @action(detail=True, methods=["post"], serializer_class=CancelSerializer)
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         rx = self.get_object()

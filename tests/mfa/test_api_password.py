@@ -46,7 +46,7 @@ def test_password_guesses_through_the_api_lock_the_sign_in_page(
     response = login_through_form(Client(), clinician.username)
     assert response.status_code == 200 and LOCKED in response.content.decode()
     locked = post_json(api, url, {"password": TEST_PASSWORD})
-    assert locked.status_code == 429 and locked.json()["error"] == "too_many_attempts"
+    assert locked.status_code == 429 and locked.json()["code"] == "too_many_attempts"
     device.refresh_from_db()
     assert not device.is_primary
 
@@ -87,10 +87,10 @@ def test_a_password_sent_with_one_token_never_helps_another_token(
     assert own.status_code == 200
     # ...then uses the stolen token in the same browser: the password is asked for.
     stolen = post_json(browser, f"{API}{victims_device.pk}/primary/", **token_header(clinician))
-    assert stolen.status_code == 403 and stolen.json()["error"] == "reauthentication_required"
+    assert stolen.status_code == 403 and stolen.json()["code"] == "reauthentication_required"
     # Nor does the attacker's own next token call ride on that password: it counted for one request.
     again = post_json(browser, f"{API}{attackers_device.pk}/primary/", **attackers_token)
-    assert again.status_code == 403 and again.json()["error"] == "reauthentication_required"
+    assert again.status_code == 403 and again.json()["code"] == "reauthentication_required"
     victims_device.refresh_from_db()
     assert not victims_device.is_primary
 
@@ -114,6 +114,6 @@ def test_a_re_check_in_one_session_never_helps_another_user_in_the_same_browser(
     # Signed out, the browser's session no longer carries anyone's password entry.
     browser.post("/accounts/logout/")
     response = post_json(browser, f"{API}{victims_device.pk}/primary/", **token_header(clinician))
-    assert response.status_code == 403 and response.json()["error"] == "reauthentication_required"
+    assert response.status_code == 403 and response.json()["code"] == "reauthentication_required"
     victims_device.refresh_from_db()
     assert not victims_device.is_primary
