@@ -29,6 +29,7 @@ from common.envconfig import (
     refuse,
 )
 from common.service_settings import logging_config, security_settings, static_storages
+from ehr.api_scopes import SCOPES as API_SCOPES
 from ehr.envconfig import production_problems
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -82,7 +83,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "audit",
@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "mfa",
     "epcs_access",
     "eprescribe",
+    "oauth2_provider",
+    "api_access",
     "idme_client",
     "idme_sandbox",
 ]
@@ -302,15 +304,42 @@ if not DEBUG:
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
+    # A token in the Authorization header wins over a session cookie sent alongside it
+    # (docs/api.md "Authentication"): personal access tokens, then OAuth access tokens.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api_access.authentication.PersonalAccessTokenAuthentication",
+        "api_access.authentication.OAuthAccessTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "ehr.api_permissions.TokenScopes"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": ["ehr.api.SafeJSONParser"],
     "EXCEPTION_HANDLER": "ehr.api.exception_handler",
 }
+# --- OAuth 2.0 for third-party apps (api_access; docs/api.md "Authentication") ----------
+OAUTH2_PROVIDER = {
+    "SCOPES": API_SCOPES,
+    "DEFAULT_SCOPES": ["profile:read"],
+    "PKCE_REQUIRED": True,  # authorization code with S256 only
+    "ALLOWED_GRANT_TYPES": ["authorization-code", "refresh_token"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 60 * 60,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    # A refresh token is used once: each refresh returns a new one and revokes the old.
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 60 * 60,
+    # A refresh token presented twice (stolen and replayed) revokes the whole chain.
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REQUEST_APPROVAL_PROMPT": "force",  # the consent screen every time
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if not DEBUG else ["http", "https"],
+    "ALLOWED_SCHEMES": ["https"] if not DEBUG else ["http", "https"],
+}
+# DOT's own application model (named so migrations that point to it resolve); its practice
+# is a side table, api_access.ApplicationPractice (docs/api.md "Authentication").
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+# Personal access tokens: default and longest lifetime in days.
+API_TOKEN_DEFAULT_DAYS = 90
+API_TOKEN_MAX_DAYS = 365
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "EHR Provider Settings API",
     "DESCRIPTION": "Provider settings, ID.me MFA devices and EPCS signing.",

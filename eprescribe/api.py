@@ -115,6 +115,7 @@ class PrescriptionViewSet(
     """Prescriptions: list, detail, create and update (drafts and ready ones), ready, cancel."""
 
     serializer_class = PrescriptionSerializer
+    api_resource = "prescriptions"  # token scopes prescriptions:read / :write (ehr.api_permissions)
 
     def get_queryset(self) -> QuerySet[Prescription]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
