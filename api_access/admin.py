@@ -26,7 +26,7 @@ Application = get_application_model()
 def _administered_practices(request: HttpRequest) -> QuerySet[Practice]:
     if request.user.is_superuser:
         return Practice.objects.all()
-    practice_ids = Membership.objects.filter(user_id=request.user.pk, role=PracticeRole.PRACTICE_ADMIN).values(
+    practice_ids = Membership.objects.filter(user_id=request.user.pk or 0, role=PracticeRole.PRACTICE_ADMIN).values(
         "practice_id"
     )
     return Practice.objects.filter(pk__in=practice_ids)
@@ -50,7 +50,7 @@ if admin.site.is_registered(Application):
 
 
 @admin.register(Application)
-class PracticeApplicationAdmin(DotApplicationAdmin):  # type: ignore[misc]
+class PracticeApplicationAdmin(DotApplicationAdmin):
     """DOT's application admin with the practice; consent is never skipped (no
     skip_authorization), and only confidential or public authorization-code clients are offered."""
 
