@@ -7,6 +7,6 @@ class ApiAccessConfig(AppConfig):
     verbose_name = "API access"
 
     def ready(self) -> None:
-        from api_access import hooks
+        from api_access import hooks, schema  # noqa: F401 - schema registers its extensions
 
         hooks.connect()

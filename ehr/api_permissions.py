@@ -43,14 +43,19 @@ class TokenScopes(BasePermission):
 
 def required_scopes(request: Request, view: Any) -> list[str]:
     """The scopes a token needs for this call (empty: the view declared none, so no token may call it)."""
+    return scopes_for(view, request.method or "")
+
+
+def scopes_for(view: Any, method: str) -> list[str]:
+    """The scopes a token needs to call `view` with `method` (also what the schema documents)."""
     resource = getattr(view, "api_resource", None)
     if not resource:
         return []
-    kind = api_scopes.READ if request.method in SAFE_METHODS else api_scopes.WRITE
+    kind = api_scopes.READ if method.upper() in SAFE_METHODS else api_scopes.WRITE
     needed = [api_scopes.scope_for(resource, kind)]
     extra: dict[str, tuple[str, ...]] = getattr(view, "api_extra_scopes", {}) or {}
     action = getattr(view, "action", None)
-    for key in (action, (request.method or "").lower()):
+    for key in (action, method.lower()):
         if key and key in extra:
             needed += [scope for scope in extra[key] if scope not in needed]
     return needed
