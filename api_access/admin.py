@@ -59,6 +59,13 @@ class PracticeApplicationAdmin(DotApplicationAdmin):
     list_display = ("name", "practice", "client_type", "authorization_grant_type", "user")
     list_filter = ("client_type", "practice_link__practice")
 
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "authorization_grant_type":  # the only grant our API accepts
+            kwargs["choices"] = [
+                (value, label) for value, label in db_field.choices if value == Application.GRANT_AUTHORIZATION_CODE
+            ]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request).select_related("practice_link__practice")
         if request.user.is_superuser:

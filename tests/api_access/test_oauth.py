@@ -3,11 +3,12 @@ rotation, revocation, and the app's practice (docs/api.md "Authentication")."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
 from django.test import Client
-from oauth2_provider.models import get_access_token_model, get_grant_model
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from providers.models import Membership, User
 from tests.api_access.conftest import (
@@ -24,6 +25,7 @@ from tests.conftest import TEST_PASSWORD
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
+RefreshToken = get_refresh_token_model()
 
 
 def signed_in(user: User) -> Client:
@@ -33,6 +35,7 @@ def signed_in(user: User) -> Client:
 
 
 @pytest.mark.req("ASVS-12")
+@pytest.mark.req("ASVS-01")
 def test_pkce_round_trip_consent_token_call_refresh_and_revoke(member: User, app: Any) -> None:
     browser = signed_in(member)
     verifier, challenge = pkce_pair()
@@ -47,6 +50,10 @@ def test_pkce_round_trip_consent_token_call_refresh_and_revoke(member: User, app
     assert response.status_code == 200
     tokens = response.json()
     assert tokens["scope"] == "mfa:read profile:read" and tokens["token_type"] == "Bearer"
+    # Stored as SHA-256 checksums only, never the usable values (ASVS-01).
+    stored = AccessToken.objects.get()
+    assert stored.token == "" and stored.token_checksum == hashlib.sha256(tokens["access_token"].encode()).hexdigest()
+    assert not RefreshToken.objects.filter(token=tokens["refresh_token"]).exists()
     assert bearer(tokens["access_token"]).get(DEVICES).status_code == 200
     assert bearer(tokens["access_token"]).get("/api/v1/providers/me/").json()["username"] == member.username
     # The code is single-use.
@@ -146,3 +153,15 @@ def test_unknown_scopes_are_refused_at_the_consent_step(member: User, app: Any) 
     _, challenge = pkce_pair()
     response = browser.get("/oauth/authorize/", authorize_params(app, "mfa:read admin:everything", challenge))
     assert response.status_code == 302 and query_of(response["Location"])["error"] == "invalid_scope"
+
+
+def test_a_bodyless_post_with_an_oauth_token_reaches_the_view(member: User, app: Any) -> None:
+    """The OAuth check reads only the header: a POST without a JSON body is the view's to judge."""
+    api = bearer(oauth_tokens(signed_in(member), app, "mfa:write").access)
+    response = api.post(f"{DEVICES}refresh/")
+    assert response.status_code == 409 and response.json()["error"] == "not_linked"
+
+
+def test_an_access_token_in_the_query_string_is_not_accepted(member: User, app: Any) -> None:
+    tokens = oauth_tokens(signed_in(member), app, "mfa:read")
+    assert Client().get(DEVICES, {"access_token": tokens.access}).status_code == 401
