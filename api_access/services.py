@@ -33,6 +33,7 @@ class ApiAccessAction(StrEnum):
 
     TOKEN_CREATED = "api.token_created"
     TOKEN_REVOKED = "api.token_revoked"
+    APP_DISCONNECTED = "api.app_disconnected"
     CREDENTIALS_ENDED = "api.credentials_ended"
 
 
@@ -64,6 +65,17 @@ class CreatedToken:
 class Authenticated:
     check: TokenCheck
     token: PersonalAccessToken | None = None
+
+
+@dataclass(frozen=True)
+class ConnectedApp:
+    """An app the person authorized that still holds a working token."""
+
+    application_id: int
+    name: str
+    practice: str
+    scopes: list[str]
+    authorized_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -154,6 +166,62 @@ def revoke_token(
                 details={"name": token.name, "reason": reason},
             )
     return token
+
+
+def connected_apps(user: Any) -> list[ConnectedApp]:
+    """The apps holding a working token of `user` (a live refresh token or an unexpired access
+    token), most recently authorized first."""
+    now = timezone.now()
+    refresh_tokens = (
+        get_refresh_token_model()
+        .objects.filter(user=user, revoked__isnull=True)
+        .select_related("application__practice_link__practice", "access_token")
+    )
+    access_tokens = (
+        get_access_token_model()
+        .objects.filter(user=user, expires__gt=now)
+        .select_related("application__practice_link__practice")
+    )
+    seen: list[tuple[Any, str, dt.datetime]] = [
+        (token.application, token.access_token.scope if token.access_token else "", token.created)
+        for token in refresh_tokens
+    ] + [(token.application, token.scope, token.created) for token in access_tokens]
+    found: dict[int, ConnectedApp] = {}
+    for application, scope, created in sorted(seen, key=lambda item: item[2], reverse=True):
+        if application is None or application.pk in found:
+            continue
+        link = getattr(application, "practice_link", None)
+        found[application.pk] = ConnectedApp(
+            application_id=application.pk,
+            name=application.name,
+            practice=str(link.practice) if link else "",
+            scopes=scope.split(),
+            authorized_at=created,
+        )
+    return list(found.values())
+
+
+def disconnect_app(user: Any, application_id: int, *, request: HttpRequest | None = None) -> int:
+    """End every token `user` gave the app; how many there were (0: nothing to disconnect)."""
+    with transaction.atomic():
+        refresh_tokens = list(
+            get_refresh_token_model().objects.filter(user=user, application_id=application_id, revoked__isnull=True)
+        )
+        for refresh_token in refresh_tokens:
+            refresh_token.revoke()
+        access_tokens = list(get_access_token_model().objects.filter(user=user, application_id=application_id))
+        for access_token in access_tokens:
+            access_token.revoke()
+        ended = len(refresh_tokens) + len(access_tokens)
+        if ended:
+            audit.record(
+                ApiAccessAction.APP_DISCONNECTED,
+                actor=user,
+                target=("oauth2_provider.application", application_id),
+                request=request,
+                details={"tokens": ended},
+            )
+    return ended
 
 
 def revoke_all_for_user(user: Any, *, reason: RevokeReason, request: HttpRequest | None = None) -> EndedCredentials:

@@ -33,7 +33,12 @@ def render_section(request: HttpRequest) -> str:
     created: services.CreatedToken | None = getattr(request, _CREATED_ATTR, None)
     return render_to_string(
         "api_access/security_section.html",
-        {"tokens": services.tokens_of(user), "token_form": form, "created": created},
+        {
+            "tokens": services.tokens_of(user),
+            "apps": services.connected_apps(user),
+            "token_form": form,
+            "created": created,
+        },
         request=request,
     )
 
@@ -71,6 +76,16 @@ def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
     except PersonalAccessToken.DoesNotExist as exc:
         raise Http404("No such token among yours.") from exc
     messages.success(request, f"The token “{token.name}” has been revoked; it no longer works.")
+    return redirect(tab_url("security"))
+
+
+@login_required
+@require_POST
+def disconnect_app(request: HttpRequest, application_id: int) -> HttpResponse:
+    """End every token the person gave one app (the app must ask for consent again)."""
+    if not services.disconnect_app(signed_in_user(request), application_id, request=request):
+        raise Http404("No such connected app.")
+    messages.success(request, "The app has been disconnected; it can no longer act for you.")
     return redirect(tab_url("security"))
 
 

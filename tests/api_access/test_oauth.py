@@ -165,3 +165,21 @@ def test_a_bodyless_post_with_an_oauth_token_reaches_the_view(member: User, app:
 def test_an_access_token_in_the_query_string_is_not_accepted(member: User, app: Any) -> None:
     tokens = oauth_tokens(signed_in(member), app, "mfa:read")
     assert Client().get(DEVICES, {"access_token": tokens.access}).status_code == 401
+
+
+@pytest.mark.req("ASVS-12")
+def test_the_security_tab_lists_connected_apps_and_disconnects_one(member: User, app: Any, make_user: Any) -> None:
+    tokens = oauth_tokens(signed_in(member), app, "mfa:read")
+    browser = signed_in(member)
+    page = browser.get("/account/provider-settings/security/").content.decode()
+    assert '<th scope="row">Rx Mobile</th>' in page and "Princeton-Plainsboro Clinic" in page
+    # Nobody else can disconnect it for them.
+    assert signed_in(make_user("dr.cuddy")).post(f"/account/api-tokens/apps/{app.pk}/disconnect/").status_code == 404
+    assert bearer(tokens.access).get(DEVICES).status_code == 200
+    assert browser.post(f"/account/api-tokens/apps/{app.pk}/disconnect/").status_code == 302
+    assert bearer(tokens.access).get(DEVICES).status_code == 401
+    refreshed = Client().post(
+        "/oauth/token/", {"grant_type": "refresh_token", "refresh_token": tokens.refresh, "client_id": app.client_id}
+    )
+    assert refreshed.status_code == 400
+    assert "No app holds a token of yours." in browser.get("/account/provider-settings/security/").content.decode()
