@@ -62,6 +62,10 @@ class OAuthAccessTokenAuthentication(OAuth2Authentication):
         user, access_token = found
         if user is None:  # a client-credentials token acts for no person: not accepted here
             raise exceptions.AuthenticationFailed("This token does not act for a person.")
+        if services.oauth_signing_grant_expired(access_token):
+            raise exceptions.AuthenticationFailed(
+                "An app that can sign must be authorized again every 12 hours: sign in and allow it again."
+            )
         link = ApplicationPractice.objects.filter(application_id=access_token.application_id).first()
         if link is None or not Membership.objects.filter(user_id=user.pk, practice_id=link.practice_id).exists():
             raise exceptions.AuthenticationFailed("This app's practice does not include your account.")

@@ -21,7 +21,10 @@ class CreateTokenForm(forms.Form):
         min_value=1,
         max_value=settings.API_TOKEN_MAX_DAYS,
         initial=settings.API_TOKEN_DEFAULT_DAYS,
-        help_text=f"From 1 to {settings.API_TOKEN_MAX_DAYS} days; {settings.API_TOKEN_DEFAULT_DAYS} if unsure.",
+        help_text=(
+            f"From 1 to {settings.API_TOKEN_MAX_DAYS} days; {settings.API_TOKEN_DEFAULT_DAYS} if unsure. "
+            "A token with epcs:sign lasts 12 hours at most."
+        ),
     )
 
     def clean_name(self) -> str:

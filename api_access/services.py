@@ -22,7 +22,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 
 import audit
 from api_access.models import TOKEN_PREFIX, PersonalAccessToken, token_digest
-from ehr.api_scopes import SCOPES
+from ehr.api_scopes import SCOPES, SIGN_SCOPE
 
 # last_used_at is written at most this often per token (one UPDATE, not one per call).
 LAST_USED_GRANULARITY = dt.timedelta(minutes=1)
@@ -107,13 +107,16 @@ def create_token(
         raise TokenRequestError("Give the token a name.")
     secret = new_secret()
     ordered = [scope for scope in SCOPES if scope in set(scopes)]
+    lifetime = dt.timedelta(days=days)
+    if SIGN_SCOPE in ordered:  # a token that can sign lasts no longer than a session (NIST-07)
+        lifetime = min(lifetime, signing_token_lifetime())
     token = PersonalAccessToken.objects.create(
         user=user,
         name=name,
         digest=token_digest(secret),
         hint=secret[: len(TOKEN_PREFIX) + 4],
         scope=" ".join(ordered),
-        expires_at=timezone.now() + dt.timedelta(days=days),
+        expires_at=timezone.now() + lifetime,
     )
     audit.record(
         ApiAccessAction.TOKEN_CREATED,
@@ -123,6 +126,35 @@ def create_token(
         details={"name": token.name, "scopes": ordered, "expires_at": token.expires_at.isoformat()},
     )
     return CreatedToken(token=token, secret=secret)
+
+
+def signing_token_lifetime() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.API_SIGNING_TOKEN_SECONDS)
+
+
+def oauth_grant_started_at(access_token: Any) -> dt.datetime:
+    """When the person consented to the grant behind an OAuth access token: the first refresh
+    token of its rotation chain (refreshes do not move it), else the token itself."""
+    source = getattr(access_token, "source_refresh_token", None)
+    if source is not None and source.token_family:
+        first = (
+            get_refresh_token_model()
+            .objects.filter(token_family=source.token_family)
+            .order_by("created")
+            .values_list("created", flat=True)
+            .first()
+        )
+        if first is not None:
+            return first
+    return access_token.created
+
+
+def oauth_signing_grant_expired(access_token: Any) -> bool:
+    """A grant that carries epcs:sign ends 12 hours after the consent, however often it is
+    refreshed: the person signs in and consents again (NIST-07)."""
+    if SIGN_SCOPE not in access_token.scope.split():
+        return False
+    return timezone.now() - oauth_grant_started_at(access_token) > signing_token_lifetime()
 
 
 def authenticate(secret: str) -> Authenticated:

@@ -351,6 +351,9 @@ OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 # Personal access tokens: default and longest lifetime in days.
 API_TOKEN_DEFAULT_DAYS = 90
 API_TOKEN_MAX_DAYS = 365
+# A token that carries epcs:sign works at most this long after the person authenticated for it
+# (created the personal token, or consented for the app): like a session, 12 hours (NIST-07).
+API_SIGNING_TOKEN_SECONDS = SESSION_COOKIE_AGE
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "EHR Provider Settings API",

@@ -3,11 +3,13 @@ rotation, revocation, and the app's practice (docs/api.md "Authentication")."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from providers.models import Membership, User
@@ -183,3 +185,19 @@ def test_the_security_tab_lists_connected_apps_and_disconnects_one(member: User,
     )
     assert refreshed.status_code == 400
     assert "No app holds a token of yours." in browser.get("/account/provider-settings/security/").content.decode()
+
+
+@pytest.mark.req("NIST-07")
+def test_a_grant_that_can_sign_ends_twelve_hours_after_consent_however_often_refreshed(member: User, app: Any) -> None:
+    signer = oauth_tokens(signed_in(member), app, "mfa:read epcs:sign")
+    reader = oauth_tokens(signed_in(member), app, "mfa:read")
+    refresh = {"grant_type": "refresh_token", "refresh_token": signer.refresh, "client_id": app.client_id}
+    fresh = Client().post("/oauth/token/", refresh).json()
+    assert bearer(fresh["access_token"]).get(DEVICES).status_code == 200
+    # Consent 12 hours and a second ago: the chain's newest token, minted a moment ago, is refused.
+    old = timezone.now() - dt.timedelta(hours=12, seconds=1)
+    RefreshToken.objects.update(created=old)  # the access token itself stays new
+    refused = bearer(fresh["access_token"]).get(DEVICES)
+    assert refused.status_code == 401 and "every 12 hours" in refused.json()["detail"]
+    # A grant that cannot sign is not cut short (it lives by its own expiry and revocation).
+    assert bearer(reader.access).get(DEVICES).status_code == 200

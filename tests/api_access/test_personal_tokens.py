@@ -174,3 +174,12 @@ def test_epcs_sign_is_needed_to_approve_and_the_2fa_is_still_asked(
     assert no_sign.status_code == 403 and "epcs:sign" in no_sign.json()["detail"]
     pending_grant.refresh_from_db()
     assert pending_grant.status == "pending"
+
+
+@pytest.mark.req("NIST-07")
+def test_a_personal_token_that_can_sign_lasts_twelve_hours_at_most(clinician: User) -> None:
+    signer = services.create_token(clinician, name="signer", scopes=["epcs:write", "epcs:sign"], days=90)
+    reader = services.create_token(clinician, name="reader", scopes=["epcs:read"], days=90)
+    lifetime = signer.token.expires_at - signer.token.created_at
+    assert dt.timedelta(hours=12) - dt.timedelta(seconds=5) < lifetime <= dt.timedelta(hours=12)
+    assert reader.token.expires_at - reader.token.created_at > dt.timedelta(days=89)
