@@ -36,7 +36,7 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
             return None
         if not secret.startswith(TOKEN_PREFIX):
             return None
-        outcome = services.authenticate(secret)
+        outcome = services.authenticate(secret, request._request)
         if outcome.check is not services.TokenCheck.OK or outcome.token is None:
             raise exceptions.AuthenticationFailed(_REFUSALS[outcome.check])
         return outcome.token.user, outcome.token
@@ -62,6 +62,8 @@ class OAuthAccessTokenAuthentication(OAuth2Authentication):
         user, access_token = found
         if user is None:  # a client-credentials token acts for no person: not accepted here
             raise exceptions.AuthenticationFailed("This token does not act for a person.")
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed("The account of this token is disabled.")
         if services.oauth_signing_grant_expired(access_token):
             raise exceptions.AuthenticationFailed(
                 "An app that can sign must be authorized again every 12 hours: sign in and allow it again."

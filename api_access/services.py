@@ -22,6 +22,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 
 import audit
 from api_access.models import TOKEN_PREFIX, PersonalAccessToken, token_digest
+from audit.models import Outcome
 from ehr.api_scopes import SCOPES, SIGN_SCOPE
 
 # last_used_at is written at most this often per token (one UPDATE, not one per call).
@@ -34,6 +35,7 @@ class ApiAccessAction(StrEnum):
     TOKEN_CREATED = "api.token_created"
     TOKEN_REVOKED = "api.token_revoked"
     APP_DISCONNECTED = "api.app_disconnected"
+    TOKEN_REFUSED = "api.token_refused"
     CREDENTIALS_ENDED = "api.credentials_ended"
 
 
@@ -157,18 +159,32 @@ def oauth_signing_grant_expired(access_token: Any) -> bool:
     return timezone.now() - oauth_grant_started_at(access_token) > signing_token_lifetime()
 
 
-def authenticate(secret: str) -> Authenticated:
-    """Which token `secret` is, and whether it may be used now; notes its use."""
+def authenticate(secret: str, request: HttpRequest | None = None) -> Authenticated:
+    """Which token `secret` is, and whether it may be used now; notes its use. A refusal is
+    in the audit trail (ASVS-09), with the token (never the secret) when it is known."""
     token = PersonalAccessToken.objects.select_related("user").filter(digest=token_digest(secret)).first()
-    if token is None:
-        return Authenticated(TokenCheck.UNKNOWN)
-    if token.revoked_at is not None:
-        return Authenticated(TokenCheck.REVOKED, token)
     now = timezone.now()
-    if now >= token.expires_at:
-        return Authenticated(TokenCheck.EXPIRED, token)
-    if not token.user.is_active:
-        return Authenticated(TokenCheck.INACTIVE_USER, token)
+    if token is None:
+        check = TokenCheck.UNKNOWN
+    elif token.revoked_at is not None:
+        check = TokenCheck.REVOKED
+    elif now >= token.expires_at:
+        check = TokenCheck.EXPIRED
+    elif not token.user.is_active:
+        check = TokenCheck.INACTIVE_USER
+    else:
+        check = TokenCheck.OK
+    if check is not TokenCheck.OK:
+        audit.record(
+            ApiAccessAction.TOKEN_REFUSED,
+            actor=token.user if token else None,
+            target=token,
+            outcome=Outcome.DENIED,
+            request=request,
+            details={"reason": check.value, **({"name": token.name} if token else {})},
+        )
+        return Authenticated(check, token)
+    assert token is not None
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_GRANULARITY:
         PersonalAccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now

@@ -87,6 +87,7 @@ def test_creating_a_token_needs_a_recent_password(clinician_client: Client) -> N
 
 
 @pytest.mark.req("ASVS-12")
+@pytest.mark.req("ASVS-09")
 def test_an_expired_token_is_refused(clinician: User) -> None:
     created = services.create_token(clinician, name="short", scopes=["mfa:read"], days=1)
     assert bearer(created.secret).get(DEVICES).status_code == 200
@@ -94,6 +95,9 @@ def test_an_expired_token_is_refused(clinician: User) -> None:
     response = bearer(created.secret).get(DEVICES)
     assert response.status_code == 401 and response.json()["detail"] == "This token has expired."
     assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    refused = AuditEvent.objects.get(action="api.token_refused")
+    assert refused.outcome == "denied" and refused.details == {"reason": "expired", "name": "short"}
+    assert refused.actor_id == clinician.pk and created.secret not in json.dumps(refused.details)
 
 
 @pytest.mark.req("ASVS-12")
