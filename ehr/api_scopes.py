@@ -29,7 +29,7 @@ _WORDS = {
     "prescriptions": "prescriptions you write or prepare",
     "epcs": "EPCS permission requests and approvals",
     "credentials": "your DEA registrations and state licenses",
-    "audit": "audit events you may see",
+    "audit": "the audit events your role in your practice shows you",
 }
 
 SCOPES: dict[str, str] = {
