@@ -29,6 +29,7 @@ from common.envconfig import (
     refuse,
 )
 from common.service_settings import logging_config, security_settings, static_storages
+from ehr.api_scopes import SCOPES as API_SCOPES
 from ehr.envconfig import production_problems
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -82,7 +83,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "audit",
@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "mfa",
     "epcs_access",
     "eprescribe",
+    "oauth2_provider",
+    "api_access",
     "idme_client",
     "idme_sandbox",
 ]
@@ -302,11 +304,14 @@ if not DEBUG:
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
+    # A token in the Authorization header wins over a session cookie sent alongside it
+    # (docs/api.md "Authentication"): personal access tokens, then OAuth access tokens.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api_access.authentication.PersonalAccessTokenAuthentication",
+        "api_access.authentication.OAuthAccessTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "ehr.api_permissions.TokenScopes"],
     "DEFAULT_SCHEMA_CLASS": "ehr.api_schema.ProblemAutoSchema",
     "DEFAULT_PARSER_CLASSES": ["ehr.api.SafeJSONParser"],
     "EXCEPTION_HANDLER": "ehr.api.exception_handler",
@@ -327,6 +332,45 @@ API_RATE_LIMITS: dict[str, str] = {
 # Under these paths every error is an RFC 9457 problem (common.problems, ehr.api).
 PROBLEM_DETAILS_PATHS = ("/api/",)
 CSRF_FAILURE_VIEW = "ehr.api.csrf_failure"
+# --- OAuth 2.0 for third-party apps (api_access; docs/api.md "Authentication") ----------
+OAUTH2_PROVIDER = {
+    "SCOPES": API_SCOPES,
+    "DEFAULT_SCOPES": ["profile:read"],
+    "PKCE_REQUIRED": True,  # authorization code with S256 only
+    # RFC 9700 (OAuth 2.0 Security BCP), every gate on: no implicit or password grant, no
+    # "plain" PKCE, tokens only in the Authorization header, `iss` in the authorization
+    # response, access and refresh tokens stored as hashes (ASVS-01).
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 60 * 60,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    # A refresh token is used once: each refresh returns a new one and revokes the old.
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 60 * 60,
+    # A refresh token presented twice (stolen and replayed) revokes the whole chain.
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REQUEST_APPROVAL_PROMPT": "force",  # the consent screen every time
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if not DEBUG else ["http", "https"],
+    "ALLOWED_SCHEMES": ["https"] if not DEBUG else ["http", "https"],
+}
+# DOT's own application model (named so migrations that point to it resolve); its practice
+# is a side table, api_access.ApplicationPractice (docs/api.md "Authentication").
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+# Personal access tokens: default and longest lifetime in days.
+API_TOKEN_DEFAULT_DAYS = 90
+API_TOKEN_MAX_DAYS = 365
+# A token that carries epcs:sign works at most this long after the person authenticated for it
+# (created the personal token, or consented for the app): like a session, 12 hours (NIST-07).
+API_SIGNING_TOKEN_SECONDS = SESSION_COOKIE_AGE
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "EHR Provider Settings API",
     "DESCRIPTION": (

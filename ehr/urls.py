@@ -8,6 +8,8 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("ehr.api_urls")),
+    path("oauth/", include("api_access.oauth_urls")),
+    path("account/api-tokens/", include("api_access.urls")),
     path("", include("providers.urls")),
     path("", include("epcs_access.urls")),
     path("mfa/", include("mfa.urls")),

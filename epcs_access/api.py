@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from ehr.api import ApiProblem, RejectUnknownFieldsMixin
 from ehr.api_throttle import SENSITIVE_API_THROTTLES
+from ehr.api_scopes import SIGN_SCOPE
 from epcs_access import approvals
 from epcs_access import services as svc
 from epcs_access.approvals import Decision
@@ -192,7 +193,20 @@ def _own_challenge(
     return challenge
 
 
-class PermissionListView(APIView):
+class EpcsView(APIView):
+    """A token needs epcs:read (GET) or epcs:write (otherwise); ehr.api_permissions.TokenScopes."""
+
+    api_resource = "epcs"
+
+
+class EpcsTwoFactorView(EpcsView):
+    """Approving or rejecting EPCS access completes a two-factor step: a token needs `epcs:sign`
+    as well as epcs:write (docs/api.md "Scopes"). The 2FA itself is still asked every time."""
+
+    api_extra_scopes = {"post": (SIGN_SCOPE,)}
+
+
+class PermissionListView(EpcsView):
     """EPCS status in the practice: its every prescriber for its access manager, otherwise only your own."""
 
     @extend_schema(responses=PermissionStatusSerializer(many=True))
@@ -208,7 +222,7 @@ class PermissionListView(APIView):
         return Response([PermissionStatusSerializer(provider, context=context).data for provider in providers])
 
 
-class RequestListView(APIView):
+class RequestListView(EpcsView):
     """The requests you may see; access managers enter new ones here."""
 
     @extend_schema(operation_id="epcs_requests_list", responses=PermissionRequestSerializer(many=True))
@@ -254,13 +268,13 @@ class RequestListView(APIView):
         return Response(PermissionRequestSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
-class RequestDetailView(APIView):
+class RequestDetailView(EpcsView):
     @extend_schema(responses=PermissionRequestSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(PermissionRequestSerializer(_visible_request(request, pk)).data)
 
 
-class CancelRequestView(APIView):
+class CancelRequestView(EpcsView):
     @extend_schema(request=None, responses=PermissionRequestSerializer)
     def post(self, request: Request, pk: int) -> Response:
         permission_request = _visible_request(request, pk)
@@ -297,7 +311,7 @@ def _start_decision(request: Request, pk: int, decision: Decision, body_class: t
     return Response(challenge_body(challenge), status=status.HTTP_201_CREATED)
 
 
-class RejectRequestView(APIView):
+class RejectRequestView(EpcsTwoFactorView):
     """Reject a request: like approving, it needs a recent password and your 2FA; the code is
     sent to the approval's code endpoint."""
 
@@ -308,7 +322,7 @@ class RejectRequestView(APIView):
         return _start_decision(request, pk, Decision.REJECT, RejectSerializer)
 
 
-class StartApprovalView(APIView):
+class StartApprovalView(EpcsTwoFactorView):
     """Start 2FA on one of your own devices to approve a request (code or push)."""
 
     throttle_classes = SENSITIVE_API_THROTTLES
@@ -318,7 +332,7 @@ class StartApprovalView(APIView):
         return _start_decision(request, pk, Decision.APPROVE, StartApprovalSerializer)
 
 
-class ApprovalStatusView(APIView):
+class ApprovalStatusView(EpcsView):
     """Where your approval stands (the page's script asks this, never ID.me)."""
 
     @extend_schema(responses=ChallengeBodySerializer)
@@ -328,7 +342,7 @@ class ApprovalStatusView(APIView):
         return Response(challenge_body(challenge))
 
 
-class ApprovalCodeView(APIView):
+class ApprovalCodeView(EpcsTwoFactorView):
     """Submit the 6-digit code of your approval challenge."""
 
     throttle_classes = SENSITIVE_API_THROTTLES

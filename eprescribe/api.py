@@ -135,6 +135,7 @@ class PrescriptionViewSet(
     """Prescriptions: list, detail, create and update (drafts and ready ones), ready, cancel."""
 
     serializer_class = PrescriptionSerializer
+    api_resource = "prescriptions"  # token scopes prescriptions:read / :write (ehr.api_permissions)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

@@ -102,6 +102,7 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = DeviceSerializer
     pagination_class = None
+    api_resource = "mfa"  # token scopes mfa:read / mfa:write (ehr.api_permissions.TokenScopes)
 
     def provider(self) -> Provider:
         return provider_services.current_provider(self.request)

@@ -15,6 +15,7 @@ and generation mode, no example database between runs, no shrinking.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,16 +24,18 @@ import schemathesis
 from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, Phase, settings
-from rest_framework.authtoken.models import Token
 
+from api_access.models import TOKEN_PREFIX, PersonalAccessToken, token_digest
+from ehr.api_scopes import SCOPES
 from ehr.wsgi import application
 from epcs_access.services import enter_request
 from eprescribe.models import Prescription
 from mfa.models import ProviderDevice
 from mfa.services import sync_devices
 from providers.demo import seed_credentials, seed_epcs_permission, seed_people
-from providers.models import EpcsRequestAction, Provider, User
+from providers.models import EpcsRequestAction, Practice, Provider, User
 from tests.idme_fixtures import IdmeSandboxHandle
 
 MAX_EXAMPLES = 10
@@ -56,10 +59,11 @@ schema.config.checks.positive_data_acceptance.expected_statuses = [
 ]
 
 
-# dr.smith's API token in this test (`demo_prescriber_token` stores it). schemathesis sends it
-# as its own authentication, so its checks know the credentials are real and may remove them;
-# it builds some cases before the fixture runs, hence a key fixed in advance.
-DEMO_TOKEN_KEY = "c0ffee" * 6 + "c0ff"
+# dr.smith's personal access token in this test (`demo_prescriber_token` stores its digest, as
+# api_access.services.create_token does, with every scope). schemathesis sends it as its own
+# authentication, so its checks know the credentials are real and may remove them; it builds
+# some cases before the fixture runs, hence a secret fixed in advance.
+DEMO_TOKEN_KEY = TOKEN_PREFIX + "c0ffee" * 7
 
 
 @schema.auth(refresh_interval=None)
@@ -68,7 +72,7 @@ class DemoPrescriberToken:
         return DEMO_TOKEN_KEY
 
     def set(self, case: Any, data: str, context: Any) -> None:
-        case.headers = {**(case.headers or {}), "Authorization": f"Token {data}"}
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
 
 
 # Ids of dr.smith's own objects (`demo_prescriber_token` fills it): an even generated `id` is
@@ -120,7 +124,11 @@ def demo_prescriber_token(
     smith.save(update_fields=["idme_uuid"])
     sync_devices(smith)
     pending = enter_request(
-        actor=User.objects.get(username="manager.lee"), provider=smith, action=EpcsRequestAction.REVOKE, note="Fuzz"
+        actor=User.objects.get(username="manager.lee"),
+        practice=Practice.objects.get(name="EHR Demo Practice"),
+        provider=smith,
+        action=EpcsRequestAction.REVOKE,
+        note="Fuzz",
     )
     REAL_IDS.update(
         {
@@ -130,8 +138,15 @@ def demo_prescriber_token(
         }
     )
     assert all(REAL_IDS.values())
-    token = Token.objects.create(user=smith.user, key=DEMO_TOKEN_KEY)
-    yield str(token.key)
+    PersonalAccessToken.objects.create(
+        user=smith.user,
+        name="API conformance",
+        digest=token_digest(DEMO_TOKEN_KEY),
+        hint=DEMO_TOKEN_KEY[: len(TOKEN_PREFIX) + 4],
+        scope=" ".join(SCOPES),
+        expires_at=timezone.now() + dt.timedelta(hours=1),
+    )
+    yield DEMO_TOKEN_KEY
     REAL_IDS.clear()
 
 

@@ -1,6 +1,6 @@
 """Direction of imports (issue 9; docs/architecture.md):
 
-    ehr, common  <-  audit  <-  providers  <-  mfa  <-  epcs_access, eprescribe
+    ehr, common  <-  audit  <-  providers  <-  mfa, api_access  <-  epcs_access, eprescribe
 
 A lower app never imports a higher one, and epcs_access and eprescribe never import each
 other. idme_client and dea_registry_client import no EHR app; idme_sandbox imports no EHR app
@@ -29,10 +29,11 @@ LAYERS: dict[str, int] = {
     "audit": 2,
     "providers": 3,
     "mfa": 4,
+    "api_access": 4,
     "epcs_access": 5,
     "eprescribe": 5,
 }
-EHR_APPS = ("ehr", "audit", "providers", "mfa", "epcs_access", "eprescribe")
+EHR_APPS = ("ehr", "audit", "providers", "mfa", "api_access", "epcs_access", "eprescribe")
 CLIENTS = ("idme_client", "dea_registry_client")
 SANDBOX = "idme_sandbox"
 OURS = (*LAYERS, *CLIENTS, SANDBOX)

@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from audit.models import AuditEvent
 from mfa.models import ProviderDevice, VerificationChallenge
 from providers.models import EpcsPermissionRequest, Provider, User
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, token_client
 from tests.epcs_access import test_epcs_permissions as epcs
 from tests.epcs_access.test_epcs_permissions import People, signed_in
 from tests.mfa.conftest import make_stale
@@ -98,8 +97,7 @@ def test_a_token_caller_sends_the_password_with_each_decision(
     people: People, pending_grant: EpcsPermissionRequest
 ) -> None:
     device = approver_device(people.registrant)
-    token = Token.objects.create(user=people.registrant)
-    api = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api = token_client(people.registrant, "epcs:read", "epcs:write", "epcs:sign")
     url = f"/api/v1/epcs/requests/{pending_grant.pk}/approval/"
     status, body = post_json(api, url, {"device_id": device.pk})
     assert status == 403 and body["code"] == "reauthentication_required"

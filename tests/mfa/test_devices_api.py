@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from audit.models import AuditEvent
 from mfa.models import DeviceSyncState, ProviderDevice
 from providers.models import Provider, User
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, token_client
 from tests.mfa.conftest import UNREACHABLE_IDME, make_stale
 
 API = "/api/v1/mfa/devices/"
@@ -118,8 +117,7 @@ def test_token_clients_confirm_with_the_password(
     clinician: User, provider: Provider, make_mirror_device: MakeDevice
 ) -> None:
     device = make_mirror_device(provider, "MyiPhone")
-    token = Token.objects.create(user=clinician)
-    api = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api = token_client(clinician, "mfa:read", "mfa:write")
     url = f"{API}{device.pk}/primary/"
     assert api.get(API).status_code == 200
     assert post_json(api, url).status_code == 403
