@@ -33,10 +33,10 @@ from providers.models import Membership, Practice, PracticeRole, Provider, User
 from tests.conftest import TEST_PASSWORD, start_celery_worker, stop_celery_worker
 from tests.webhooks.receiver import Receiver, running_receiver, standard_webhooks_valid
 from webhooks import services
-from webhooks.delivery import AttemptResult
+from webhooks.delivery import AttemptResult, overdue_ids
 from webhooks.events import EventType
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from webhooks.tasks import deliver_webhook
+from webhooks.tasks import deliver_webhook, sweep_due_deliveries
 
 DEVICE_NAMES = ("Pixel of Dr House", "Authenticator on iPad")
 
@@ -280,6 +280,10 @@ def test_the_secret_is_random_shown_once_stored_encrypted_and_never_listed(
         (stored,) = cursor.fetchone()
     assert secret not in stored and "whsec_" not in stored
 
+    # Never logged: the audit trail records the endpoint, not its secret.
+    assert AuditEvent.objects.filter(action="webhooks.endpoint_created", target_id=str(endpoint.pk)).exists()
+    assert not any(secret in json.dumps(event.details) for event in AuditEvent.objects.all())
+
     # A second endpoint gets its own secret.
     other = services.create_endpoint(practice=north, url=receiver.url, events=["device.added"])
     assert other.secret != secret
@@ -340,3 +344,24 @@ def test_the_url_is_checked_again_before_each_attempt(
     assert receiver.received == []
     (logged,) = WebhookAttempt.objects.filter(delivery=delivery)
     assert logged.status_code is None and logged.error.startswith("refused:")
+
+
+def test_the_sweep_queues_again_only_overdue_deliveries_of_active_endpoints(
+    prescriber: Provider,
+    practices: tuple[Practice, Practice],
+    receiver: Receiver,
+    settings: Any,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    settings.WEBHOOKS_SWEEP_SECONDS = 5
+    north, _ = practices
+    services.create_endpoint(practice=north, url=receiver.url, events=[EventType.DEVICE_PRIMARY_CHANGED])
+    with django_capture_on_commit_callbacks(execute=True):
+        change_primary(prescriber, 0, north)
+        change_primary(prescriber, 1, north)
+    lost, _not_yet_due = WebhookDelivery.objects.order_by("id")
+    WebhookDelivery.objects.filter(pk=lost.pk).update(next_attempt_at=timezone.now() - dt.timedelta(seconds=30))
+    assert overdue_ids() == [lost.pk]
+    assert sweep_due_deliveries() == 1
+    WebhookEndpoint.objects.update(active=False)
+    assert overdue_ids() == []
