@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "eprescribe",
     "oauth2_provider",
     "api_access",
+    "webhooks",
     "idme_client",
     "idme_sandbox",
 ]
@@ -405,7 +406,24 @@ AUDIT_SEQUENCE_IN_BACKGROUND: bool = env.bool("AUDIT_SEQUENCE_IN_BACKGROUND", de
 # The sweep sequences what the after-commit hook left and signs due checkpoints.
 AUDIT_SWEEP_SECONDS: float = env.float("AUDIT_SWEEP_SECONDS", default=30.0)
 
+# --- Webhooks (owned by webhooks; docs/api.md "Webhooks") ---------------------------------
+# Attempts per delivery, and the backoff: the n-th retry waits base x 3^(n-1) seconds.
+WEBHOOKS_MAX_ATTEMPTS: int = env.int("WEBHOOKS_MAX_ATTEMPTS", default=8)
+WEBHOOKS_RETRY_BASE_SECONDS: float = env.float("WEBHOOKS_RETRY_BASE_SECONDS", default=30.0)
+# An endpoint is disabled after this many consecutive failed attempts (any success resets it).
+WEBHOOKS_DISABLE_AFTER_FAILURES: int = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=15)
+WEBHOOKS_TIMEOUT_SECONDS: float = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+# Beat re-queues pending deliveries this overdue (a queued message lost to a broker restart).
+WEBHOOKS_SWEEP_SECONDS: float = env.float("WEBHOOKS_SWEEP_SECONDS", default=60.0)
+# Server-side request forgery guard (webhooks/urlguard.py): endpoints must be https and public;
+# this flag also allows http(s) to localhost/127.0.0.1/::1, for tests and the demo only.
+WEBHOOKS_ALLOW_LOOPBACK: bool = env.bool("WEBHOOKS_ALLOW_LOOPBACK", default=DEBUG or TESTING)
+
 CELERY_BEAT_SCHEDULE = {
+    "sweep-webhook-deliveries": {
+        "task": "webhooks.sweep",
+        "schedule": WEBHOOKS_SWEEP_SECONDS,
+    },
     "sequence-audit-trail": {
         "task": "audit.sequence_audit_trail",
         "schedule": AUDIT_SWEEP_SECONDS,
