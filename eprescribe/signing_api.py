@@ -386,7 +386,8 @@ class SigningSessionViewSet(viewsets.ViewSet):
         for candidate in candidates:
             if candidate is not None and candidate.kind == DeviceKind.TOTP:
                 return candidate
-        first = ProviderDevice.objects.filter(provider=provider, kind=DeviceKind.TOTP).order_by("added_at", "id").first()
+        generators = ProviderDevice.objects.filter(provider=provider, kind=DeviceKind.TOTP)
+        first = generators.order_by("added_at", "id").first()
         if first is None:
             raise exceptions.ValidationError({"device": ["You have no code generator. Add one on eRx Info."]})
         return first
@@ -413,9 +414,8 @@ class SigningSessionViewSet(viewsets.ViewSet):
         else:
             latest = page._latest_challenge(provider, ceremony_id)
             options = [latest.device if latest is not None else None, primary_device(provider)]
-            device = next((d for d in options if d is not None and d.kind == DeviceKind.PUSH), None) or (
-                ProviderDevice.objects.filter(provider=provider, kind=DeviceKind.PUSH).order_by("added_at", "id").first()
-            )
+            phones = ProviderDevice.objects.filter(provider=provider, kind=DeviceKind.PUSH).order_by("added_at", "id")
+            device = next((d for d in options if d is not None and d.kind == DeviceKind.PUSH), None) or phones.first()
             if device is None:
                 raise exceptions.ValidationError({"device": ["You have no push notification device."]})
         prescriptions = _ready(request, provider, ceremony_id)

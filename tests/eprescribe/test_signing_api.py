@@ -56,7 +56,9 @@ def signed(rx: Prescription) -> bool:
 @pytest.mark.req("DEA-11")
 @pytest.mark.req("DEA-19")
 @pytest.mark.django_db(transaction=True)
-def test_two_prescriptions_are_signed_by_code_through_the_api(world: PrescribingWorld, clinician_client: Client) -> None:
+def test_two_prescriptions_are_signed_by_code_through_the_api(
+    world: PrescribingWorld, clinician_client: Client
+) -> None:
     rx1, rx2 = world.ready(), world.ready(medication=world.alprazolam, quantity=30)
     created = create(clinician_client, rx1, rx2)
     assert created.status_code == 201, created.content
@@ -151,9 +153,7 @@ def test_the_long_poll_returns_as_soon_as_the_worker_signs_an_approved_push(
 
 
 @pytest.fixture
-def celery_worker_factory(
-    idme_sandbox_live: IdmeSandboxHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
-) -> Any:
+def celery_worker_factory(idme_sandbox_live: IdmeSandboxHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
     from tests.mfa.challenge_world import start_worker, stop_worker
 
     monkeypatch.setenv("IDME_BASE_URL", idme_sandbox_live.base_url)
@@ -290,3 +290,32 @@ def test_bad_selections_and_bodies_are_refused_and_cancel_signs_nothing(
     assert "Cancelled. Nothing was signed." in cancelled.json()["message"]
     assert world.signing.phone.latest_push().status == "cancelled"
     assert state(rx) == PrescriptionState.READY
+
+
+def test_the_schema_documents_every_new_operation_with_its_4xx_responses(tmp_path: Any) -> None:
+    import yaml
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    paths = yaml.safe_load(target.read_text())["paths"]
+    expected = {
+        "/api/v1/signing-sessions/": {"post": {"201", "400", "403", "404", "409", "429", "503"}},
+        "/api/v1/signing-sessions/{id}/": {"get": {"200", "400", "404"}},
+        "/api/v1/signing-sessions/{id}/code/": {"post": {"200", "400", "403", "404", "409", "429", "503"}},
+        "/api/v1/signing-sessions/{id}/push/": {"post": {"200", "400", "403", "404", "409", "429", "503"}},
+        "/api/v1/signing-sessions/{id}/cancel/": {"post": {"200", "404"}},
+        "/api/v1/me/": {"get": {"200", "403"}},
+        "/api/v1/credentials/dea-registrations/": {"get": {"200"}, "post": {"201", "400"}},
+        "/api/v1/credentials/state-licenses/": {"get": {"200"}, "post": {"201", "400"}},
+        "/api/v1/audit-events/": {"get": {"200", "400", "403"}},
+        "/api/v1/incident-reports/{id}/": {"get": {"200", "403", "404"}},
+        "/api/v1/prescriptions/": {"get": {"200", "400"}},
+    }
+    for path, operations in expected.items():
+        for method, statuses in operations.items():
+            documented = {str(code) for code in paths[path][method]["responses"]}
+            assert statuses <= documented, (path, method, documented)
+    assert "requestBody" in paths["/api/v1/signing-sessions/{id}/code/"]["post"]
+    names = {p["name"] for p in paths["/api/v1/prescriptions/"]["get"]["parameters"]}
+    assert {"state", "patient", "created_after", "created_before", "controlled", "cursor"} <= names
