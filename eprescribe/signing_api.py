@@ -53,7 +53,7 @@ from eprescribe.signing_serializers import (
 from mfa import challenges
 from mfa.models import ChallengeMethod, ChallengeStatus, DeviceKind, ProviderDevice, VerificationChallenge
 from mfa.outcomes import http_status
-from mfa.services import primary_device
+from mfa.services import MirrorReadiness, ensure_mirror, primary_device
 from mfa.tasks import ensure_push_poller
 from providers import services as people
 from providers.models import Provider
@@ -77,6 +77,7 @@ class SessionStatus(StrEnum):
 
 
 WAITING = (SessionStatus.OPEN, SessionStatus.AWAITING_CODE, SessionStatus.AWAITING_PUSH)
+CHECKING_DEVICES_MESSAGE = "ID.me cannot be reached right now to check your devices. Try again in a moment."
 FIRST_FACTOR_MESSAGE = (
     "Signing needs your EHR password as well as your ID.me device: send it as 'password' "
     "(this is not a browser session signed in within the session limits)."
@@ -285,9 +286,13 @@ class SigningSessionViewSet(viewsets.ViewSet):
             if exc.not_found:
                 raise _refused(request, str(exc), "not_found", status.HTTP_404_NOT_FOUND) from exc
             raise _refused(request, str(exc), "not_signable", status.HTTP_400_BAD_REQUEST) from exc
+        # As the page: a device mirror never synced is synced first, so nobody is told they have no device.
+        mirror = ensure_mirror(provider, request)
         device_id = body.validated_data.get("device")
         device = _device(provider, device_id) if device_id is not None else primary_device(provider)
         if device is None:
+            if mirror == MirrorReadiness.UNREACHABLE:
+                raise SigningProblem(CHECKING_DEVICES_MESSAGE, "idme_unavailable", status.HTTP_503_SERVICE_UNAVAILABLE)
             if device_id is not None:
                 raise exceptions.ValidationError({"device": ["Not one of your ID.me devices."]})
             raise SigningProblem(
