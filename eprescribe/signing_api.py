@@ -236,6 +236,8 @@ def _ready(request: Request, provider: Provider, ceremony_id: uuid.UUID) -> list
     prescriptions, reason = page._ready_to_sign(request, provider, ceremony_id)
     if reason:
         ceremony = page._ceremony(provider, ceremony_id)
+        if ceremony.state == CeremonyState.SIGNED:
+            raise _refused(request, reason, "already_signed", status.HTTP_409_CONFLICT, ceremony_id)
         if ceremony.state != CeremonyState.OPEN:
             raise _refused(request, reason, "ended", status.HTTP_409_CONFLICT, ceremony_id)
         if reason == selection.unavailable_reason():

@@ -98,7 +98,7 @@ def test_two_prescriptions_are_signed_by_code_through_the_api(
     assert clinician_client.get(f"{API}{session['id']}/").json()["status"] == "signed"
     # Signed once: a second code is refused and signs nothing more.
     again = post(clinician_client, f"{API}{session['id']}/code/", {"code": world.signing.code()})
-    assert again.status_code == 409
+    assert again.status_code == 409 and again.json()["error"] == "already_signed"
     assert AuditEvent.objects.filter(action="eprescribe.signed").count() == 2
 
 
@@ -319,3 +319,26 @@ def test_the_schema_documents_every_new_operation_with_its_4xx_responses(tmp_pat
     assert "requestBody" in paths["/api/v1/signing-sessions/{id}/code/"]["post"]
     names = {p["name"] for p in paths["/api/v1/prescriptions/"]["get"]["parameters"]}
     assert {"state", "patient", "created_after", "created_before", "controlled", "cursor"} <= names
+
+
+@pytest.mark.req("DEA-16")
+@pytest.mark.django_db(transaction=True)
+def test_signing_is_refused_when_the_signing_key_or_id_me_is_unavailable(
+    world: PrescribingWorld, clinician_client: Client, settings: Any
+) -> None:
+    from tests.idme_fixtures import clear_idme_client_caches
+
+    rx = world.ready()
+    settings.EPCS_SIGNING_KEY = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"
+    refused = create(clinician_client, rx)
+    assert refused.status_code == 503 and "signing key is unavailable" in refused.json()["detail"]
+    assert not SigningCeremony.objects.exists()
+    settings.EPCS_SIGNING_KEY = ""
+    session = create(clinician_client, rx).json()
+    settings.IDME_BASE_URL = "http://127.0.0.1:9/idme-sandbox"  # nothing listens there
+    clear_idme_client_caches()
+    pushed = post(clinician_client, f"{API}{session['id']}/push/", {"device": world.signing.push_device.pk})
+    assert pushed.status_code == 503 and "ID.me cannot be reached" in pushed.json()["detail"]
+    coded = post(clinician_client, f"{API}{session['id']}/code/", {"code": world.signing.code()})
+    assert coded.status_code == 503 and "could not be checked" in coded.json()["detail"]
+    assert state(rx) == PrescriptionState.READY
