@@ -4,6 +4,11 @@ from rest_framework.routers import SimpleRouter
 from providers.api import MyProviderView
 from providers.audit_api import AuditEventViewSet, IncidentReportViewSet
 from providers.credentials.api import DeaRegistrationViewSet, StateLicenseViewSet
+from providers.credentials.verification_api import (
+    UnverifiedCredentialsView,
+    VerifyDeaRegistrationView,
+    VerifyStateLicenseView,
+)
 from providers.me_api import MeView
 
 router = SimpleRouter()
@@ -15,5 +20,16 @@ router.register("incident-reports", IncidentReportViewSet, basename="api-inciden
 urlpatterns: list[URLPattern | URLResolver] = [
     path("providers/me/", MyProviderView.as_view(), name="api-provider-me"),
     path("me/", MeView.as_view(), name="api-me"),
+    path("credentials/unverified/", UnverifiedCredentialsView.as_view(), name="api-credentials-unverified"),
+    path(
+        "credentials/dea-registrations/<int:pk>/verify/",
+        VerifyDeaRegistrationView.as_view(),
+        name="api-dea-registration-verify",
+    ),
+    path(
+        "credentials/state-licenses/<int:pk>/verify/",
+        VerifyStateLicenseView.as_view(),
+        name="api-state-license-verify",
+    ),
     path("", include(router.urls)),
 ]
