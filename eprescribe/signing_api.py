@@ -52,7 +52,7 @@ from eprescribe.signing_serializers import (
 )
 from mfa import challenges
 from mfa.models import ChallengeMethod, ChallengeStatus, DeviceKind, ProviderDevice, VerificationChallenge
-from mfa.outcomes import http_status
+from mfa.outcomes import StartRefusal, http_status
 from mfa.services import MirrorReadiness, ensure_mirror, primary_device
 from mfa.tasks import ensure_push_poller
 from providers import services as people
@@ -105,6 +105,16 @@ def _refused(request: Request, reason: str, code: str, status_code: int, target:
         details={"reason": reason, "via": "api"},
     )
     return SigningProblem(reason, code, status_code)
+
+
+def _retry_after(until: Any) -> int | None:
+    return max(1, int((until - timezone.now()).total_seconds())) if until is not None else None
+
+
+def _start_refused(provider: Provider, exc: challenges.ChallengeError) -> SigningProblem:
+    """A 2FA that could not start, with mfa's status for its code (and Retry-After when locked)."""
+    until = challenges.provider_locked_until(provider) if exc.code == StartRefusal.LOCKED else None
+    return SigningProblem(str(exc), str(exc.code), http_status(exc.code), _retry_after(until))
 
 
 def _require_first_factor(request: Request, password: str | None) -> None:
@@ -228,7 +238,7 @@ def _start_two_factor(
                 request=request,
             )
     except challenges.ChallengeError as exc:
-        raise SigningProblem(str(exc), str(exc.code), http_status(exc.code)) from exc
+        raise _start_refused(provider, exc) from exc
 
 
 def _ready(request: Request, provider: Provider, ceremony_id: uuid.UUID) -> list[Prescription]:
@@ -368,7 +378,7 @@ class SigningSessionViewSet(viewsets.ViewSet):
                 request=request,
             )
         except challenges.ChallengeError as exc:
-            raise SigningProblem(str(exc), str(exc.code), http_status(exc.code)) from exc
+            raise _start_refused(provider, exc) from exc
         outcome = challenges.submit_code(challenge, body.validated_data["code"], request=request)
         if outcome.approved:
             return Response(SigningSessionSerializer(represent(request, provider, ceremony_id)).data)
@@ -376,9 +386,7 @@ class SigningSessionViewSet(viewsets.ViewSet):
             ceremony = page._ceremony(provider, ceremony_id)
             current = binding.current_prescriptions(ceremony)
             raise SigningProblem(page.ended_message(ceremony, current), "ended", status.HTTP_409_CONFLICT)
-        retry_after = None
-        if outcome.locked_until is not None:
-            retry_after = max(1, int((outcome.locked_until - timezone.now()).total_seconds()))
+        retry_after = _retry_after(outcome.locked_until)
         raise SigningProblem(outcome.message, str(outcome.result), http_status(outcome.result), retry_after)
 
     def _code_device(self, provider: Provider, ceremony_id: uuid.UUID, device_id: int | None) -> ProviderDevice:

@@ -14,7 +14,7 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from eprescribe import signing
-from eprescribe.models import Prescription, PrescriptionState, SigningCeremony
+from eprescribe.models import Patient, Prescription, PrescriptionState, SigningCeremony
 from mfa import challenges
 from mfa.models import ChallengeStatus, ProviderDevice, VerificationChallenge
 from mfa.services import sync_devices
@@ -187,6 +187,14 @@ def test_an_edit_between_create_and_code_ends_the_session_and_signs_nothing(
     answered = post(clinician_client, f"{API}{session['id']}/code/", {"code": world.signing.code()})
     assert answered.status_code == 409 and answered.json()["error"] == "ended"
     assert state(rx1) == PrescriptionState.READY and state(rx2) == PrescriptionState.DRAFT
+    # A change made outside the services (the patient's address, e.g. in the admin): the digests
+    # recomputed when the code arrives differ, so nothing is signed either.
+    second = create(clinician_client, rx1).json()
+    Patient.objects.filter(pk=world.patient.pk).update(address_line1="99 Other Road")
+    late = post(clinician_client, f"{API}{second['id']}/code/", {"code": world.signing.code()})
+    assert late.status_code == 409 and late.json()["error"] == "ended"
+    assert clinician_client.get(f"{API}{second['id']}/").json()["changed_prescriptions"] == [rx1.pk]
+    assert state(rx1) == PrescriptionState.READY
     assert not AuditEvent.objects.filter(action="eprescribe.signed").exists()
 
 
@@ -238,7 +246,8 @@ def test_wrong_codes_through_the_api_count_against_the_same_limit_as_the_page(
     assert responses[-1].json()["error"] == "locked" and int(responses[-1]["Retry-After"]) > 0
     assert "locked for your account" in responses[-1].json()["detail"]
     # Locked for the page too, and for the right code through the API.
-    assert post(clinician_client, API, {"prescriptions": [world.ready().pk]}).status_code == 429
+    locked_create = post(clinician_client, API, {"prescriptions": [world.ready().pk]})
+    assert locked_create.status_code == 429 and int(locked_create["Retry-After"]) > 0
     page_again = open_ceremony(clinician_client, world.ready())
     locked = clinician_client.post(page_again + "code/", {"device": ipad.pk, "code": world.signing.code(ipad_secret)})
     assert locked.status_code == 429
