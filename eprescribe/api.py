@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
@@ -22,6 +22,7 @@ from rest_framework.response import Response
 
 from ehr.api import RejectUnknownFieldsMixin
 from eprescribe import services
+from eprescribe.api_filters import NewestFirstCursorPagination, PrescriptionFilterSerializer, filter_prescriptions
 from eprescribe.models import Medication, Patient, Pharmacy, Prescription
 from providers.models import DeaRegistration, Practice, Provider
 from providers.practices import PRACTICE_HEADER, api_practice
@@ -125,6 +126,13 @@ def _service_errors(exc: DjangoValidationError) -> ValidationError:
     return ValidationError({"non_field_errors": exc.messages})
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List prescriptions (filters, cursor pagination)",
+        parameters=[PrescriptionFilterSerializer],
+        responses={200: PrescriptionSerializer(many=True), 400: OpenApiResponse(description="A bad filter value")},
+    )
+)
 class PrescriptionViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -151,11 +159,17 @@ class PrescriptionViewSet(
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "practice": getattr(self, "practice", None)}
+    pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self) -> QuerySet[Prescription]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
             return Prescription.objects.none()
-        return services.prescriptions_for(signed_in_user(self.request), self._practice()).order_by("-created_at", "-pk")
+        queryset = services.prescriptions_for(signed_in_user(self.request), self._practice()).order_by(
+            "-created_at", "-pk"
+        )
+        if self.action == "list":
+            queryset = filter_prescriptions(queryset, self.request.query_params)
+        return queryset
 
     def perform_create(self, serializer: Any) -> None:
         user = signed_in_user(self.request)

@@ -1,0 +1,187 @@
+"""REST API for the audit trail and the daily incident reports (read-only; docs/api.md).
+
+Who may read: EPCS access managers (`providers.roles.is_access_manager`) and auditors (a
+Membership with the auditor role). Everyone else gets 403; nothing here can change a record
+(the trail is append-only, DEA-13). Lists are cursor-paginated, newest first.
+
+It lives in providers, not audit: audit imports no app above it (docs/architecture.md), and
+who may read is a providers question.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import permissions, serializers, viewsets
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+
+from audit.models import AuditEvent, IncidentReport, Outcome
+from providers.models import Membership, PracticeRole
+from providers.roles import is_access_manager
+
+
+def may_read_audit_trail(user: Any) -> bool:
+    """Access managers and auditors read the audit trail and the incident reports."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return is_access_manager(user) or Membership.objects.filter(user_id=user.pk, role=PracticeRole.AUDITOR).exists()
+
+
+class MayReadAuditTrail(permissions.BasePermission):
+    message = "Only EPCS access managers and auditors may read the audit trail."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return may_read_audit_trail(request.user)
+
+
+class NewestFirst(CursorPagination):
+    ordering: str | tuple[str, ...] = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class ReportsNewestFirst(NewestFirst):
+    ordering = ("-day", "-id")
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "occurred_at",
+            "actor",
+            "actor_label",
+            "action",
+            "target_type",
+            "target_id",
+            "outcome",
+            "ip_address",
+            "user_agent",
+            "details",
+            "chain_id",
+            "position",
+            "previous_hash",
+            "hash",
+        ]
+        read_only_fields = fields
+
+
+class AuditEventFilterSerializer(serializers.Serializer):
+    occurred_after = serializers.DateTimeField(required=False, help_text="At or after (ISO 8601)")
+    occurred_before = serializers.DateTimeField(required=False, help_text="Before (ISO 8601)")
+    actor = serializers.IntegerField(required=False, min_value=1, help_text="The acting user's id")
+    actor_label = serializers.CharField(required=False, max_length=150, help_text="The acting username")
+    action = serializers.CharField(
+        required=False, max_length=64, help_text="An action (e.g. eprescribe.signed), or a prefix ending in '.'"
+    )
+    outcome = serializers.ChoiceField(choices=Outcome.choices, required=False)
+    target_type = serializers.CharField(required=False, max_length=64, help_text="e.g. eprescribe.prescription")
+    target_id = serializers.CharField(required=False, max_length=64)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        after, before = attrs.get("occurred_after"), attrs.get("occurred_before")
+        if after and before and after >= before:
+            raise serializers.ValidationError({"occurred_before": ["Must be after occurred_after."]})
+        return attrs
+
+
+def filter_events(queryset: QuerySet[AuditEvent], params: Any) -> QuerySet[AuditEvent]:
+    body = AuditEventFilterSerializer(data={key: params.get(key) for key in params})
+    body.is_valid(raise_exception=True)
+    values = body.validated_data
+    if "occurred_after" in values:
+        queryset = queryset.filter(occurred_at__gte=values["occurred_after"])
+    if "occurred_before" in values:
+        queryset = queryset.filter(occurred_at__lt=values["occurred_before"])
+    if "actor" in values:
+        queryset = queryset.filter(actor_id=values["actor"])
+    if "actor_label" in values:
+        queryset = queryset.filter(actor_label=values["actor_label"])
+    if "action" in values:
+        action = values["action"]
+        exact = not action.endswith(".")
+        queryset = queryset.filter(action=action) if exact else queryset.filter(action__startswith=action)
+    for name in ("outcome", "target_type", "target_id"):
+        if name in values:
+            queryset = queryset.filter(**{name: values[name]})
+    return queryset
+
+
+FORBIDDEN = OpenApiResponse(description="Not an EPCS access manager or auditor (or not signed in)")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Audit events (access managers and auditors)",
+        parameters=[AuditEventFilterSerializer],
+        responses={
+            200: AuditEventSerializer(many=True),
+            400: OpenApiResponse(description="A bad filter value"),
+            403: FORBIDDEN,
+            404: OpenApiResponse(description="An invalid cursor"),
+        },
+    ),
+    retrieve=extend_schema(
+        summary="One audit event",
+        responses={200: AuditEventSerializer, 403: FORBIDDEN, 404: OpenApiResponse(description="No such event")},
+    ),
+)
+class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit trail, read-only."""
+
+    serializer_class = AuditEventSerializer
+    permission_classes = [permissions.IsAuthenticated, MayReadAuditTrail]
+    pagination_class = NewestFirst
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        queryset: QuerySet[AuditEvent] = AuditEvent.objects.all()
+        if getattr(self, "swagger_fake_view", False):
+            return queryset.none()
+        if self.action == "list":
+            queryset = filter_events(queryset, self.request.query_params)
+        return queryset
+
+
+class IncidentReportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IncidentReport
+        fields = [
+            "id",
+            "chain_id",
+            "day",
+            "generated_at",
+            "event_count",
+            "security_event_count",
+            "chain_intact",
+            "findings",
+            "checkpoint",
+        ]
+        read_only_fields = fields
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Daily incident reports (access managers and auditors)",
+        responses={
+            200: IncidentReportSerializer(many=True),
+            403: FORBIDDEN,
+            404: OpenApiResponse(description="An invalid cursor"),
+        },
+    ),
+    retrieve=extend_schema(
+        summary="One incident report",
+        responses={200: IncidentReportSerializer, 403: FORBIDDEN, 404: OpenApiResponse(description="No such report")},
+    ),
+)
+class IncidentReportViewSet(viewsets.ReadOnlyModelViewSet):
+    """The daily analyses of the audit trail (DEA-14), read-only."""
+
+    serializer_class = IncidentReportSerializer
+    permission_classes = [permissions.IsAuthenticated, MayReadAuditTrail]
+    pagination_class = ReportsNewestFirst
+    queryset = IncidentReport.objects.all()
