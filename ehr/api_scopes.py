@@ -28,7 +28,7 @@ _WORDS = {
     "mfa": "your ID.me MFA devices",
     "prescriptions": "prescriptions you write or prepare",
     "epcs": "EPCS permission requests and approvals",
-    "credentials": "your DEA registrations and state licenses",
+    "credentials": "your DEA registrations and state licenses, and as an access manager your practice's",
     "audit": "the audit events your role in your practice shows you",
 }
 

@@ -23,8 +23,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ehr.api import ApiProblem, RejectUnknownFieldsMixin
-from ehr.api_throttle import SENSITIVE_API_THROTTLES
 from ehr.api_scopes import SIGN_SCOPE
+from ehr.api_throttle import SENSITIVE_API_THROTTLES
 from epcs_access import approvals
 from epcs_access import services as svc
 from epcs_access.approvals import Decision

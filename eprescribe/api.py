@@ -159,6 +159,7 @@ class PrescriptionViewSet(
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "practice": getattr(self, "practice", None)}
+
     pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self) -> QuerySet[Prescription]:

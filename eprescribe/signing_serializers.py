@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from ehr.api import RejectUnknownFieldsMixin
 from eprescribe.ceremony_selection import MAX_BATCH
 
 
-class SigningSessionCreateSerializer(serializers.Serializer):
+class SigningSessionCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     prescriptions = serializers.ListField(
         child=serializers.IntegerField(min_value=1),
         min_length=1,
@@ -34,7 +35,7 @@ class SigningSessionCreateSerializer(serializers.Serializer):
     )
 
 
-class SigningCodeSerializer(serializers.Serializer):
+class SigningCodeSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     code = serializers.RegexField(r"^\d{6}$", help_text="The 6-digit code your code generator shows")
     device = serializers.IntegerField(
         required=False,
@@ -51,7 +52,7 @@ class SigningCodeSerializer(serializers.Serializer):
     )
 
 
-class SigningPushSerializer(serializers.Serializer):
+class SigningPushSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     device = serializers.IntegerField(
         required=False, min_value=1, help_text="The push device; default: the session's push device or your primary"
     )

@@ -1,8 +1,11 @@
 """REST API for the audit trail and the daily incident reports (read-only; docs/api.md).
 
-Who may read: EPCS access managers (`providers.roles.is_access_manager`) and auditors (a
-Membership with the auditor role). Everyone else gets 403; nothing here can change a record
-(the trail is append-only, DEA-13). Lists are cursor-paginated, newest first.
+Who may read: the access managers and auditors of the practice the call works in
+(`providers.audit_access.may_read_audit`, the audit page's rule; the practice is
+`api_practice`: the session's, the `X-Practice-Id` header's, or the only one). They see that
+practice's chain only (`chain_id = practice.pk`): another practice's event or report id is 404
+(ASVS-11). Everyone else gets 403; nothing here can change a record (the trail is
+append-only, DEA-13). Lists are cursor-paginated, newest first. Token scope: audit:read.
 
 It lives in providers, not audit: audit imports no app above it (docs/architecture.md), and
 who may read is a providers question.
@@ -19,22 +22,35 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 
 from audit.models import AuditEvent, IncidentReport, Outcome
-from providers.models import Membership, PracticeRole
-from providers.roles import is_access_manager
+from ehr.api_permissions import TokenScopes
+from providers.audit_access import REFUSAL_MESSAGES, AuditRefusal, may_read_audit
+from providers.models import Practice
+from providers.practices import PRACTICE_HEADER, api_practice
 
-
-def may_read_audit_trail(user: Any) -> bool:
-    """Access managers and auditors read the audit trail and the incident reports."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    return is_access_manager(user) or Membership.objects.filter(user_id=user.pk, role=PracticeRole.AUDITOR).exists()
+NO_PRACTICE = f"Choose a practice: send the {PRACTICE_HEADER} header with one of your practices' ids."
 
 
 class MayReadAuditTrail(permissions.BasePermission):
-    message = "Only EPCS access managers and auditors may read the audit trail."
+    """An access manager or auditor of the practice the call works in (sets `view.practice`)."""
+
+    message = REFUSAL_MESSAGES[AuditRefusal.NOT_AUDIT_READER]
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return may_read_audit_trail(request.user)
+        practice = api_practice(request)
+        if practice is None:
+            self.message = NO_PRACTICE
+            return False
+        view.practice = practice
+        return may_read_audit(request.user, practice)
+
+
+class PracticeChainMixin:
+    """Only the chain of the practice the call works in."""
+
+    practice: Practice | None = None
+
+    def chain_id(self) -> int | None:
+        return self.practice.pk if self.practice is not None else None
 
 
 class NewestFirst(CursorPagination):
@@ -112,7 +128,9 @@ def filter_events(queryset: QuerySet[AuditEvent], params: Any) -> QuerySet[Audit
     return queryset
 
 
-FORBIDDEN = OpenApiResponse(description="Not an EPCS access manager or auditor (or not signed in)")
+FORBIDDEN = OpenApiResponse(
+    description="Not an access manager or auditor of the practice (or no practice chosen, or not signed in)"
+)
 
 
 @extend_schema_view(
@@ -131,16 +149,17 @@ FORBIDDEN = OpenApiResponse(description="Not an EPCS access manager or auditor (
         responses={200: AuditEventSerializer, 403: FORBIDDEN, 404: OpenApiResponse(description="No such event")},
     ),
 )
-class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
-    """The audit trail, read-only."""
+class AuditEventViewSet(PracticeChainMixin, viewsets.ReadOnlyModelViewSet):
+    """The practice's audit trail, read-only."""
 
     serializer_class = AuditEventSerializer
-    permission_classes = [permissions.IsAuthenticated, MayReadAuditTrail]
+    permission_classes = [permissions.IsAuthenticated, TokenScopes, MayReadAuditTrail]
     pagination_class = NewestFirst
+    api_resource = "audit"  # token scope audit:read (ehr.api_permissions.TokenScopes)
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
-        queryset: QuerySet[AuditEvent] = AuditEvent.objects.all()
-        if getattr(self, "swagger_fake_view", False):
+        queryset: QuerySet[AuditEvent] = AuditEvent.objects.filter(chain_id=self.chain_id())
+        if getattr(self, "swagger_fake_view", False) or self.practice is None:
             return queryset.none()
         if self.action == "list":
             queryset = filter_events(queryset, self.request.query_params)
@@ -178,10 +197,15 @@ class IncidentReportSerializer(serializers.ModelSerializer):
         responses={200: IncidentReportSerializer, 403: FORBIDDEN, 404: OpenApiResponse(description="No such report")},
     ),
 )
-class IncidentReportViewSet(viewsets.ReadOnlyModelViewSet):
-    """The daily analyses of the audit trail (DEA-14), read-only."""
+class IncidentReportViewSet(PracticeChainMixin, viewsets.ReadOnlyModelViewSet):
+    """The practice's daily analyses of its audit trail (DEA-14), read-only."""
 
     serializer_class = IncidentReportSerializer
-    permission_classes = [permissions.IsAuthenticated, MayReadAuditTrail]
+    permission_classes = [permissions.IsAuthenticated, TokenScopes, MayReadAuditTrail]
     pagination_class = ReportsNewestFirst
-    queryset = IncidentReport.objects.all()
+    api_resource = "audit"  # token scope audit:read (ehr.api_permissions.TokenScopes)
+
+    def get_queryset(self) -> QuerySet[IncidentReport]:
+        if getattr(self, "swagger_fake_view", False) or self.practice is None:
+            return IncidentReport.objects.none()
+        return IncidentReport.objects.filter(chain_id=self.chain_id()).select_related("checkpoint")

@@ -6,7 +6,9 @@ The prescriber lists and adds their own. Input is checked by the very forms eRx 
 license number format) and saved by providers.credentials.services, so the rules and the
 audit trail are the page's. A credential added here is unverified until an EPCS access manager
 other than the prescriber verifies it on the Credential verification page (DEA-20); that step
-stays on the page. Another provider's credential id is 404 (ASVS-06).
+stays on the page (or the verification API, providers.credentials.verification_api). Another
+provider's credential id is 404 (ASVS-06). A person's credentials are theirs in every practice
+they work in, so these calls need no practice. Token scopes: credentials:read / credentials:write.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ehr.api import RejectUnknownFieldsMixin
 from providers import services as people
 from providers.credentials import services as credentials
 from providers.credentials.forms import DeaRegistrationForm, StateLicenseForm
@@ -50,7 +53,7 @@ class DeaRegistrationSerializer(serializers.ModelSerializer):
         return registration_block_reason(obj) or ""
 
 
-class DeaRegistrationInputSerializer(serializers.Serializer):
+class DeaRegistrationInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """The body of an added registration (checked again by eRx Info's form)."""
 
     number = serializers.CharField(max_length=20, help_text="e.g. AS1234563; the DEA check-digit rule applies")
@@ -76,18 +79,10 @@ class StateLicenseSerializer(serializers.ModelSerializer):
         return license_is_verified(obj)
 
 
-class StateLicenseInputSerializer(serializers.Serializer):
+class StateLicenseInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     state = serializers.CharField(max_length=2)
     number = serializers.CharField(max_length=40)
     expires_on = serializers.DateField()
-
-
-def _refuse_unknown(request: Request, allowed: Any) -> None:
-    if not isinstance(request.data, dict):
-        raise exceptions.ValidationError({"non_field_errors": ["Send a JSON object."]})
-    unknown = sorted(set(request.data) - set(allowed))
-    if unknown:
-        raise exceptions.ValidationError({name: ["Unknown field."] for name in unknown})
 
 
 def _form_errors(form: Any) -> exceptions.ValidationError:
@@ -119,6 +114,7 @@ class DeaRegistrationViewSet(
 
     serializer_class = DeaRegistrationSerializer
     pagination_class = None
+    api_resource = "credentials"  # token scopes credentials:read / :write (ehr.api_permissions.TokenScopes)
 
     def get_queryset(self) -> QuerySet[DeaRegistration]:
         if getattr(self, "swagger_fake_view", False):
@@ -131,7 +127,6 @@ class DeaRegistrationViewSet(
         responses={201: DeaRegistrationSerializer, **ADD_ERRORS},
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        _refuse_unknown(request, DeaRegistrationInputSerializer().fields)
         body = DeaRegistrationInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         provider = people.current_provider(request)
@@ -160,6 +155,7 @@ class StateLicenseViewSet(
 
     serializer_class = StateLicenseSerializer
     pagination_class = None
+    api_resource = "credentials"  # token scopes credentials:read / :write (ehr.api_permissions.TokenScopes)
 
     def get_queryset(self) -> QuerySet[StateLicense]:
         if getattr(self, "swagger_fake_view", False):
@@ -172,7 +168,6 @@ class StateLicenseViewSet(
         responses={201: StateLicenseSerializer, **ADD_ERRORS},
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        _refuse_unknown(request, StateLicenseInputSerializer().fields)
         body = StateLicenseInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         provider = people.current_provider(request)

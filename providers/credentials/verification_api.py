@@ -3,13 +3,19 @@
 The same steps as the Credential verification page (providers.credentials.verification_views),
 through the same service (providers.credentials.verification): the list of what waits, a DEA
 registration checked against the DEA registry, a state license recorded as checked at the
-board. Only access managers (`providers.roles.is_access_manager`) get past the first check
-(403 otherwise, audited as on the page); verifying one's own credential is refused by the
-service (403). Like the page, a verification needs a password entered in the last 15 minutes:
-a recent browser sign-in or `password` in the body.
+board. Every call works inside one practice (`providers.practices.api_practice`: the
+session's, the `X-Practice-Id` header's, or the only one; none: 403), as the page does: only
+that practice's access managers (`providers.roles.is_access_manager(user, practice)`) get past
+the first check (403 otherwise, audited as on the page), and only the credentials of that
+practice's people (`verification.people_of`) are seen; any other credential id is 404
+(ASVS-11). Verifying one's own credential is refused by the service (403). Like the page, a
+verification needs a password entered in the last 15 minutes: a recent browser sign-in or
+`password` in the body. Token scopes: credentials:read / credentials:write.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -19,14 +25,17 @@ from rest_framework.views import APIView
 
 import audit
 from audit.models import Outcome
+from ehr.api import ApiProblem, RejectUnknownFieldsMixin
 from providers.credentials import verification
 from providers.credentials.api import DeaRegistrationSerializer, StateLicenseSerializer
 from providers.credentials.forms import LicenseVerificationForm
-from providers.models import DeaRegistration, StateLicense, User
+from providers.models import DeaRegistration, Practice, StateLicense, User
+from providers.practices import PRACTICE_HEADER, api_practice
 from providers.reauth_api import require_recent_password
 from providers.roles import is_access_manager
 
 NOT_MANAGER = "Only an EPCS access manager can verify prescriber credentials."
+NO_PRACTICE = f"Choose a practice: send the {PRACTICE_HEADER} header with one of your practices' ids."
 
 _STATUS = {
     verification.RefusalCode.NOT_ACCESS_MANAGER: status.HTTP_403_FORBIDDEN,
@@ -36,14 +45,15 @@ _STATUS = {
 }
 
 
-class VerificationProblem(exceptions.APIException):
-    def __init__(self, refusal: verification.VerificationRefused) -> None:
-        super().__init__(refusal.message, str(refusal.code))
-        self.status_code = _STATUS.get(refusal.code, status.HTTP_409_CONFLICT)
-        self.default_code = str(refusal.code)
+def _problem(refusal: verification.VerificationRefused) -> ApiProblem:
+    """The service's refusal as a problem; a registry mismatch lists the fields that differ."""
+    members: dict[str, Any] = {"mismatches": [m.as_json() for m in refusal.mismatches]} if refusal.mismatches else {}
+    return ApiProblem(
+        _STATUS.get(refusal.code, status.HTTP_409_CONFLICT), str(refusal.code), refusal.message, **members
+    )
 
 
-class PasswordSerializer(serializers.Serializer):
+class PasswordSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     password = serializers.CharField(
         required=False,
         write_only=True,
@@ -83,13 +93,22 @@ class PendingSerializer(serializers.Serializer):
     state_licenses = PendingLicenseSerializer(many=True)
 
 
-def _manager(request: Request) -> User:
+def _practice(request: Request) -> Practice:
+    practice = api_practice(request)
+    if practice is None:
+        raise exceptions.PermissionDenied(NO_PRACTICE)
+    return practice
+
+
+def _manager(request: Request, practice: Practice) -> User:
+    """The caller, an access manager of `practice`; otherwise 403, audited in its chain."""
     user = request.user
-    if not is_access_manager(user):
+    if not is_access_manager(user, practice):
         audit.record(
             "credentials.verification_page_refused",
             outcome=Outcome.DENIED,
             request=request,
+            chain=practice,
             details={"reason": NOT_MANAGER, "via": "api"},
         )
         raise exceptions.PermissionDenied(NOT_MANAGER)
@@ -99,57 +118,72 @@ def _manager(request: Request) -> User:
 
 REFUSALS = {
     400: OpenApiResponse(description="Invalid body"),
-    403: OpenApiResponse(description="Not an access manager, your own credential, or reauthentication_required"),
-    404: OpenApiResponse(description="No such credential"),
+    403: OpenApiResponse(
+        description="Not an access manager of the practice (or none chosen), your own credential, or "
+        "reauthentication_required"
+    ),
+    404: OpenApiResponse(description="No such credential among the practice's people"),
     409: OpenApiResponse(description="The registry or the record disagrees (mismatch, revoked, expired, not found)"),
     429: OpenApiResponse(description="Too many failed password attempts"),
 }
 
 
-class UnverifiedCredentialsView(APIView):
+class VerificationView(APIView):
+    api_resource = "credentials"  # credentials:read / :write (ehr.api_permissions.TokenScopes)
+
+
+class UnverifiedCredentialsView(VerificationView):
     @extend_schema(
-        summary="Credentials waiting for verification (access managers)",
-        responses={200: PendingSerializer, 403: OpenApiResponse(description="Not an access manager")},
+        summary="Credentials of the practice's people waiting for verification (access managers)",
+        responses={200: PendingSerializer, 403: OpenApiResponse(description="Not an access manager of the practice")},
     )
     def get(self, request: Request) -> Response:
-        _manager(request)
-        pending = verification.unverified_credentials()
+        practice = _practice(request)
+        _manager(request, practice)
+        pending = verification.unverified_credentials(practice)
         data = {"dea_registrations": pending.registrations, "state_licenses": pending.licenses}
         return Response(PendingSerializer(data).data)
 
 
-class VerifyDeaRegistrationView(APIView):
+class VerifyDeaRegistrationView(VerificationView):
     @extend_schema(
         summary="Verify a DEA registration against the DEA registry (access managers)",
         request=PasswordSerializer,
         responses={200: DeaRegistrationSerializer, **REFUSALS, 503: OpenApiResponse(description="Registry down")},
     )
     def post(self, request: Request, pk: int) -> Response:
-        actor = _manager(request)
+        practice = _practice(request)
+        actor = _manager(request, practice)
         body = PasswordSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        registration = DeaRegistration.objects.select_related("provider__user").filter(pk=pk).first()
-        if registration is None:
+        people = verification.people_of(practice)
+        registration = DeaRegistration.objects.select_related("provider__user").filter(provider__in=people, pk=pk)
+        found = registration.first()
+        if found is None:
             raise exceptions.NotFound("No such DEA registration.")
         require_recent_password(request, body.validated_data.get("password"))
         try:
-            registration = verification.verify_dea_registration(actor=actor, registration=registration, request=request)
+            found = verification.verify_dea_registration(
+                actor=actor, registration=found, practice=practice, request=request
+            )
         except verification.VerificationRefused as refusal:
-            raise VerificationProblem(refusal) from refusal
-        return Response(DeaRegistrationSerializer(registration).data)
+            raise _problem(refusal) from refusal
+        return Response(DeaRegistrationSerializer(found).data)
 
 
-class VerifyStateLicenseView(APIView):
+class VerifyStateLicenseView(VerificationView):
     @extend_schema(
         summary="Record a state license as checked at the state board (access managers)",
         request=LicenseCheckSerializer,
         responses={200: StateLicenseSerializer, **REFUSALS},
     )
     def post(self, request: Request, pk: int) -> Response:
-        actor = _manager(request)
+        practice = _practice(request)
+        actor = _manager(request, practice)
         body = LicenseCheckSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        license_ = StateLicense.objects.select_related("provider__user").filter(pk=pk).first()
+        people = verification.people_of(practice)
+        license_ = StateLicense.objects.select_related("provider__user").filter(provider__in=people, pk=pk).first()
         if license_ is None:
             raise exceptions.NotFound("No such state license.")
         form = LicenseVerificationForm(
@@ -164,8 +198,9 @@ class VerifyStateLicenseView(APIView):
                 license_=license_,
                 source=form.cleaned_data["source"],
                 reference=form.cleaned_data["reference"],
+                practice=practice,
                 request=request,
             )
         except verification.VerificationRefused as refusal:
-            raise VerificationProblem(refusal) from refusal
+            raise _problem(refusal) from refusal
         return Response(StateLicenseSerializer(license_).data)

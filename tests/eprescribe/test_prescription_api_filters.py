@@ -59,7 +59,8 @@ def test_a_bad_filter_is_a_400_naming_the_parameter(
 ) -> None:
     response = clinician_client.get(f"/api/v1/prescriptions/{query}")
     assert response.status_code == 400
-    assert field in response.json()["fields"]
+    assert response.json()["code"] == "invalid"
+    assert field in {error["attr"] for error in response.json()["errors"]}
 
 
 def test_cursor_pagination_walks_every_prescription_once_newest_first(rx: RxWorld, clinician_client: Client) -> None:

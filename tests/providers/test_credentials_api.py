@@ -73,7 +73,8 @@ def test_a_bad_registration_is_refused_with_the_pages_reason_and_nothing_saved(
 ) -> None:
     response = post(clinician_client, DEA, {"expires_on": future(), **body})
     assert response.status_code == 400, response.content
-    assert field in response.json()["fields"]
+    assert response.json()["code"] == "invalid"
+    assert field in {error["attr"] for error in response.json()["errors"]}
     assert not DeaRegistration.objects.exists()
 
 
@@ -84,7 +85,7 @@ def test_a_prescriber_adds_a_state_license(clinician_client: Client) -> None:
     again = post(clinician_client, LICENSES, {"state": "NJ", "number": "25MA01234500", "expires_on": future()})
     assert again.status_code == 400 and "already entered" in json.dumps(again.json())
     bad = post(clinician_client, LICENSES, {"state": "NJ", "number": "<script>", "expires_on": future()})
-    assert bad.status_code == 400 and "number" in bad.json()["fields"]
+    assert bad.status_code == 400 and "number" in {error["attr"] for error in bad.json()["errors"]}
     assert StateLicense.objects.count() == 1
 
 
