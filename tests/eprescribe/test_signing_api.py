@@ -18,9 +18,9 @@ from eprescribe.models import Patient, Prescription, PrescriptionState, SigningC
 from mfa import challenges
 from mfa.models import ChallengeStatus, ProviderDevice, VerificationChallenge
 from mfa.services import sync_devices
-from providers.models import Provider, User
+from providers.models import Practice, PracticeRole, Provider, User
 from providers.reauth import AUTHENTICATED_AT_KEY
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, join, token_client
 from tests.eprescribe.ceremony_world import PrescribingWorld, make_prescribing_world, open_ceremony
 from tests.eprescribe.test_ceremony import DEA_STATEMENT_TEXT
 from tests.idme_fixtures import IdmeSandboxHandle
@@ -98,7 +98,7 @@ def test_two_prescriptions_are_signed_by_code_through_the_api(
     assert clinician_client.get(f"{API}{session['id']}/").json()["status"] == "signed"
     # Signed once: a second code is refused and signs nothing more.
     again = post(clinician_client, f"{API}{session['id']}/code/", {"code": world.signing.code()})
-    assert again.status_code == 409 and again.json()["error"] == "already_signed"
+    assert again.status_code == 409 and again.json()["code"] == "already_signed"
     assert AuditEvent.objects.filter(action="eprescribe.signed").count() == 2
 
 
@@ -185,14 +185,14 @@ def test_an_edit_between_create_and_code_ends_the_session_and_signs_nothing(
     assert status["changed_prescriptions"] == [rx2.pk] and status["review"] is None
     assert f"Prescription {rx2.pk} (Alprazolam 0.5 mg tablet (C-IV)) changed after you reviewed it" in status["message"]
     answered = post(clinician_client, f"{API}{session['id']}/code/", {"code": world.signing.code()})
-    assert answered.status_code == 409 and answered.json()["error"] == "ended"
+    assert answered.status_code == 409 and answered.json()["code"] == "ended"
     assert state(rx1) == PrescriptionState.READY and state(rx2) == PrescriptionState.DRAFT
     # A change made outside the services (the patient's address, e.g. in the admin): the digests
     # recomputed when the code arrives differ, so nothing is signed either.
     second = create(clinician_client, rx1).json()
     Patient.objects.filter(pk=world.patient.pk).update(address_line1="99 Other Road")
     late = post(clinician_client, f"{API}{second['id']}/code/", {"code": world.signing.code()})
-    assert late.status_code == 409 and late.json()["error"] == "ended"
+    assert late.status_code == 409 and late.json()["code"] == "ended"
     assert clinician_client.get(f"{API}{second['id']}/").json()["changed_prescriptions"] == [rx1.pk]
     assert state(rx1) == PrescriptionState.READY
     assert not AuditEvent.objects.filter(action="eprescribe.signed").exists()
@@ -205,7 +205,7 @@ def test_another_users_session_is_not_found_for_read_code_push_or_cancel(
 ) -> None:
     rx = world.ready()
     session = create(clinician_client, rx).json()
-    wilson = make_user("dr.wilson", first_name="James", last_name="Wilson")
+    wilson = join(make_user("dr.wilson", first_name="James", last_name="Wilson"), world.practice)  # same practice
     Provider.objects.create(user=wilson, display_name="Dr. James Wilson")
     other = Client()
     assert other.login(username="dr.wilson", password=TEST_PASSWORD)
@@ -241,9 +241,9 @@ def test_wrong_codes_through_the_api_count_against_the_same_limit_as_the_page(
     url = f"{API}{session['id']}/code/"
     responses = [post(clinician_client, url, {"code": wrong_code(ipad_secret)}) for _ in range(5)]
     assert [r.status_code for r in responses] == [400, 400, 400, 400, 429]
-    assert responses[0].json()["error"] == "invalid_code"
+    assert responses[0].json()["code"] == "invalid_code"
     assert "That code is not correct. 4 attempts left." in responses[0].json()["detail"]
-    assert responses[-1].json()["error"] == "locked" and int(responses[-1]["Retry-After"]) > 0
+    assert responses[-1].json()["code"] == "locked" and int(responses[-1]["Retry-After"]) > 0
     assert "locked for your account" in responses[-1].json()["detail"]
     # Locked for the page too, and for the right code through the API.
     locked_create = post(clinician_client, API, {"prescriptions": [world.ready().pk]})
@@ -266,7 +266,7 @@ def test_signing_needs_the_password_factor_a_recent_sign_in_or_the_password_in_t
     session[AUTHENTICATED_AT_KEY] = time.time() - 13 * 3600
     session.save()
     refused = create(clinician_client, rx)
-    assert refused.status_code == 403 and refused.json()["error"] == "reauthentication_required"
+    assert refused.status_code == 403 and refused.json()["code"] == "reauthentication_required"
     wrong = create(clinician_client, rx, password="not my password")
     assert wrong.status_code == 403
     assert not SigningCeremony.objects.exists()
@@ -351,3 +351,87 @@ def test_signing_is_refused_when_the_signing_key_or_id_me_is_unavailable(
     coded = post(clinician_client, f"{API}{session['id']}/code/", {"code": world.signing.code()})
     assert coded.status_code == 503 and "could not be checked" in coded.json()["detail"]
     assert state(rx) == PrescriptionState.READY
+
+
+@pytest.mark.req("ASVS-11")
+@pytest.mark.django_db(transaction=True)
+def test_a_session_opened_in_another_practice_is_not_found(
+    world: PrescribingWorld, clinician_client: Client, other_practice: Practice
+) -> None:
+    """dr.house, a locum, opens a session in his first practice: working in the other one (the
+    X-Practice-Id header) its id is 404 for every call, and that practice's selection cannot
+    name this practice's prescriptions."""
+    join(world.user, other_practice, PracticeRole.PRESCRIBER)
+    here = {"HTTP_X_PRACTICE_ID": str(world.practice.pk)}
+    there = {"HTTP_X_PRACTICE_ID": str(other_practice.pk)}
+    rx = world.ready()
+    created = clinician_client.post(API, json.dumps({"prescriptions": [rx.pk]}), "application/json", **here)
+    assert created.status_code == 201, created.content
+    url = f"{API}{created.json()['id']}/"
+    assert clinician_client.get(url, **here).json()["status"] == "awaiting_code"
+    answers = [
+        clinician_client.get(url, **there),
+        clinician_client.post(url + "code/", json.dumps({"code": world.signing.code()}), "application/json", **there),
+        clinician_client.post(url + "push/", "{}", "application/json", **there),
+        clinician_client.post(url + "cancel/", "{}", "application/json", **there),
+        clinician_client.post(API, json.dumps({"prescriptions": [rx.pk]}), "application/json", **there),
+    ]
+    for answer in answers:
+        assert answer.status_code == 404 and answer.json()["code"] == "not_found", answer.content
+    # Two practices and none named: the call says to choose one.
+    unnamed = create(clinician_client, rx)
+    assert unnamed.status_code == 403 and "X-Practice-Id" in unnamed.json()["detail"]
+    assert clinician_client.get(url, **here).json()["status"] == "awaiting_code"
+    assert state(rx) == PrescriptionState.READY
+
+
+@pytest.mark.req("DEA-01")
+@pytest.mark.req("DEA-11")
+@pytest.mark.req("NIST-07")
+@pytest.mark.django_db(transaction=True)
+def test_a_personal_token_signs_with_epcs_sign_and_the_password_in_each_two_factor_call(
+    world: PrescribingWorld,
+) -> None:
+    rx = world.ready()
+    without_sign = token_client(world.user, "prescriptions:read", "prescriptions:write")
+    refused = create(without_sign, rx, password=TEST_PASSWORD)
+    assert refused.status_code == 403 and "epcs:sign" in refused.json()["detail"]
+    script = token_client(world.user, "prescriptions:read", "prescriptions:write", "epcs:sign")
+    # A token is not the password factor (DEA-01): no password, no session.
+    no_password = create(script, rx)
+    assert no_password.status_code == 403 and no_password.json()["code"] == "reauthentication_required"
+    unknown = create(script, rx, password=TEST_PASSWORD, pin="1234")
+    assert unknown.status_code == 400 and unknown.json()["errors"][0]["code"] == "unknown_field"
+    assert not SigningCeremony.objects.exists()
+    created = create(script, rx, password=TEST_PASSWORD)
+    assert created.status_code == 201, created.content
+    session = created.json()
+    assert session["review"]["prescriber_address"] == "1 Princeton Plaza, Princeton, NJ 08540"
+    code_url = f"{API}{session['id']}/code/"
+    # The password counted for that call only: the code needs it again.
+    again = post(script, code_url, {"code": world.signing.code()})
+    assert again.status_code == 403 and again.json()["code"] == "reauthentication_required"
+    assert script.get(f"{API}{session['id']}/").json()["status"] == "awaiting_code"  # prescriptions:read
+    answered = post(script, code_url, {"code": world.signing.code(), "password": TEST_PASSWORD})
+    assert answered.status_code == 200 and answered.json()["status"] == "signed", answered.content
+    assert signed(rx)
+    # The ceremony's audit events, the 2FA's included, are in the practice's chain.
+    opened = AuditEvent.objects.get(action="eprescribe.signing_review_opened")
+    started = AuditEvent.objects.filter(action="mfa.challenge_started", actor=world.user).latest("id")
+    assert opened.chain_id == started.chain_id == world.practice.pk
+    assert AuditEvent.objects.filter(action="eprescribe.signed", chain_id=world.practice.pk).count() == 1
+
+
+@pytest.mark.req("ASVS-02")
+@pytest.mark.django_db(transaction=True)
+def test_code_submission_has_the_stricter_limit_of_two_factor_steps(
+    world: PrescribingWorld, clinician_client: Client, settings: Any
+) -> None:
+    settings.API_RATE_LIMITS = {**settings.API_RATE_LIMITS, "sensitive": "3/minute"}
+    session = create(clinician_client, world.ready()).json()  # the first two-factor call
+    url = f"{API}{session['id']}/code/"
+    answers = [post(clinician_client, url, {"code": "12345"}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [400, 400, 429]
+    assert answers[-1].json()["code"] == "throttled" and int(answers[-1]["Retry-After"]) > 0
+    # Reading the session is not a two-factor step.
+    assert clinician_client.get(f"{API}{session['id']}/").status_code == 200
