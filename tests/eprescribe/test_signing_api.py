@@ -362,26 +362,28 @@ def test_a_session_opened_in_another_practice_is_not_found(
     X-Practice-Id header) its id is 404 for every call, and that practice's selection cannot
     name this practice's prescriptions."""
     join(world.user, other_practice, PracticeRole.PRESCRIBER)
-    here = {"HTTP_X_PRACTICE_ID": str(world.practice.pk)}
-    there = {"HTTP_X_PRACTICE_ID": str(other_practice.pk)}
+    here = {"X-Practice-Id": str(world.practice.pk)}
+    there = {"X-Practice-Id": str(other_practice.pk)}
     rx = world.ready()
-    created = clinician_client.post(API, json.dumps({"prescriptions": [rx.pk]}), "application/json", **here)
+    created = clinician_client.post(API, json.dumps({"prescriptions": [rx.pk]}), "application/json", headers=here)
     assert created.status_code == 201, created.content
     url = f"{API}{created.json()['id']}/"
-    assert clinician_client.get(url, **here).json()["status"] == "awaiting_code"
+    assert clinician_client.get(url, headers=here).json()["status"] == "awaiting_code"
     answers = [
-        clinician_client.get(url, **there),
-        clinician_client.post(url + "code/", json.dumps({"code": world.signing.code()}), "application/json", **there),
-        clinician_client.post(url + "push/", "{}", "application/json", **there),
-        clinician_client.post(url + "cancel/", "{}", "application/json", **there),
-        clinician_client.post(API, json.dumps({"prescriptions": [rx.pk]}), "application/json", **there),
+        clinician_client.get(url, headers=there),
+        clinician_client.post(
+            url + "code/", json.dumps({"code": world.signing.code()}), "application/json", headers=there
+        ),
+        clinician_client.post(url + "push/", "{}", "application/json", headers=there),
+        clinician_client.post(url + "cancel/", "{}", "application/json", headers=there),
+        clinician_client.post(API, json.dumps({"prescriptions": [rx.pk]}), "application/json", headers=there),
     ]
     for answer in answers:
         assert answer.status_code == 404 and answer.json()["code"] == "not_found", answer.content
     # Two practices and none named: the call says to choose one.
     unnamed = create(clinician_client, rx)
     assert unnamed.status_code == 403 and "X-Practice-Id" in unnamed.json()["detail"]
-    assert clinician_client.get(url, **here).json()["status"] == "awaiting_code"
+    assert clinician_client.get(url, headers=here).json()["status"] == "awaiting_code"
     assert state(rx) == PrescriptionState.READY
 
 
