@@ -6,6 +6,8 @@
   `application/problem+json` (`common.problems`); elsewhere Django's own pages.
 - `ApiProblem`: a view refuses with a code, a status and extension members.
 - `RejectUnknownFieldsMixin`: a serializer that accepts input refuses fields it does not know.
+- `StrictCursorPagination`: a `page_size` that is not a whole number from 1 to the maximum is a
+  400, as the schema says (DRF would silently use the default).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views import csrf, defaults
 from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -82,6 +85,31 @@ class RejectUnknownFieldsMixin(serializers.Serializer):
                     }
                 )
         return super().to_internal_value(data)
+
+
+class StrictCursorPagination(CursorPagination):
+    """Cursor pagination whose `page_size` is checked: a whole number from 1 to `max_page_size`
+    (documented as such), otherwise 400 `invalid` with the field named."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def get_page_size(self, request: Any) -> int | None:
+        raw = request.query_params.get(self.page_size_query_param) if self.page_size_query_param else None
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter.get("name") == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+        return parameters
 
 
 def _field_errors(detail: Any, prefix: str = "") -> Iterator[dict[str, str]]:

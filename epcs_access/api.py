@@ -84,7 +84,7 @@ class PermissionStatusSerializer(serializers.Serializer[Provider]):
 class PermissionRequestSerializer(serializers.ModelSerializer[EpcsPermissionRequest]):
     provider_id = serializers.IntegerField(read_only=True)
     practice_id = serializers.IntegerField(read_only=True)
-    registration = serializers.CharField(source="registration.number", read_only=True, default=None)
+    registration = serializers.CharField(source="registration.number", read_only=True, default=None, allow_null=True)
     entered_by = serializers.CharField(source="entered_by.username", read_only=True)
     approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None, allow_null=True)
 

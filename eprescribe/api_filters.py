@@ -13,12 +13,12 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 
+from ehr.api import StrictCursorPagination
 from eprescribe.models import DeaSchedule, Prescription, PrescriptionState
 
 
-class NewestFirstCursorPagination(CursorPagination):
+class NewestFirstCursorPagination(StrictCursorPagination):
     """Cursor pagination over (created_at, id), newest first; ?page_size= up to 100."""
 
     ordering = ("-created_at", "-id")

@@ -18,10 +18,10 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, serializers, viewsets
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 
 from audit.models import AuditEvent, IncidentReport, Outcome
+from ehr.api import StrictCursorPagination
 from ehr.api_permissions import TokenScopes
 from providers.audit_access import REFUSAL_MESSAGES, AuditRefusal, may_read_audit
 from providers.models import Practice
@@ -53,7 +53,7 @@ class PracticeChainMixin:
         return self.practice.pk if self.practice is not None else None
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(StrictCursorPagination):
     ordering: str | tuple[str, ...] = "-id"
     page_size = 50
     page_size_query_param = "page_size"

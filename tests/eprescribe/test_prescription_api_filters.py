@@ -52,6 +52,9 @@ def test_filters_narrow_the_callers_own_prescriptions(rx: RxWorld, clinician_cli
         ("?created_after=yesterday", "created_after"),
         ("?controlled=maybe", "controlled"),
         ("?created_after=2026-02-02&created_before=2026-01-01", "created_before"),
+        ("?page_size=null", "page_size"),
+        ("?page_size=0", "page_size"),
+        ("?page_size=101", "page_size"),
     ],
 )
 def test_a_bad_filter_is_a_400_naming_the_parameter(
