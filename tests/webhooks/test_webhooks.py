@@ -27,10 +27,13 @@ from django.utils import timezone
 
 import audit
 from audit.models import AuditEvent
+from eprescribe.tasks import transmit_prescription
 from mfa.models import ProviderDevice
 from mfa.services import select_primary_device
 from providers.models import Membership, Practice, PracticeRole, Provider, User
 from tests.conftest import TEST_PASSWORD, start_celery_worker, stop_celery_worker
+from tests.eprescribe import conftest as eprescribe_fixtures
+from tests.eprescribe.conftest import RxWorld
 from tests.webhooks.receiver import Receiver, running_receiver, standard_webhooks_valid
 from webhooks import services
 from webhooks.delivery import AttemptResult, overdue_ids
@@ -39,6 +42,8 @@ from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, Web
 from webhooks.tasks import deliver_webhook, sweep_due_deliveries
 
 DEVICE_NAMES = ("Pixel of Dr House", "Authenticator on iPad")
+# tests/eprescribe's world of signed prescriptions (dr.house in `practice`), as a fixture here.
+rx_world = eprescribe_fixtures.rx
 
 
 @pytest.fixture
@@ -365,3 +370,35 @@ def test_the_sweep_queues_again_only_overdue_deliveries_of_active_endpoints(
     assert sweep_due_deliveries() == 1
     WebhookEndpoint.objects.update(active=False)
     assert overdue_ids() == []
+
+
+# --- prescriptions: transmission events from the worker reach the prescription's practice -------
+@pytest.mark.req("ASVS-11")
+@pytest.mark.req("DEA-15")
+@pytest.mark.django_db(transaction=True)
+def test_transmission_events_from_the_worker_reach_the_prescriptions_practice(
+    rx_world: RxWorld, other_practice: Practice, live_server: Any, settings: Any
+) -> None:
+    """Transmission runs in the worker, outside any request: its audit events name the
+    prescription's practice (its chain), so that practice's endpoint hears of them."""
+    with running_receiver() as ours, running_receiver() as theirs:
+        wanted = [EventType.PRESCRIPTION_TRANSMITTED, EventType.PRESCRIPTION_TRANSMISSION_FAILED]
+        services.create_endpoint(practice=rx_world.practice, url=ours.url, events=wanted)
+        services.create_endpoint(practice=other_practice, url=theirs.url, events=wanted)
+        settings.PHARMACY_GATEWAY_URL = f"{live_server.url}/idme-sandbox/pharmacy-network/newrx"
+        [sent] = rx_world.sign(rx_world.ready())
+        assert transmit_prescription.apply(args=(sent.pk,)).get() == "sent"
+        settings.PHARMACY_GATEWAY_URL = "http://127.0.0.1:9/newrx"  # nothing listens there
+        [lost] = rx_world.sign(rx_world.ready())
+        transmit_prescription.apply(args=(lost.pk,))
+        for delivery in WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING):
+            deliver_webhook(delivery.pk)
+
+        received = {json.loads(request.body)["type"]: json.loads(request.body)["data"] for request in ours.received}
+        assert set(received) == {"prescription.transmitted", "prescription.transmission_failed"}
+        assert received["prescription.transmitted"]["object"] == {"type": "eprescribe.prescription", "id": str(sent.pk)}
+        assert received["prescription.transmission_failed"]["object"]["id"] == str(lost.pk)
+        assert {data["practice_id"] for data in received.values()} == {rx_world.practice.pk}
+        assert theirs.received == []
+    events = AuditEvent.objects.filter(action__in=["eprescribe.transmitted", "eprescribe.transmission_failed"])
+    assert {event.chain_id for event in events} == {rx_world.practice.pk}
