@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from django.test import Client, RequestFactory
-from rest_framework.authtoken.models import Token
 
 from ehr.api import csrf_failure
 from eprescribe.models import Prescription
-from providers.models import User
-from tests.conftest import TEST_PASSWORD
+from api_access.services import create_token
+from providers.models import Practice, User
+from tests.conftest import TEST_PASSWORD, join
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +50,10 @@ def test_django_and_drf_errors_under_the_api_are_problems(clinician_client: Clie
         415,
         "unsupported_media_type",
     )
-    assert_problem(Client().get("/api/v1/providers/me/"), 403, "not_authenticated")
+    # No credentials: 401 with WWW-Authenticate (the token authenticator is asked first).
+    anonymous = Client().get("/api/v1/providers/me/")
+    assert_problem(anonymous, 401, "not_authenticated")
+    assert anonymous["WWW-Authenticate"].startswith("Bearer")
     # Outside the API, Django's own pages stay.
     page = clinician_client.get("/no-such-page/")
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
@@ -139,13 +142,15 @@ def assert_throttled(response: Any) -> None:
 
 
 @pytest.mark.req("ASVS-02")
-def test_each_user_has_a_rate_limit(clinician_client: Client, make_user: Any, settings: Any) -> None:
+def test_each_user_has_a_rate_limit(
+    clinician_client: Client, make_user: Any, settings: Any, practice: Practice
+) -> None:
     _rates(settings, user="3/minute")
     for _ in range(3):
         assert clinician_client.get("/api/v1/providers/me/").status_code == 200
     assert_throttled(clinician_client.get("/api/v1/providers/me/"))
     assert_throttled(clinician_client.get("/api/v1/prescriptions/"))  # every endpoint counts
-    other = make_user("dr.cuddy")
+    other = join(make_user("dr.cuddy"), practice)
     other_client = Client()
     assert other_client.login(username=other.username, password=TEST_PASSWORD)
     assert other_client.get("/api/v1/prescriptions/").status_code == 200
@@ -154,11 +159,15 @@ def test_each_user_has_a_rate_limit(clinician_client: Client, make_user: Any, se
 @pytest.mark.req("ASVS-02")
 def test_each_token_has_a_rate_limit(clinician: User, settings: Any) -> None:
     _rates(settings, token="2/minute", user="100/minute")
-    first = Token.objects.create(user=clinician)
+    first = create_token(clinician, name="script", scopes=["profile:read"])
     client = Client()
+    bearer = f"Bearer {first.secret}"
     for _ in range(2):
-        assert client.get("/api/v1/providers/me/", HTTP_AUTHORIZATION=f"Token {first.key}").status_code == 200
-    assert_throttled(client.get("/api/v1/providers/me/", HTTP_AUTHORIZATION=f"Token {first.key}"))
+        assert client.get("/api/v1/providers/me/", HTTP_AUTHORIZATION=bearer).status_code == 200
+    assert_throttled(client.get("/api/v1/providers/me/", HTTP_AUTHORIZATION=bearer))
+    # Another token of the same person has its own count.
+    second = create_token(clinician, name="other script", scopes=["profile:read"])
+    assert client.get("/api/v1/providers/me/", HTTP_AUTHORIZATION=f"Bearer {second.secret}").status_code == 200
     # The user's session is not that token.
     assert client.login(username=clinician.username, password=TEST_PASSWORD)
     assert client.get("/api/v1/providers/me/").status_code == 200

@@ -112,7 +112,7 @@ def test_a_re_check_in_one_session_never_helps_another_user_in_the_same_browser(
     # the cookie (docs/api.md "Authentication"), so the call acts as the victim, and the
     # attacker's password entry in the session is not the victim's: the password is asked for.
     response = post_json(browser, f"{API}{victims_device.pk}/primary/", **token_header(clinician))
-    assert response.status_code == 403 and response.json()["error"] == "reauthentication_required"
+    assert response.status_code == 403 and response.json()["code"] == "reauthentication_required"
     # Signed out, the browser's session no longer carries anyone's password entry.
     browser.post("/accounts/logout/")
     response = post_json(browser, f"{API}{victims_device.pk}/primary/", **token_header(clinician))
