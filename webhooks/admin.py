@@ -1,6 +1,8 @@
 """Django admin of webhooks: endpoints (secret shown once, never listed) and the delivery log.
 
-Kept simple (a list filter by practice); the practice-scoped admin mixin comes separately.
+Scoped to practices (`providers.admin_scope.PracticeScopedAdmin`): a practice admin sees,
+registers and changes the endpoints of the practices they administer, and reads their delivery
+log; another practice's endpoint or delivery is 404; staff see everything.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from providers.admin_scope import PracticeScopedAdmin
 from webhooks import services
 from webhooks.events import EVENT_CHOICES
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -43,8 +46,9 @@ def _show_secrets(request: HttpRequest, created: list[services.NewSecret], title
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(PracticeScopedAdmin, admin.ModelAdmin):
     form = WebhookEndpointForm
+    practice_admin_actions = frozenset({"view", "add", "change"})
     list_display = ("url", "practice", "active", "failure_count", "disabled_at", "created_at")
     list_filter = ("practice", "active")
     search_fields = ("url", "description")
@@ -88,8 +92,10 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(PracticeScopedAdmin, admin.ModelAdmin):
     """The delivery log: read only."""
+
+    practice_lookup = "endpoint__practice"
 
     list_display = ("created_at", "event_type", "endpoint", "status", "attempts", "last_status_code", "next_attempt_at")
     list_filter = ("endpoint__practice", "status", "event_type")

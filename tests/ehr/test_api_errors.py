@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from django.test import Client, RequestFactory
 
+from api_access.services import create_token
 from ehr.api import csrf_failure
 from eprescribe.models import Prescription
-from api_access.services import create_token
 from providers.models import Practice, User
 from tests.conftest import TEST_PASSWORD, join
 
