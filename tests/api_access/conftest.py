@@ -14,7 +14,8 @@ from django.test import Client
 from oauth2_provider.models import get_application_model
 
 from api_access.models import ApplicationPractice
-from providers.models import Membership, Practice, PracticeRole, User
+from providers.models import Practice, PracticeRole, User
+from tests.conftest import join
 
 Application = get_application_model()
 REDIRECT_URI = "https://rx-mobile.example/callback"
@@ -22,14 +23,9 @@ DEVICES = "/api/v1/mfa/devices/"
 
 
 @pytest.fixture
-def practice(db: None) -> Practice:
-    return Practice.objects.create(name="Princeton-Plainsboro Clinic")
-
-
-@pytest.fixture
 def member(clinician: User, practice: Practice) -> User:
-    Membership.objects.create(user=clinician, practice=practice, role=PracticeRole.PRESCRIBER)
-    return clinician
+    """dr.house, a prescriber of `practice` (tests/conftest.py's, the practice of the app)."""
+    return join(clinician, practice, PracticeRole.PRESCRIBER)
 
 
 @pytest.fixture

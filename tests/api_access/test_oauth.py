@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from providers.models import Membership, User
+from providers.models import Membership, Practice, User
 from tests.api_access.conftest import (
     DEVICES,
     authorize_params,
@@ -23,7 +23,7 @@ from tests.api_access.conftest import (
     pkce_pair,
     query_of,
 )
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, join
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
@@ -38,14 +38,14 @@ def signed_in(user: User) -> Client:
 
 @pytest.mark.req("ASVS-12")
 @pytest.mark.req("ASVS-01")
-def test_pkce_round_trip_consent_token_call_refresh_and_revoke(member: User, app: Any) -> None:
+def test_pkce_round_trip_consent_token_call_refresh_and_revoke(member: User, app: Any, practice: Practice) -> None:
     browser = signed_in(member)
     verifier, challenge = pkce_pair()
     # The consent screen names the app, its practice and what it asks for.
     page = browser.get("/oauth/authorize/", authorize_params(app, "mfa:read profile:read", challenge))
     html = page.content.decode()
     assert page.status_code == 200
-    assert "Allow “Rx Mobile” to use your EHR account?" in html and "Princeton-Plainsboro Clinic" in html
+    assert "Allow “Rx Mobile” to use your EHR account?" in html and practice.name in html
     assert "<strong>mfa:read</strong>: See your ID.me MFA devices" in html
     code = consent(browser, app, "mfa:read profile:read", challenge)
     response = exchange(app, code, verifier)
@@ -119,8 +119,9 @@ def test_denying_consent_gives_the_app_nothing(member: User, app: Any) -> None:
 
 @pytest.mark.req("ASVS-06")
 @pytest.mark.req("ASVS-11")
-def test_only_members_of_the_apps_practice_can_authorize_it(clinician: User, app: Any) -> None:
-    browser = signed_in(clinician)  # no membership in the app's practice
+def test_only_members_of_the_apps_practice_can_authorize_it(make_user: Any, other_practice: Practice, app: Any) -> None:
+    outsider = join(make_user("dr.cuddy"), other_practice)  # a member of another practice only
+    browser = signed_in(outsider)
     _, challenge = pkce_pair()
     page = browser.get("/oauth/authorize/", authorize_params(app, "mfa:read", challenge))
     assert page.status_code == 403 and "not available to you" in page.content.decode()
@@ -161,7 +162,7 @@ def test_a_bodyless_post_with_an_oauth_token_reaches_the_view(member: User, app:
     """The OAuth check reads only the header: a POST without a JSON body is the view's to judge."""
     api = bearer(oauth_tokens(signed_in(member), app, "mfa:write").access)
     response = api.post(f"{DEVICES}refresh/")
-    assert response.status_code == 409 and response.json()["error"] == "not_linked"
+    assert response.status_code == 409 and response.json()["code"] == "not_linked"
 
 
 def test_an_access_token_in_the_query_string_is_not_accepted(member: User, app: Any) -> None:
@@ -170,11 +171,13 @@ def test_an_access_token_in_the_query_string_is_not_accepted(member: User, app: 
 
 
 @pytest.mark.req("ASVS-12")
-def test_the_security_tab_lists_connected_apps_and_disconnects_one(member: User, app: Any, make_user: Any) -> None:
+def test_the_security_tab_lists_connected_apps_and_disconnects_one(
+    member: User, app: Any, make_user: Any, practice: Practice
+) -> None:
     tokens = oauth_tokens(signed_in(member), app, "mfa:read")
     browser = signed_in(member)
     page = browser.get("/account/provider-settings/security/").content.decode()
-    assert '<th scope="row">Rx Mobile</th>' in page and "Princeton-Plainsboro Clinic" in page
+    assert '<th scope="row">Rx Mobile</th>' in page and practice.name in page
     # Nobody else can disconnect it for them.
     assert signed_in(make_user("dr.cuddy")).post(f"/account/api-tokens/apps/{app.pk}/disconnect/").status_code == 404
     assert bearer(tokens.access).get(DEVICES).status_code == 200

@@ -115,7 +115,7 @@ def test_an_mfa_change_through_an_oauth_token_needs_the_holders_own_password(
     url = f"{DEVICES}{device.pk}/primary/"
     header: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     response = browser.post(url, "{}", content_type="application/json", **header)
-    assert response.status_code == 403 and response.json()["error"] == "reauthentication_required"
+    assert response.status_code == 403 and response.json()["code"] == "reauthentication_required"
     wrong = browser.post(url, json.dumps({"password": TEST_PASSWORD + "x"}), content_type="application/json", **header)
     assert wrong.status_code == 403
     right = browser.post(url, json.dumps({"password": TEST_PASSWORD}), content_type="application/json", **header)
