@@ -7,7 +7,8 @@ their place in the chain from the sequencer after commit (docs/audit.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,41 @@ def in_chain(chain: Any) -> Iterator[None]:
         yield
     finally:
         _current_chain.reset(token)
+
+
+# --- subscribers: told of committed events --------------------------------------------------
+# A higher app (webhooks) hears of events without audit importing it, the way
+# mfa.challenges.register_completion lets mfa stay ignorant of what a challenge completes.
+EventSubscriber = Callable[["list[AuditEvent]"], None]
+_subscribers: list[EventSubscriber] = []
+_logger = logging.getLogger(__name__)
+
+
+def subscribe(callback: EventSubscriber) -> None:
+    """Call `callback(events)` after the transaction that recorded `events` commits (never
+    for a rolled-back one), with the events of one `record`/`record_many` call. Idempotent.
+    The callback runs in the committing thread: it must be quick (queue work, do not do it)
+    and its exceptions are logged and swallowed, so a subscriber never fails a recording."""
+    if callback not in _subscribers:
+        _subscribers.append(callback)
+
+
+def unsubscribe(callback: EventSubscriber) -> None:
+    if callback in _subscribers:
+        _subscribers.remove(callback)
+
+
+def has_subscribers() -> bool:
+    return bool(_subscribers)
+
+
+def notify_subscribers(events: list[AuditEvent]) -> None:
+    """Run by audit.services after commit: each subscriber in turn, one's failure not stopping the next."""
+    for callback in list(_subscribers):
+        try:
+            callback(events)
+        except Exception:
+            _logger.exception("Audit subscriber %r failed for %d event(s)", callback, len(events))
 
 
 def _resolve(chain: Any) -> Any:

@@ -14,6 +14,7 @@ from django.db import connections, router, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+import audit
 from audit import sequencer
 from audit.keys import SigningKeyUnavailable, trusted_public_keys
 from audit.models import AuditCheckpoint, AuditEvent, CheckpointReason, IncidentReport, Outcome
@@ -116,6 +117,9 @@ def append_events(events: list[AuditEvent]) -> list[AuditEvent]:
         return events  # the dedicated sequencer finds them (audit.sequencer.follow)
     for chain_id in dict.fromkeys(event.chain_id for event in events):
         transaction.on_commit(functools.partial(sequencer.sequence_after_commit, chain_id), robust=True)
+    if audit.has_subscribers():
+        # Subscribers (audit.subscribe) hear of the events once they are committed.
+        transaction.on_commit(functools.partial(audit.notify_subscribers, list(events)), robust=True)
     return events
 
 

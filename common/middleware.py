@@ -14,6 +14,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control
 
+from common.problems import problem_response, wants_problem
+
 # Only our own assets: no CDN, no inline scripts.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -52,8 +54,10 @@ def wants_json(request: HttpRequest) -> bool:
 def too_large_response(request: HttpRequest) -> HttpResponse:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     text = f"The request body is larger than {limit} bytes."
+    if wants_problem(request):  # the EHR's REST API: RFC 9457 problem details
+        return problem_response(413, "request_too_large", text)
     if wants_json(request):
-        # `detail` is the EHR API's error field, `error_description` the ID.me sandbox's.
+        # `detail` for JSON pages of the EHR, `error_description` the ID.me sandbox's field.
         body = {"error": "request_too_large", "detail": text, "error_description": text}
         return JsonResponse(body, status=413)
     page = (

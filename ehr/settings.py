@@ -29,6 +29,7 @@ from common.envconfig import (
     refuse,
 )
 from common.service_settings import security_settings, static_storages
+from ehr.api_scopes import SCOPES as API_SCOPES
 from ehr.envconfig import production_problems
 from ehr.logs import logging_config as ehr_logging_config
 
@@ -83,7 +84,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "audit",
@@ -91,6 +91,9 @@ INSTALLED_APPS = [
     "mfa",
     "epcs_access",
     "eprescribe",
+    "oauth2_provider",
+    "api_access",
+    "webhooks",
     "idme_client",
     "idme_sandbox",
 ]
@@ -307,20 +310,87 @@ if not DEBUG:
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
+    # A token in the Authorization header wins over a session cookie sent alongside it
+    # (docs/api.md "Authentication"): personal access tokens, then OAuth access tokens.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api_access.authentication.PersonalAccessTokenAuthentication",
+        "api_access.authentication.OAuthAccessTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "ehr.api_permissions.TokenScopes"],
+    "DEFAULT_SCHEMA_CLASS": "ehr.api_schema.ProblemAutoSchema",
     "DEFAULT_PARSER_CLASSES": ["ehr.api.SafeJSONParser"],
     "EXCEPTION_HANDLER": "ehr.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "ehr.api_throttle.ApiAnonRateThrottle",
+        "ehr.api_throttle.ApiUserRateThrottle",
+        "ehr.api_throttle.ApiTokenRateThrottle",
+    ],
 }
+# Rate limits of the REST API (ehr.api_throttle; docs/api.md, "Limits"): per user, per token,
+# per client address without credentials, and the stricter one on two-factor steps.
+API_RATE_LIMITS: dict[str, str] = {
+    "anon": env.str("API_RATE_LIMIT_ANON", default="30/minute"),
+    "user": env.str("API_RATE_LIMIT_USER", default="300/minute"),
+    "token": env.str("API_RATE_LIMIT_TOKEN", default="240/minute"),
+    "sensitive": env.str("API_RATE_LIMIT_SENSITIVE", default="20/minute"),
+}
+# Under these paths every error is an RFC 9457 problem (common.problems, ehr.api).
+PROBLEM_DETAILS_PATHS = ("/api/",)
+CSRF_FAILURE_VIEW = "ehr.api.csrf_failure"
+# --- OAuth 2.0 for third-party apps (api_access; docs/api.md "Authentication") ----------
+OAUTH2_PROVIDER = {
+    "SCOPES": API_SCOPES,
+    "DEFAULT_SCOPES": ["profile:read"],
+    "PKCE_REQUIRED": True,  # authorization code with S256 only
+    # RFC 9700 (OAuth 2.0 Security BCP), every gate on: no implicit or password grant, no
+    # "plain" PKCE, tokens only in the Authorization header, `iss` in the authorization
+    # response, access and refresh tokens stored as hashes (ASVS-01).
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 60 * 60,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    # A refresh token is used once: each refresh returns a new one and revokes the old.
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 60 * 60,
+    # A refresh token presented twice (stolen and replayed) revokes the whole chain.
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REQUEST_APPROVAL_PROMPT": "force",  # the consent screen every time
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if not DEBUG else ["http", "https"],
+    "ALLOWED_SCHEMES": ["https"] if not DEBUG else ["http", "https"],
+}
+# DOT's own application model (named so migrations that point to it resolve); its practice
+# is a side table, api_access.ApplicationPractice (docs/api.md "Authentication").
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+# Personal access tokens: default and longest lifetime in days.
+API_TOKEN_DEFAULT_DAYS = 90
+API_TOKEN_MAX_DAYS = 365
+# A token that carries epcs:sign works at most this long after the person authenticated for it
+# (created the personal token, or consented for the app): like a session, 12 hours (NIST-07).
+API_SIGNING_TOKEN_SECONDS = SESSION_COOKIE_AGE
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "EHR Provider Settings API",
-    "DESCRIPTION": "Provider settings, ID.me MFA devices and EPCS signing.",
+    "DESCRIPTION": (
+        "Provider settings, ID.me MFA devices and EPCS signing.\n\n"
+        "Every error is an RFC 9457 problem (application/problem+json: type, title, status, detail, "
+        "a stable `code`, and field `errors`); a field the operation does not accept is refused. "
+        "Calls are rate-limited per user and per token, more strictly on two-factor steps: "
+        "429 `throttled` with Retry-After. Bodies over 256 KiB are 413. See docs/api.md."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies are their own components, so a request's `additionalProperties: false`
+    # (unknown fields are refused, ehr.api.RejectUnknownFieldsMixin) does not bind responses.
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -352,7 +422,24 @@ AUDIT_SEQUENCER_POLL_SECONDS: float = env.float("AUDIT_SEQUENCER_POLL_SECONDS", 
 # The sweep sequences what the after-commit hook left and signs due checkpoints.
 AUDIT_SWEEP_SECONDS: float = env.float("AUDIT_SWEEP_SECONDS", default=30.0)
 
+# --- Webhooks (owned by webhooks; docs/api.md "Webhooks") ---------------------------------
+# Attempts per delivery, and the backoff: the n-th retry waits base x 3^(n-1) seconds.
+WEBHOOKS_MAX_ATTEMPTS: int = env.int("WEBHOOKS_MAX_ATTEMPTS", default=8)
+WEBHOOKS_RETRY_BASE_SECONDS: float = env.float("WEBHOOKS_RETRY_BASE_SECONDS", default=30.0)
+# An endpoint is disabled after this many consecutive failed attempts (any success resets it).
+WEBHOOKS_DISABLE_AFTER_FAILURES: int = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=15)
+WEBHOOKS_TIMEOUT_SECONDS: float = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+# Beat re-queues pending deliveries this overdue (a queued message lost to a broker restart).
+WEBHOOKS_SWEEP_SECONDS: float = env.float("WEBHOOKS_SWEEP_SECONDS", default=60.0)
+# Server-side request forgery guard (webhooks/urlguard.py): endpoints must be https and public;
+# this flag also allows http(s) to localhost/127.0.0.1/::1, for tests and the demo only.
+WEBHOOKS_ALLOW_LOOPBACK: bool = env.bool("WEBHOOKS_ALLOW_LOOPBACK", default=DEBUG or TESTING)
+
 CELERY_BEAT_SCHEDULE = {
+    "sweep-webhook-deliveries": {
+        "task": "webhooks.sweep",
+        "schedule": WEBHOOKS_SWEEP_SECONDS,
+    },
     "sequence-audit-trail": {
         "task": "audit.sequence_audit_trail",
         "schedule": AUDIT_SWEEP_SECONDS,

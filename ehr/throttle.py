@@ -1,4 +1,5 @@
 """The EHR's password policy (ASVS-02, ASVS-12): how many failed passwords lock what.
+(The REST API's rate limits are `ehr.api_throttle`.)
 
 `PASSWORD_LIMITER` is the one limiter every EHR password check goes through (the EHR's
 authentication backend, `providers.backends`, calls it): a counter per account plus a

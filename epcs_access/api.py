@@ -9,9 +9,12 @@ reason.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from typing import Any
 
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -19,6 +22,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ehr.api import ApiProblem, RejectUnknownFieldsMixin
+from ehr.api_scopes import SIGN_SCOPE
+from ehr.api_throttle import SENSITIVE_API_THROTTLES
 from epcs_access import approvals
 from epcs_access import services as svc
 from epcs_access.approvals import Decision
@@ -78,9 +84,9 @@ class PermissionStatusSerializer(serializers.Serializer[Provider]):
 class PermissionRequestSerializer(serializers.ModelSerializer[EpcsPermissionRequest]):
     provider_id = serializers.IntegerField(read_only=True)
     practice_id = serializers.IntegerField(read_only=True)
-    registration = serializers.CharField(source="registration.number", read_only=True, default=None)
+    registration = serializers.CharField(source="registration.number", read_only=True, default=None, allow_null=True)
     entered_by = serializers.CharField(source="entered_by.username", read_only=True)
-    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
+    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = EpcsPermissionRequest
@@ -103,7 +109,7 @@ class PermissionRequestSerializer(serializers.ModelSerializer[EpcsPermissionRequ
         read_only_fields = fields
 
 
-class EnterRequestSerializer(serializers.Serializer[Any]):
+class EnterRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
     provider_id = serializers.IntegerField(min_value=1, help_text="A prescriber of the practice")
     action = serializers.ChoiceField(choices=EpcsRequestAction.choices)
     registration_id = serializers.IntegerField(
@@ -116,7 +122,7 @@ class EnterRequestSerializer(serializers.Serializer[Any]):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
-class StartApprovalSerializer(serializers.Serializer[Any]):
+class StartApprovalSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
     device_id = serializers.IntegerField(min_value=1, help_text="One of your own ID.me devices")
     password = serializers.CharField(
         required=False,
@@ -131,7 +137,7 @@ class RejectSerializer(StartApprovalSerializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
-class CodeSerializer(serializers.Serializer[Any]):
+class CodeSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
     code = serializers.RegexField(r"^[0-9]{6}$", error_messages={"invalid": "Enter the 6-digit code."})
 
 
@@ -162,6 +168,13 @@ def challenge_body(challenge: VerificationChallenge) -> dict[str, Any]:
     }
 
 
+def _retry_after(until: dt.datetime | None) -> int:
+    """Seconds until a 2FA lock ends (Retry-After); the whole lockout when the end is unknown."""
+    if until is None:
+        return int(challenges.PROVIDER_LOCKOUT.total_seconds())
+    return max(1, math.ceil((until - timezone.now()).total_seconds()))
+
+
 def _visible_request(request: Request, pk: int) -> EpcsPermissionRequest:
     found = svc.visible_requests(services.signed_in_user(request), practice_of(request)).filter(pk=pk).first()
     if found is None:
@@ -180,7 +193,20 @@ def _own_challenge(
     return challenge
 
 
-class PermissionListView(APIView):
+class EpcsView(APIView):
+    """A token needs epcs:read (GET) or epcs:write (otherwise); ehr.api_permissions.TokenScopes."""
+
+    api_resource = "epcs"
+
+
+class EpcsTwoFactorView(EpcsView):
+    """Approving or rejecting EPCS access completes a two-factor step: a token needs `epcs:sign`
+    as well as epcs:write (docs/api.md "Scopes"). The 2FA itself is still asked every time."""
+
+    api_extra_scopes = {"post": (SIGN_SCOPE,)}
+
+
+class PermissionListView(EpcsView):
     """EPCS status in the practice: its every prescriber for its access manager, otherwise only your own."""
 
     @extend_schema(responses=PermissionStatusSerializer(many=True))
@@ -196,7 +222,7 @@ class PermissionListView(APIView):
         return Response([PermissionStatusSerializer(provider, context=context).data for provider in providers])
 
 
-class RequestListView(APIView):
+class RequestListView(EpcsView):
     """The requests you may see; access managers enter new ones here."""
 
     @extend_schema(operation_id="epcs_requests_list", responses=PermissionRequestSerializer(many=True))
@@ -238,17 +264,17 @@ class RequestListView(APIView):
                 request=request,
             )
         except svc.PermissionRefused as refusal:
-            return Response({"error": refusal.code, "detail": refusal.message}, status=status.HTTP_409_CONFLICT)
+            raise ApiProblem(status.HTTP_409_CONFLICT, str(refusal.code), refusal.message) from refusal
         return Response(PermissionRequestSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
-class RequestDetailView(APIView):
+class RequestDetailView(EpcsView):
     @extend_schema(responses=PermissionRequestSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(PermissionRequestSerializer(_visible_request(request, pk)).data)
 
 
-class CancelRequestView(APIView):
+class CancelRequestView(EpcsView):
     @extend_schema(request=None, responses=PermissionRequestSerializer)
     def post(self, request: Request, pk: int) -> Response:
         permission_request = _visible_request(request, pk)
@@ -278,31 +304,35 @@ def _start_decision(request: Request, pk: int, decision: Decision, body_class: t
         )
     except svc.PermissionRefused as refusal:
         if refusal.code is RefusalCode.CHALLENGE_ERROR:
-            return Response({"error": refusal.code, "detail": refusal.message}, status=status.HTTP_409_CONFLICT)
+            raise ApiProblem(status.HTTP_409_CONFLICT, str(refusal.code), refusal.message) from refusal
         if refusal.code is RefusalCode.REAUTHENTICATION_REQUIRED:
             raise ReauthenticationRequired(refusal.message) from refusal
         raise PermissionDenied(refusal.message) from refusal
     return Response(challenge_body(challenge), status=status.HTTP_201_CREATED)
 
 
-class RejectRequestView(APIView):
+class RejectRequestView(EpcsTwoFactorView):
     """Reject a request: like approving, it needs a recent password and your 2FA; the code is
     sent to the approval's code endpoint."""
+
+    throttle_classes = SENSITIVE_API_THROTTLES
 
     @extend_schema(request=RejectSerializer, responses={201: ChallengeBodySerializer})
     def post(self, request: Request, pk: int) -> Response:
         return _start_decision(request, pk, Decision.REJECT, RejectSerializer)
 
 
-class StartApprovalView(APIView):
+class StartApprovalView(EpcsTwoFactorView):
     """Start 2FA on one of your own devices to approve a request (code or push)."""
+
+    throttle_classes = SENSITIVE_API_THROTTLES
 
     @extend_schema(request=StartApprovalSerializer, responses={201: ChallengeBodySerializer})
     def post(self, request: Request, pk: int) -> Response:
         return _start_decision(request, pk, Decision.APPROVE, StartApprovalSerializer)
 
 
-class ApprovalStatusView(APIView):
+class ApprovalStatusView(EpcsView):
     """Where your approval stands (the page's script asks this, never ID.me)."""
 
     @extend_schema(responses=ChallengeBodySerializer)
@@ -312,8 +342,10 @@ class ApprovalStatusView(APIView):
         return Response(challenge_body(challenge))
 
 
-class ApprovalCodeView(APIView):
+class ApprovalCodeView(EpcsTwoFactorView):
     """Submit the 6-digit code of your approval challenge."""
+
+    throttle_classes = SENSITIVE_API_THROTTLES
 
     @extend_schema(request=CodeSerializer, responses=ChallengeBodySerializer)
     def post(self, request: Request, pk: int, challenge_id: str) -> Response:
@@ -332,4 +364,14 @@ class ApprovalCodeView(APIView):
             permission_request.refresh_from_db()
             payload["request"] = PermissionRequestSerializer(permission_request).data
             return Response(payload)
-        return Response({"error": outcome.result, **payload}, status=http_status(outcome.result))
+        # Refused: a problem (docs/api.md) whose code is the outcome and whose detail is the
+        # message, with the challenge's members (its status as `challenge_status`).
+        payload.pop("message")
+        payload["challenge_status"] = payload.pop("status")
+        raise ApiProblem(
+            http_status(outcome.result),
+            str(outcome.result),
+            outcome.message,
+            wait=_retry_after(outcome.locked_until) if http_status(outcome.result) == 429 else None,
+            **payload,
+        )

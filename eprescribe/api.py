@@ -13,13 +13,16 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ehr.api import RejectUnknownFieldsMixin
 from eprescribe import services
+from eprescribe.api_filters import NewestFirstCursorPagination, PrescriptionFilterSerializer, filter_prescriptions
 from eprescribe.models import Medication, Patient, Pharmacy, Prescription
 from providers.models import DeaRegistration, Practice, Provider
 from providers.practices import PRACTICE_HEADER, api_practice
@@ -35,7 +38,7 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
-class PrescriptionSerializer(serializers.ModelSerializer):
+class PrescriptionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     medication = serializers.PrimaryKeyRelatedField(queryset=Medication.objects.all())
     pharmacy = serializers.PrimaryKeyRelatedField(queryset=Pharmacy.objects.all())
@@ -108,7 +111,7 @@ class PrescriptionSerializer(serializers.ModelSerializer):
         ]
 
 
-class CancelSerializer(serializers.Serializer):
+class CancelSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
@@ -123,6 +126,13 @@ def _service_errors(exc: DjangoValidationError) -> ValidationError:
     return ValidationError({"non_field_errors": exc.messages})
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List prescriptions (filters, cursor pagination)",
+        parameters=[PrescriptionFilterSerializer],
+        responses={200: PrescriptionSerializer(many=True), 400: OpenApiResponse(description="A bad filter value")},
+    )
+)
 class PrescriptionViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -133,6 +143,7 @@ class PrescriptionViewSet(
     """Prescriptions: list, detail, create and update (drafts and ready ones), ready, cancel."""
 
     serializer_class = PrescriptionSerializer
+    api_resource = "prescriptions"  # token scopes prescriptions:read / :write (ehr.api_permissions)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -149,10 +160,17 @@ class PrescriptionViewSet(
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "practice": getattr(self, "practice", None)}
 
+    pagination_class = NewestFirstCursorPagination
+
     def get_queryset(self) -> QuerySet[Prescription]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
             return Prescription.objects.none()
-        return services.prescriptions_for(signed_in_user(self.request), self._practice()).order_by("-created_at", "-pk")
+        queryset = services.prescriptions_for(signed_in_user(self.request), self._practice()).order_by(
+            "-created_at", "-pk"
+        )
+        if self.action == "list":
+            queryset = filter_prescriptions(queryset, self.request.query_params)
+        return queryset
 
     def perform_create(self, serializer: Any) -> None:
         user = signed_in_user(self.request)
@@ -187,6 +205,7 @@ class PrescriptionViewSet(
         except services.PrescriptionError as exc:
             raise Conflict(str(exc)) from exc
 
+    @extend_schema(request=None, responses=PrescriptionSerializer)
     @action(detail=True, methods=["post"])
     def ready(self, request: Request, pk: str | None = None) -> Response:
         rx = self.get_object()
@@ -196,6 +215,7 @@ class PrescriptionViewSet(
             raise Conflict(str(exc)) from exc
         return Response(PrescriptionSerializer(rx).data)
 
+    @extend_schema(request=CancelSerializer, responses=PrescriptionSerializer)
     @action(detail=True, methods=["post"], serializer_class=CancelSerializer)
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         rx = self.get_object()

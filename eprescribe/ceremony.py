@@ -242,7 +242,14 @@ def _ready_to_sign(
     request: HttpRequest, provider: Provider, ceremony_id: uuid.UUID
 ) -> tuple[list[Prescription], str | None]:
     """The ceremony's prescriptions if signing may start now, else the reason it may not."""
-    ceremony = _ceremony(request, provider, ceremony_id)
+    return ready_to_sign(request, provider, _ceremony(request, provider, ceremony_id))
+
+
+def ready_to_sign(
+    request: HttpRequest, provider: Provider, ceremony: SigningCeremony
+) -> tuple[list[Prescription], str | None]:
+    """`_ready_to_sign` for a ceremony already looked up in its practice (the page's and the
+    API's one rule: the API finds the ceremony in `api_practice`)."""
     prescriptions = _current(request, ceremony)
     if not ceremony.is_open:
         if ceremony.state == CeremonyState.ENDED:

@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ehr.api import RejectUnknownFieldsMixin
 from idme_client import IdmeError, IdmeNotFound
 from mfa import services
 from mfa.models import ProviderDevice
@@ -45,7 +46,7 @@ class DeviceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SelectPrimarySerializer(serializers.Serializer):
+class SelectPrimarySerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     password = serializers.CharField(
         required=False,
         write_only=True,
@@ -101,6 +102,7 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = DeviceSerializer
     pagination_class = None
+    api_resource = "mfa"  # token scopes mfa:read / mfa:write (ehr.api_permissions.TokenScopes)
 
     def provider(self) -> Provider:
         return provider_services.current_provider(self.request)
@@ -183,6 +185,6 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
             "renamed": [list(pair) for pair in result.renamed],
             "primary_removed": result.primary_removed,
             "synced_at": result.synced_at,
-            "devices": DeviceSerializer(services.devices_for(provider), many=True).data,
+            "devices": list(services.devices_for(provider)),  # serialized once, by SyncResultSerializer
         }
         return Response(SyncResultSerializer(data).data)

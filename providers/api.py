@@ -37,6 +37,7 @@ class MyProviderView(generics.RetrieveAPIView):
     """The provider profile of the caller."""
 
     serializer_class = ProviderSerializer
+    api_resource = "profile"  # token scope profile:read (ehr.api_permissions.TokenScopes)
 
     def get_object(self) -> Provider:
         return services.current_provider(self.request)

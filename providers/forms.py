@@ -10,9 +10,14 @@ from common.geography import US_STATE_CODES
 from providers.models import Provider, User
 from providers.passwords import PasswordCheck, PasswordPurpose, message_for, verify_own_password
 
+KEEP_API_TOKENS_LABEL = "Keep my API tokens and connected apps"
+KEEP_API_TOKENS_HELP = "Unticked, your personal access tokens and the apps you authorized stop working."
+
 
 class LimitedPasswordChangeForm(PasswordChangeForm):
     """Change password: the old password is checked through the one limiter (ASVS-12)."""
+
+    keep_api_tokens = forms.BooleanField(label=KEEP_API_TOKENS_LABEL, required=False, help_text=KEEP_API_TOKENS_HELP)
 
     def __init__(self, request: HttpRequest, user: User, *args: Any, **kwargs: Any) -> None:
         super().__init__(user, *args, **kwargs)

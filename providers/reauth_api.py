@@ -6,6 +6,7 @@ from __future__ import annotations
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 
+from ehr.throttle import WINDOW_SECONDS
 from providers.passwords import PasswordCheck, message_for
 from providers.reauth import confirm_password, recently_authenticated
 
@@ -20,6 +21,8 @@ class TooManyAttempts(exceptions.APIException):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "too_many_attempts"
     default_detail = "Too many failed password attempts. Wait 15 minutes and try again."
+    # Retry-After: the limiter's whole window (the lock ends at the latest then).
+    wait = WINDOW_SECONDS
 
 
 def confirm_password_if_given(request: Request, password: str | None) -> None:

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 import audit
 from providers.models import Provider, User
+from providers.security import CredentialsEndReason, end_api_credentials
 
 
 def signed_in_user(request: HttpRequest) -> User:
@@ -47,16 +48,25 @@ def update_profile(request: HttpRequest, provider: Provider, email: str, changes
         audit.record("provider.profile_updated", request=request, target=provider, details={"fields": changed})
 
 
-def change_password(request: HttpRequest, user: User, new_password: str) -> None:
+def change_password(request: HttpRequest, user: User, new_password: str, *, keep_api_tokens: bool = False) -> None:
+    """Set a new password; the person's API tokens and app authorizations end with the old one
+    unless they chose to keep them (docs/api.md "Revocation")."""
     user.set_password(new_password)
     user.save(update_fields=["password"])
     update_session_auth_hash(request, user)
-    audit.record("auth.password_changed", request=request, target=user)
+    audit.record("auth.password_changed", request=request, target=user, details={"kept_api_tokens": keep_api_tokens})
+    if not keep_api_tokens:
+        end_api_credentials(request, user, CredentialsEndReason.PASSWORD_CHANGED)
 
 
-def sign_out_other_sessions(request: HttpRequest, user: User) -> None:
-    """End every other session of this user at once; this one stays signed in."""
+def sign_out_other_sessions(request: HttpRequest, user: User, *, keep_api_tokens: bool = False) -> None:
+    """End every other session of this user at once; this one stays signed in. API tokens and
+    app authorizations end too unless the person chose to keep them."""
     User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
     user.refresh_from_db(fields=["session_generation"])
     update_session_auth_hash(request, user)
-    audit.record("auth.other_sessions_ended", request=request, target=user)
+    audit.record(
+        "auth.other_sessions_ended", request=request, target=user, details={"kept_api_tokens": keep_api_tokens}
+    )
+    if not keep_api_tokens:
+        end_api_credentials(request, user, CredentialsEndReason.OTHER_SESSIONS_ENDED)

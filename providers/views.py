@@ -10,9 +10,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from providers import services
+from providers import security, services
 from providers.erx_info import erx_info_tab
-from providers.forms import LimitedPasswordChangeForm, ProfileForm
+from providers.forms import KEEP_API_TOKENS_LABEL, LimitedPasswordChangeForm, ProfileForm
 from providers.passwords import PasswordCheck, message_for
 from providers.reauth import confirm_password, pop_pending_post
 from providers.tabs import TABS, TABS_BY_SLUG
@@ -70,18 +70,40 @@ def security_tab(request: HttpRequest) -> HttpResponse:
         if action == "change_password":
             password_form = LimitedPasswordChangeForm(request, user, request.POST)
             if password_form.is_valid():
-                services.change_password(request, user, password_form.cleaned_data["new_password1"])
+                services.change_password(
+                    request,
+                    user,
+                    password_form.cleaned_data["new_password1"],
+                    keep_api_tokens=password_form.cleaned_data["keep_api_tokens"],
+                )
                 messages.success(request, "Your password has been changed.")
                 return redirect(tab_url("security"))
             status = 400
         elif action == "sign_out_other_sessions":
-            services.sign_out_other_sessions(request, user)
+            services.sign_out_other_sessions(request, user, keep_api_tokens=request.POST.get("keep_api_tokens") == "on")
             messages.success(request, "All your other sessions have been signed out.")
             return redirect(tab_url("security"))
         else:
             messages.error(request, "Unknown action.")
             status = 400
-    response = render_tab(request, "security", "providers/tab_security.html", {"password_form": password_form})
+    return render_security_tab(request, password_form, status)
+
+
+def render_security_tab(
+    request: HttpRequest, password_form: LimitedPasswordChangeForm | None = None, status: int = 200
+) -> HttpResponse:
+    """The Security tab with its registered sections (providers.security); another app's view
+    that handled a section's form renders the tab through this too."""
+    if password_form is None:
+        password_form = LimitedPasswordChangeForm(request, services.signed_in_user(request))
+    # Each section renders its own template (render_to_string: already safe HTML).
+    sections = [section.render(request) for section in security.registered_sections()]
+    response = render_tab(
+        request,
+        "security",
+        "providers/tab_security.html",
+        {"password_form": password_form, "sections": sections, "keep_label": KEEP_API_TOKENS_LABEL},
+    )
     response.status_code = status
     return response
 

@@ -96,6 +96,16 @@ def clinician_client(clinician: User) -> Client:
     return client
 
 
+def token_client(user: User, *scopes: str) -> Client:
+    """A client that calls the API with a new personal access token of `user` (every scope
+    unless some are named), as a script would (api_access; docs/api.md "Authentication")."""
+    from api_access.services import create_token
+    from ehr.api_scopes import SCOPES
+
+    created = create_token(user, name="test script", scopes=list(scopes or SCOPES))
+    return Client(HTTP_AUTHORIZATION=f"Bearer {created.secret}")
+
+
 def login_through_form(client: Client, username: str, password: str = TEST_PASSWORD) -> Any:
     """Sign in the way a person does, so sign-in signals (recent-auth time, audit) run."""
     return client.post("/accounts/login/", {"username": username, "password": password})

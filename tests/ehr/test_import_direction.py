@@ -1,9 +1,10 @@
 """Direction of imports (issue 9; docs/architecture.md):
 
-    ehr, common  <-  audit  <-  providers  <-  mfa  <-  epcs_access, eprescribe
+    ehr, common  <-  audit  <-  providers  <-  mfa, api_access  <-  epcs_access, eprescribe  <-  webhooks
 
 A lower app never imports a higher one, and epcs_access and eprescribe never import each
-other. idme_client and dea_registry_client import no EHR app; idme_sandbox imports no EHR app
+other. webhooks sits on top: it hears of audit events through `audit.subscribe` and no
+lower app imports it. idme_client and dea_registry_client import no EHR app; idme_sandbox imports no EHR app
 and not ehr (only common); no EHR app imports idme_sandbox (they meet over HTTP). common
 imports none of ours.
 
@@ -29,10 +30,12 @@ LAYERS: dict[str, int] = {
     "audit": 2,
     "providers": 3,
     "mfa": 4,
+    "api_access": 4,
     "epcs_access": 5,
     "eprescribe": 5,
+    "webhooks": 6,
 }
-EHR_APPS = ("ehr", "audit", "providers", "mfa", "epcs_access", "eprescribe")
+EHR_APPS = ("ehr", "audit", "providers", "mfa", "api_access", "epcs_access", "eprescribe", "webhooks")
 CLIENTS = ("idme_client", "dea_registry_client")
 SANDBOX = "idme_sandbox"
 OURS = (*LAYERS, *CLIENTS, SANDBOX)

@@ -1,5 +1,6 @@
 """Request bodies that are not JSON, nested too deeply or too large (ASVS-10): a 4xx with a
-JSON error body, never a 500, never an HTML page for an API, and nothing changes."""
+JSON error body (an RFC 9457 problem on the REST API), never a 500, never an HTML page for an
+API, and nothing changes."""
 
 from __future__ import annotations
 
@@ -51,6 +52,16 @@ def assert_json_error(response: Any, status: int) -> dict[str, Any]:
     return body
 
 
+def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    """The REST API's error body: RFC 9457 problem details with the stable `code` (docs/api.md)."""
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["type"] == "about:blank" and body["status"] == status and body["title"]
+    assert body["code"] == code and isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
 @pytest.mark.req("ASVS-10")
 def test_the_shared_reader_turns_every_bad_document_into_one_error() -> None:
     for raw in BAD_BODIES:
@@ -63,8 +74,7 @@ def test_the_shared_reader_turns_every_bad_document_into_one_error() -> None:
 def test_deeply_nested_and_malformed_json_is_400_on_the_rest_api(clinician_client: Client) -> None:
     for path in DRF_ENDPOINTS:
         for raw in BAD_BODIES:
-            body = assert_json_error(post_raw(clinician_client, path, raw), 400)
-            assert body["error"] == "parse_error" and body["detail"]
+            assert_problem(post_raw(clinician_client, path, raw), 400, "parse_error")
     assert not Prescription.objects.exists()
 
 
@@ -83,9 +93,12 @@ def test_deeply_nested_and_malformed_json_is_400_on_the_sandbox_json_views(db: N
 def test_an_over_limit_body_is_413_json_on_api_and_json_paths(clinician_client: Client) -> None:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     huge = json.dumps({"directions": "x" * (limit + 1)})
-    for path in [*DRF_ENDPOINTS, *SANDBOX_ENDPOINTS, "/idme-sandbox/api/public/v3/epcs/push/statuses"]:
+    for path in DRF_ENDPOINTS:
+        body = assert_problem(post_raw(clinician_client, path, huge), 413, "request_too_large")
+        assert str(limit) in body["detail"]
+    for path in [*SANDBOX_ENDPOINTS, "/idme-sandbox/api/public/v3/epcs/push/statuses"]:
         body = assert_json_error(post_raw(clinician_client, path, huge), 413)
-        assert body["error"] == "request_too_large" and str(limit) in body["detail"]
+        assert body["error"] == "request_too_large" and str(limit) in body["error_description"]
     # A client that does not ask for HTML gets JSON, whatever it sent.
     form = clinician_client.post("/eprescribe/new/", {"directions": "x" * (limit + 1)})
     assert_json_error(form, 413)

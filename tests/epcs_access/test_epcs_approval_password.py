@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from audit.models import AuditEvent
 from mfa.models import ProviderDevice, VerificationChallenge
 from providers.models import EpcsPermissionRequest, Provider, User
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, token_client
 from tests.epcs_access import test_epcs_permissions as epcs
 from tests.epcs_access.test_epcs_permissions import People, signed_in
 from tests.mfa.conftest import make_stale
@@ -81,7 +80,7 @@ def test_the_api_needs_a_recent_password_or_the_password_in_the_body(
     url = f"/api/v1/epcs/requests/{pending_grant.pk}/{endpoint}/"
     client = stale_client(people.registrant)
     status, body = post_json(client, url, {"device_id": device.pk})
-    assert status == 403 and body["error"] == "reauthentication_required"
+    assert status == 403 and body["code"] == "reauthentication_required"
     status, body = post_json(client, url, {"device_id": device.pk, "password": "not my password"})
     assert status == 403 and body["detail"] == "That password is not correct."
     assert AuditEvent.objects.filter(action="auth.reauthentication_failed", details__path=url).count() == 1
@@ -98,16 +97,15 @@ def test_a_token_caller_sends_the_password_with_each_decision(
     people: People, pending_grant: EpcsPermissionRequest
 ) -> None:
     device = approver_device(people.registrant)
-    token = Token.objects.create(user=people.registrant)
-    api = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api = token_client(people.registrant, "epcs:read", "epcs:write", "epcs:sign")
     url = f"/api/v1/epcs/requests/{pending_grant.pk}/approval/"
     status, body = post_json(api, url, {"device_id": device.pk})
-    assert status == 403 and body["error"] == "reauthentication_required"
+    assert status == 403 and body["code"] == "reauthentication_required"
     status, _ = post_json(api, url, {"device_id": device.pk, "password": TEST_PASSWORD})
     assert status == 201
     # The password counted for that request only, not for the token or a session.
     status, body = post_json(api, url, {"device_id": device.pk})
-    assert status == 403 and body["error"] == "reauthentication_required"
+    assert status == 403 and body["code"] == "reauthentication_required"
 
 
 @pytest.mark.req("ASVS-12")
@@ -120,5 +118,5 @@ def test_password_guesses_at_the_approval_api_lock_the_approvers_account(
     for attempt in range(10):
         assert post_json(client, url, {"device_id": device.pk, "password": f"guess-{attempt}"})[0] == 403
     status, body = post_json(client, url, {"device_id": device.pk, "password": TEST_PASSWORD})
-    assert status == 429 and body["error"] == "too_many_attempts"
+    assert status == 429 and body["code"] == "too_many_attempts"
     assert not VerificationChallenge.objects.exists()

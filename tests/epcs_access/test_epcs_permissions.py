@@ -336,9 +336,9 @@ def api(client: Client, method: str, url: str, body: object = None, raw: str | N
 def test_the_api_applies_the_same_rules_with_json_errors(people: People) -> None:
     manager = signed_in(people.manager)
     status, body = api(manager, "post", "/api/v1/epcs/requests/", raw="{not json")
-    assert status == 400 and body["error"] in ("parse_error", "invalid")
+    assert status == 400 and body["code"] in ("parse_error", "invalid")
     status, body = api(manager, "post", "/api/v1/epcs/requests/", {"provider_id": "x", "action": "grant"})
-    assert status == 400 and "provider_id" in body["fields"]
+    assert status == 400 and "provider_id" in {e["attr"] for e in body["errors"]}
     status, body = api(manager, "post", "/api/v1/epcs/requests/", {"provider_id": 99999, "action": "grant"})
     assert status == 400
     status, body = api(
@@ -379,7 +379,7 @@ def test_the_api_applies_the_same_rules_with_json_errors(people: People) -> None
         f"/api/v1/epcs/requests/{pk}/approval/00000000-0000-0000-0000-000000000000/code/",
         {"code": "123456"},
     )
-    assert status == 404 and body["error"] == "not_found"
+    assert status == 404 and body["code"] == "not_found"
     assert EpcsPermission.objects.get(provider=people.prescriber).state == EpcsPermissionState.REQUESTED
     assert Client().get("/api/v1/epcs/permissions/").status_code in (401, 403)
 
@@ -808,6 +808,6 @@ def test_an_approval_that_ends_in_wrong_codes_says_the_permission_was_not_change
             break
         assert status == 400
     assert (status, body["result"]) == (409, "challenge_failed")
-    assert "The EPCS permission was not changed." in body["message"]
-    assert "signed" not in body["message"]
+    assert "The EPCS permission was not changed." in body["detail"]
+    assert "signed" not in body["detail"]
     assert epcs_block_reason(people.prescriber, people.practice) is not None

@@ -227,7 +227,9 @@ def test_an_access_manager_gets_404_for_another_practices_requests_in_the_api(tw
     status, listing = api(client, "get", "/api/v1/epcs/permissions/")
     assert status == 200 and {item["name"] for item in listing} == {"Dr. Gregory House", "Dr. Brian Jones"}
     status, body = api(client, "post", "/api/v1/epcs/requests/", {"provider_id": two.chase.pk, "action": "grant"})
-    assert status == 400 and body["fields"]["provider_id"] == ["No such prescriber."]
+    assert status == 400 and [(e["attr"], e["detail"]) for e in body["errors"]] == [
+        ("provider_id", "No such prescriber.")
+    ]
     # Naming B in the header does not make it A's manager's practice.
     status, body = api(client, "get", "/api/v1/epcs/requests/", **{PRACTICE_HEADER: str(two.b.pk)})
     assert status == 403 and "X-Practice-Id" in body["detail"]
@@ -363,7 +365,7 @@ def test_a_grant_names_only_the_prescribers_own_registration_that_counts(two: Tw
         "/api/v1/epcs/requests/",
         {"provider_id": two.house.pk, "action": "grant", "registration_id": b_dea.pk},
     )
-    assert status == 400 and "registration_id" in body["fields"]
+    assert status == 400 and "registration_id" in {e["attr"] for e in body["errors"]}
     assert not EpcsPermissionRequest.objects.filter(provider=two.house).exists()
     # A permission naming a registration signs with that one only.
     own = DeaRegistration.objects.get(number="AH1234563")

@@ -189,14 +189,14 @@ def test_api_refuses_bad_input_with_json_field_errors(
         body = {**body, "medication": rx.oxycodone.pk}
     response = post_json(clinician_client, "/api/v1/prescriptions/", api_body(rx, **body))
     assert response.status_code == 400
-    assert response.json()["error"] == "invalid" and field in response.json()["fields"]
+    assert response.json()["code"] == "invalid" and field in {e["attr"] for e in response.json()["errors"]}
     assert not Prescription.objects.exists()
 
 
 @pytest.mark.req("ASVS-10")
 def test_api_refuses_malformed_json(rx: RxWorld, clinician_client: Client) -> None:
     response = clinician_client.post("/api/v1/prescriptions/", "{not json", content_type="application/json")
-    assert response.status_code == 400 and response.json()["error"]
+    assert response.status_code == 400 and response.json()["code"] == "parse_error"
     assert not Prescription.objects.exists()
 
 
@@ -206,7 +206,7 @@ def test_api_refuses_to_update_a_signed_prescription(rx: RxWorld, clinician_clie
     response = clinician_client.patch(
         f"/api/v1/prescriptions/{signed.pk}/", json.dumps({"quantity": 99}), content_type="application/json"
     )
-    assert response.status_code == 409 and response.json()["error"] == "conflict"
+    assert response.status_code == 409 and response.json()["code"] == "conflict"
     signed.refresh_from_db()
     assert signed.quantity == 20
     assert clinician_client.post(f"/api/v1/prescriptions/{signed.pk}/ready/").status_code == 409

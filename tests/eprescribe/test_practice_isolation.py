@@ -193,7 +193,7 @@ def test_the_api_answers_404_for_another_practices_prescription(locum: Locum) ->
     ):
         response = api(client, method, url + suffix, body)
         assert response.status_code == 404, (method, suffix, response.content)
-        assert response.json()["error"] == "not_found"
+        assert response.json()["code"] == "not_found"
     # Naming practice A in the header changes nothing; naming B (his too) finds it.
     header = {"HTTP_X_PRACTICE_ID": str(locum.rx.practice.pk)}
     assert api(client, "get", url, **header).status_code == 404
@@ -212,7 +212,7 @@ def test_the_api_refuses_a_body_naming_another_practices_patient(locum: Locum) -
         "pharmacy": locum.rx.pharmacy.pk,
     }
     response = api(client, "post", "/api/v1/prescriptions/", body)
-    assert response.status_code == 400 and "patient" in response.json()["fields"]
+    assert response.status_code == 400 and "patient" in {e["attr"] for e in response.json()["errors"]}
     assert Prescription.objects.count() == 1
 
 
@@ -221,8 +221,8 @@ def test_the_api_without_a_practice_answers_403_with_a_clear_message(locum: Locu
     assert client.login(username=locum.rx.user.username, password=TEST_PASSWORD)
     response = client.get("/api/v1/prescriptions/")
     assert response.status_code == 403
-    assert response.json() == {
-        "error": "permission_denied",
+    assert {key: response.json()[key] for key in ("code", "detail")} == {
+        "code": "permission_denied",
         "detail": "Choose a practice: send the X-Practice-Id header with one of your practices' ids.",
     }
     assert api(client, "post", f"/api/v1/prescriptions/{locum.rx_b.pk}/ready/", {}).status_code == 403

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
+from api_access.services import create_token
 from audit.models import AuditEvent, Outcome
 from mfa.models import ProviderDevice
 from providers.models import Provider, User
@@ -26,8 +26,9 @@ def post_json(client: Client, url: str, body: Any = None, **extra: Any) -> Any:
 
 
 def token_header(user: User) -> dict[str, str]:
-    token, _ = Token.objects.get_or_create(user=user)
-    return {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    """A new personal access token of `user` (scopes mfa:read mfa:write) as a header."""
+    created = create_token(user, name="script", scopes=["mfa:read", "mfa:write"])
+    return {"HTTP_AUTHORIZATION": f"Bearer {created.secret}"}
 
 
 @pytest.mark.req("ASVS-12")
@@ -46,7 +47,7 @@ def test_password_guesses_through_the_api_lock_the_sign_in_page(
     response = login_through_form(Client(), clinician.username)
     assert response.status_code == 200 and LOCKED in response.content.decode()
     locked = post_json(api, url, {"password": TEST_PASSWORD})
-    assert locked.status_code == 429 and locked.json()["error"] == "too_many_attempts"
+    assert locked.status_code == 429 and locked.json()["code"] == "too_many_attempts"
     device.refresh_from_db()
     assert not device.is_primary
 
@@ -87,10 +88,10 @@ def test_a_password_sent_with_one_token_never_helps_another_token(
     assert own.status_code == 200
     # ...then uses the stolen token in the same browser: the password is asked for.
     stolen = post_json(browser, f"{API}{victims_device.pk}/primary/", **token_header(clinician))
-    assert stolen.status_code == 403 and stolen.json()["error"] == "reauthentication_required"
+    assert stolen.status_code == 403 and stolen.json()["code"] == "reauthentication_required"
     # Nor does the attacker's own next token call ride on that password: it counted for one request.
     again = post_json(browser, f"{API}{attackers_device.pk}/primary/", **attackers_token)
-    assert again.status_code == 403 and again.json()["error"] == "reauthentication_required"
+    assert again.status_code == 403 and again.json()["code"] == "reauthentication_required"
     victims_device.refresh_from_db()
     assert not victims_device.is_primary
 
@@ -107,13 +108,14 @@ def test_a_re_check_in_one_session_never_helps_another_user_in_the_same_browser(
     browser = Client()
     # The attacker signs in and has a fresh password entry in this browser's session...
     login_through_form(browser, other_provider.user.username)
-    # ...and sends the victim's token from the same browser without the session cookie's user
-    # being the victim: the session is the attacker's, so the API acts as the attacker.
+    # ...and sends the victim's token from the same browser: the token in the header wins over
+    # the cookie (docs/api.md "Authentication"), so the call acts as the victim, and the
+    # attacker's password entry in the session is not the victim's: the password is asked for.
     response = post_json(browser, f"{API}{victims_device.pk}/primary/", **token_header(clinician))
-    assert response.status_code == 404  # not one of the attacker's devices
+    assert response.status_code == 403 and response.json()["code"] == "reauthentication_required"
     # Signed out, the browser's session no longer carries anyone's password entry.
     browser.post("/accounts/logout/")
     response = post_json(browser, f"{API}{victims_device.pk}/primary/", **token_header(clinician))
-    assert response.status_code == 403 and response.json()["error"] == "reauthentication_required"
+    assert response.status_code == 403 and response.json()["code"] == "reauthentication_required"
     victims_device.refresh_from_db()
     assert not victims_device.is_primary

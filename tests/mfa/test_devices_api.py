@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from audit.models import AuditEvent
 from mfa.models import DeviceSyncState, ProviderDevice
 from providers.models import Provider, User
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, token_client
 from tests.mfa.conftest import UNREACHABLE_IDME, make_stale
 
 API = "/api/v1/mfa/devices/"
@@ -52,7 +51,7 @@ def test_another_providers_device_is_not_found_on_every_endpoint(
 
     for response in (read, choose):
         assert response.status_code == 404
-        assert response.json()["error"] == "not_found"
+        assert response.json()["code"] == "not_found"
     theirs.refresh_from_db()
     assert not theirs.is_primary
     assert not AuditEvent.objects.filter(action="mfa.primary_device_selected").exists()
@@ -86,7 +85,7 @@ def test_select_primary_without_recent_sign_in_needs_the_password(
     missing = post_json(clinician_client, url)
     wrong = post_json(clinician_client, url, {"password": "Wrong-Password-1"})
 
-    assert missing.status_code == 403 and missing.json()["error"] == "reauthentication_required"
+    assert missing.status_code == 403 and missing.json()["code"] == "reauthentication_required"
     assert wrong.status_code == 403 and wrong.json()["detail"] == "That password is not correct."
     device.refresh_from_db()
     assert not device.is_primary
@@ -107,7 +106,8 @@ def test_password_guessing_through_the_api_is_locked_out(
     for attempt in range(10):
         assert post_json(clinician_client, url, {"password": f"guess-{attempt}"}).status_code == 403
     locked = post_json(clinician_client, url, {"password": TEST_PASSWORD})
-    assert locked.status_code == 429 and locked.json()["error"] == "too_many_attempts"
+    assert locked.status_code == 429 and locked.json()["code"] == "too_many_attempts"
+    assert locked["Content-Type"] == "application/problem+json" and locked["Retry-After"] == "900"
     device.refresh_from_db()
     assert not device.is_primary
 
@@ -117,8 +117,7 @@ def test_token_clients_confirm_with_the_password(
     clinician: User, provider: Provider, make_mirror_device: MakeDevice
 ) -> None:
     device = make_mirror_device(provider, "MyiPhone")
-    token = Token.objects.create(user=clinician)
-    api = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api = token_client(clinician, "mfa:read", "mfa:write")
     url = f"{API}{device.pk}/primary/"
     assert api.get(API).status_code == 200
     assert post_json(api, url).status_code == 403
@@ -147,7 +146,7 @@ def test_bad_input_gets_a_json_4xx_and_changes_nothing(
     response = post_json(clinician_client, API + path.format(pk=device.pk), body)
     assert response.status_code == status
     if status >= 400:
-        assert "error" in response.json()
+        assert response["Content-Type"] == "application/problem+json" and response.json()["code"]
         device.refresh_from_db()
         assert not device.is_primary
         assert not AuditEvent.objects.filter(action="mfa.primary_device_selected").exists()
@@ -158,13 +157,13 @@ def test_anonymous_callers_get_json_401_or_403(provider: Provider, make_mirror_d
     anonymous = Client()
     for response in (anonymous.get(API), post_json(anonymous, f"{API}{device.pk}/primary/")):
         assert response.status_code in (401, 403)
-        assert response.json()["error"] == "not_authenticated"
+        assert response.json()["code"] == "not_authenticated"
 
 
 def test_refresh_of_an_unlinked_provider_is_a_conflict(clinician_client: Client, clinician: User) -> None:
     response = post_json(clinician_client, f"{API}refresh/")
     assert response.status_code == 409
-    assert response.json()["error"] == "not_linked"
+    assert response.json()["code"] == "not_linked"
 
 
 def test_refresh_when_idme_is_unreachable_is_503_json(
@@ -174,7 +173,7 @@ def test_refresh_when_idme_is_unreachable_is_503_json(
     settings.IDME_BASE_URL = UNREACHABLE_IDME
     response = post_json(clinician_client, f"{API}refresh/")
     assert response.status_code == 503
-    assert response.json()["error"] == "idme_unavailable"
+    assert response.json()["code"] == "idme_unavailable"
     assert [d["name"] for d in clinician_client.get(API).json()] == ["MyiPhone"]
 
 

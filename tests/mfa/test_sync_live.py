@@ -236,7 +236,14 @@ def test_account_unlinked_at_idme_is_explained_and_keeps_the_mirror(live_clinici
     assert any(m.startswith(sentence) for m in messages_of(html))
     assert f'<p class="warning">{sentence} (last tried' in html
     assert re.search(r"<td>MyiPhone <span", html)
-    assert api.status_code == 409 and api.json() == {"error": "not_linked", "detail": sentence}
+    assert api.status_code == 409 and api["Content-Type"] == "application/problem+json"
+    assert api.json() == {
+        "type": "about:blank",
+        "title": "Conflict",
+        "status": 409,
+        "detail": sentence,
+        "code": "not_linked",
+    }
 
 
 def test_first_sync_mirrors_existing_devices_without_announcing_them_as_new(live_clinician: LiveClinician) -> None:
