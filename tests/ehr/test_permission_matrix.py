@@ -18,6 +18,7 @@ object (the refusal names the role, never the object) — so nothing tells that 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from audit.models import IncidentReport
+from audit.models import AuditEvent, IncidentReport
 from audit.services import generate_incident_report
 from eprescribe.models import Patient, Prescription
 from providers.models import (
@@ -82,6 +83,7 @@ def _objects_of(practice: Practice, prescriber: str, access_manager: str, review
         "dea": DeaRegistration.objects.filter(provider=provider).order_by("pk").first().pk,  # type: ignore[union-attr]
         "license": StateLicense.objects.filter(provider=provider).order_by("pk").first().pk,  # type: ignore[union-attr]
         "report": report.pk,
+        "event": AuditEvent.objects.filter(chain_id=practice.pk).order_by("pk").first().pk,  # type: ignore[union-attr]
     }
 
 
@@ -120,6 +122,12 @@ OBJECT_ENDPOINTS: tuple[tuple[str, str], ...] = (
     ("POST", "/account/credential-verification/dea/{dea}/verify/"),
     ("POST", "/account/credential-verification/licenses/{license}/verify/"),
     ("GET", "/account/audit/reports/{report}/"),
+    ("GET", "/api/v1/audit-events/{event}/"),
+    ("GET", "/api/v1/incident-reports/{report}/"),
+    ("GET", "/api/v1/credentials/dea-registrations/{dea}/"),
+    ("GET", "/api/v1/credentials/state-licenses/{license}/"),
+    ("POST", "/api/v1/credentials/dea-registrations/{dea}/verify/"),
+    ("POST", "/api/v1/credentials/state-licenses/{license}/verify/"),
 )
 
 # Pages and API reads that name no object: what each role gets, in ROLES order
@@ -136,6 +144,10 @@ PAGES: dict[str, tuple[int, ...]] = {
     "/api/v1/prescriptions/": (200, 200, 200, 200, 200),
     "/api/v1/epcs/requests/": (200, 200, 200, 200, 200),
     "/api/v1/epcs/permissions/": (200, 200, 200, 200, 200),
+    "/api/v1/me/": (200, 200, 200, 200, 200),
+    "/api/v1/audit-events/": (403, 403, 200, 200, 403),
+    "/api/v1/incident-reports/": (403, 403, 200, 200, 403),
+    "/api/v1/credentials/unverified/": (403, 403, 200, 403, 403),
 }
 
 
@@ -146,9 +158,21 @@ def _signed_in(username: str) -> Client:
     return client
 
 
-def _call(client: Client, method: str, url: str) -> int:
+# A well-formed body where an endpoint needs one, so the answer is about the object, not the body.
+API_BODIES: dict[str, str] = {
+    "/api/v1/credentials/state-licenses/{license}/verify/": json.dumps(
+        {"source": "State board online lookup", "reference": "LIC-1"}
+    ),
+}
+
+
+def _call(client: Client, method: str, template: str, ids: dict[str, int]) -> int:
+    url = template.format(**ids)
     if method == "GET":
         return int(client.get(url).status_code)
+    if url.startswith("/api/"):  # the API reads JSON bodies only
+        body = API_BODIES.get(template, "{}")
+        return int(client.post(url, body, content_type="application/json").status_code)
     return int(client.post(url, {}).status_code)
 
 
@@ -165,7 +189,9 @@ def _state() -> list[Any]:
     ]
 
 
-NO_SUCH_ID = {key: 999_999 for key in ("patient", "rx", "request", "notice", "mismatch", "dea", "license", "report")}
+NO_SUCH_ID = {
+    key: 999_999 for key in ("patient", "rx", "request", "notice", "mismatch", "dea", "license", "report", "event")
+}
 
 
 @pytest.mark.req("ASVS-11")
@@ -176,12 +202,10 @@ def test_every_role_gets_for_another_practices_objects_what_it_gets_for_ids_that
     client = _signed_in(username)
     before = _state()
     answers = {
-        f"{method} {template}": _call(client, method, template.format(**world.other))
-        for method, template in OBJECT_ENDPOINTS
+        f"{method} {template}": _call(client, method, template, world.other) for method, template in OBJECT_ENDPOINTS
     }
     missing = {
-        f"{method} {template}": _call(client, method, template.format(**NO_SUCH_ID))
-        for method, template in OBJECT_ENDPOINTS
+        f"{method} {template}": _call(client, method, template, NO_SUCH_ID) for method, template in OBJECT_ENDPOINTS
     }
     assert answers == missing
     assert set(answers.values()) <= {403, 404}
@@ -194,8 +218,10 @@ def test_a_role_that_may_use_an_endpoint_gets_404_for_another_practices_object(w
     prescriber every prescription endpoint: for another practice's objects both get 404."""
     manager, prescriber = _signed_in("manager.ortiz"), _signed_in("dr.patel")
     for method, template in OBJECT_ENDPOINTS:
-        client = prescriber if "{rx}" in template else manager
-        assert _call(client, method, template.format(**world.other)) == 404, f"{method} {template}"
+        # A person's own credentials (GET) and prescriptions are the prescriber's; the rest the manager's.
+        own_kind = "{rx}" in template or (method == "GET" and "/api/v1/credentials/" in template)
+        client = prescriber if own_kind else manager
+        assert _call(client, method, template, world.other) == 404, f"{method} {template}"
 
 
 @pytest.mark.req("ASVS-11")
