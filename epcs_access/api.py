@@ -37,7 +37,7 @@ from providers.credentials.rules import has_current_registration
 from providers.epcs import epcs_block_reason, permission_for
 from providers.models import DeaRegistration, EpcsPermissionRequest, EpcsRequestAction, Practice, Provider
 from providers.practices import PRACTICE_HEADER, api_practice
-from providers.reauth_api import ReauthenticationRequired, confirm_password_if_given
+from providers.reauth_api import ReauthenticationRequired, confirm_password_if_given, password_field
 from providers.roles import is_access_manager, practice_providers, provider_of
 
 NO_PRACTICE = f"Choose a practice: send the {PRACTICE_HEADER} header with one of your practices' ids."
@@ -124,12 +124,8 @@ class EnterRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer[An
 
 class StartApprovalSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
     device_id = serializers.IntegerField(min_value=1, help_text="One of your own ID.me devices")
-    password = serializers.CharField(
-        required=False,
-        write_only=True,
-        trim_whitespace=False,
-        max_length=256,
-        help_text="Your EHR password; needed unless this session entered it in the last 15 minutes",
+    password = password_field(
+        "Your EHR password; needed unless this session entered it in the last 15 minutes",
     )
 
 

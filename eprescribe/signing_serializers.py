@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from ehr.api import RejectUnknownFieldsMixin
 from eprescribe.ceremony_selection import MAX_BATCH
+from providers.reauth_api import FIRST_FACTOR_HELP, password_field
 
 
 class SigningSessionCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -25,14 +26,7 @@ class SigningSessionCreateSerializer(RejectUnknownFieldsMixin, serializers.Seria
         min_value=1,
         help_text="Id of one of your ID.me devices (GET /api/v1/mfa/devices/); default: your primary device",
     )
-    password = serializers.CharField(
-        required=False,
-        write_only=True,
-        trim_whitespace=False,
-        max_length=256,
-        help_text="Your EHR password (the first factor, DEA-01); needed unless this is a browser session "
-        "signed in within the session limits",
-    )
+    password = password_field(FIRST_FACTOR_HELP)
 
 
 class SigningCodeSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -42,28 +36,14 @@ class SigningCodeSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         min_value=1,
         help_text="The code generator the code comes from; default: the session's code generator",
     )
-    password = serializers.CharField(
-        required=False,
-        write_only=True,
-        trim_whitespace=False,
-        max_length=256,
-        help_text="Your EHR password (the first factor, DEA-01); needed unless this is a browser session "
-        "signed in within the session limits",
-    )
+    password = password_field(FIRST_FACTOR_HELP)
 
 
 class SigningPushSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     device = serializers.IntegerField(
         required=False, min_value=1, help_text="The push device; default: the session's push device or your primary"
     )
-    password = serializers.CharField(
-        required=False,
-        write_only=True,
-        trim_whitespace=False,
-        max_length=256,
-        help_text="Your EHR password (the first factor, DEA-01); needed unless this is a browser session "
-        "signed in within the session limits",
-    )
+    password = password_field(FIRST_FACTOR_HELP)
 
 
 class ReviewLineSerializer(serializers.Serializer):

@@ -20,7 +20,7 @@ from mfa import services
 from mfa.models import ProviderDevice
 from providers import services as provider_services
 from providers.models import Provider
-from providers.reauth_api import require_recent_password
+from providers.reauth_api import password_field, require_recent_password
 
 
 class DeviceSerializer(serializers.ModelSerializer):
@@ -47,13 +47,7 @@ class DeviceSerializer(serializers.ModelSerializer):
 
 
 class SelectPrimarySerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    password = serializers.CharField(
-        required=False,
-        write_only=True,
-        trim_whitespace=False,
-        max_length=256,
-        help_text="Your EHR password; needed unless this session signed in within the last 15 minutes",
-    )
+    password = password_field()
 
 
 class SyncResultSerializer(serializers.Serializer):

@@ -3,12 +3,26 @@ call that takes a password uses, with JSON errors (ehr.api)."""
 
 from __future__ import annotations
 
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 
 from ehr.throttle import WINDOW_SECONDS
 from providers.passwords import PasswordCheck, message_for
 from providers.reauth import confirm_password, recently_authenticated
+
+RECHECK_HELP = "Your EHR password; needed unless this session signed in within the last 15 minutes"
+FIRST_FACTOR_HELP = (
+    "Your EHR password (the first factor, DEA-01); needed unless this is a browser session "
+    "signed in within the session limits"
+)
+
+
+def password_field(help_text: str = RECHECK_HELP) -> serializers.CharField:
+    """The optional `password` of a body that may need the password re-check (write-only, kept
+    exactly as typed); `confirm_password_if_given` checks it."""
+    return serializers.CharField(
+        required=False, write_only=True, trim_whitespace=False, max_length=256, help_text=help_text
+    )
 
 
 class ReauthenticationRequired(exceptions.APIException):

@@ -31,7 +31,7 @@ from providers.credentials.api import DeaRegistrationSerializer, StateLicenseSer
 from providers.credentials.forms import LicenseVerificationForm
 from providers.models import DeaRegistration, Practice, StateLicense, User
 from providers.practices import PRACTICE_HEADER, api_practice
-from providers.reauth_api import require_recent_password
+from providers.reauth_api import password_field, require_recent_password
 from providers.roles import is_access_manager
 
 NOT_MANAGER = "Only an EPCS access manager can verify prescriber credentials."
@@ -54,13 +54,7 @@ def _problem(refusal: verification.VerificationRefused) -> ApiProblem:
 
 
 class PasswordSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    password = serializers.CharField(
-        required=False,
-        write_only=True,
-        trim_whitespace=False,
-        max_length=256,
-        help_text="Your EHR password; needed unless this session signed in within the last 15 minutes",
-    )
+    password = password_field()
 
 
 class LicenseCheckSerializer(PasswordSerializer):
