@@ -13,6 +13,7 @@ they work in, so these calls need no practice. Token scopes: credentials:read / 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -94,6 +95,26 @@ def _service_errors(exc: DjangoValidationError) -> exceptions.ValidationError:
     return exceptions.ValidationError({"non_field_errors": exc.messages})
 
 
+def _add_through_form(
+    request: Request,
+    body_class: type[serializers.Serializer],
+    make_form: Callable[[dict[str, Any], Any], Any],
+    add: Callable[[Request, Any, dict[str, Any]], Any],
+) -> Any:
+    """Add a credential of the caller the way eRx Info does: the JSON body, then the page's form
+    (its checks and messages), then the service; each refusal is a 400 with field errors."""
+    body = body_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    provider = people.current_provider(request)
+    form = make_form({**body.validated_data, "expires_on": body.validated_data["expires_on"].isoformat()}, provider)
+    if not form.is_valid():
+        raise _form_errors(form)
+    try:
+        return add(request, provider, form.cleaned_data)
+    except DjangoValidationError as exc:
+        raise _service_errors(exc) from exc
+
+
 ADD_ERRORS = {
     400: OpenApiResponse(description="Invalid: the field errors say what (same checks as eRx Info)"),
     403: OpenApiResponse(description="Not signed in"),
@@ -127,17 +148,12 @@ class DeaRegistrationViewSet(
         responses={201: DeaRegistrationSerializer, **ADD_ERRORS},
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        body = DeaRegistrationInputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        provider = people.current_provider(request)
-        data = {**body.validated_data, "expires_on": body.validated_data["expires_on"].isoformat()}
-        form = DeaRegistrationForm(data, provider=provider)
-        if not form.is_valid():
-            raise _form_errors(form)
-        try:
-            registration = credentials.add_dea_registration(request, provider, form.cleaned_data)
-        except DjangoValidationError as exc:
-            raise _service_errors(exc) from exc
+        registration = _add_through_form(
+            request,
+            DeaRegistrationInputSerializer,
+            lambda data, provider: DeaRegistrationForm(data, provider=provider),
+            credentials.add_dea_registration,
+        )
         return Response(DeaRegistrationSerializer(registration).data, status=status.HTTP_201_CREATED)
 
 
@@ -168,14 +184,10 @@ class StateLicenseViewSet(
         responses={201: StateLicenseSerializer, **ADD_ERRORS},
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        body = StateLicenseInputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        provider = people.current_provider(request)
-        form = StateLicenseForm({**body.validated_data, "expires_on": body.validated_data["expires_on"].isoformat()})
-        if not form.is_valid():
-            raise _form_errors(form)
-        try:
-            license_ = credentials.add_state_license(request, provider, form.cleaned_data)
-        except DjangoValidationError as exc:
-            raise _service_errors(exc) from exc
+        license_ = _add_through_form(
+            request,
+            StateLicenseInputSerializer,
+            lambda data, provider: StateLicenseForm(data),
+            credentials.add_state_license,
+        )
         return Response(StateLicenseSerializer(license_).data, status=status.HTTP_201_CREATED)
