@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 from django.conf import settings
 from django.db import connections, models
 from django.db.models import Q
+from django.db.models.query_utils import DeferredAttribute
 
 
 class AppendOnlyError(Exception):
@@ -55,13 +56,16 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
         connection = connections[self.db]
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                # One statement for the whole batch (a round trip per event cost more than the seal).
-                rows = ", ".join(["(%s::bigint, %s::bigint, %s::text, %s::text)"] * len(seals))
+                # One statement for the whole batch, its values as four arrays: a round trip
+                # per event cost more than the seal, and a parameter per value cost the
+                # client more than the hashing (docs/performance.md).
+                positions, previous, digests, ids = (list(column) for column in zip(*seals, strict=True))
                 cursor.execute(
                     f"UPDATE {table} AS e SET position = v.position, previous_hash = v.previous_hash, "  # noqa: S608
-                    f"hash = v.hash FROM (VALUES {rows}) AS v(id, position, previous_hash, hash) "
+                    "hash = v.hash FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) "
+                    "AS v(id, position, previous_hash, hash) "
                     "WHERE e.id = v.id AND e.position IS NULL AND e.hash IS NULL AND e.previous_hash IS NULL",
-                    [value for position, previous, digest, pk in seals for value in (pk, position, previous, digest)],
+                    [ids, positions, previous, digests],
                 )
             else:
                 cursor.executemany(
@@ -74,9 +78,30 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
             raise AppendOnlyError(f"{len(seals) - sealed} audit events were sealed already")
 
 
+class _EventIdAttribute(DeferredAttribute):
+    """An event's id while its insert is still queued to travel with the transaction's next
+    statement or COMMIT (audit.services, ehr/db/postgresql): reading it sends the insert
+    first, so `record(...).pk` is the id as ever. None once the queue is gone unsent
+    (rolled back)."""
+
+    def __get__(self, instance: Any, cls: Any = None) -> Any:
+        if instance is None or self.field.attname in instance.__dict__:
+            return super().__get__(instance, cls)
+        send = instance.__dict__.pop("_send_queued", None)
+        if send is not None:
+            send()
+        return instance.__dict__.get(self.field.attname)
+
+
+class EventIdField(models.BigAutoField):
+    descriptor_class = _EventIdAttribute
+
+
 class AuditEvent(AppendOnlyModel):
     """One event. Recorded inside the business transaction without its place in the chain;
     the sequencer (audit.sequencer) gives it `position`, `previous_hash` and `hash` after commit."""
+
+    id = EventIdField(primary_key=True, serialize=False, verbose_name="ID")
 
     chain_id = models.BigIntegerField(
         null=True,

@@ -146,6 +146,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
     # A file, not memory, so a Celery worker process started by a test sees the same data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+else:
+    # PostgreSQL with statements that may travel with the COMMIT (ehr/db/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "ehr.db.postgresql"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,0 +1,114 @@
+"""An event travels with its transaction's next statement or COMMIT (PostgreSQL: one round
+trip saved per audited transaction, ehr/db/postgresql) and behaves exactly as if it had been
+written at once: visible to the transaction's next statement, its id readable, gone with a
+rollback, and a refused event fails the whole transaction (DEA-13)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+import audit
+from audit.models import AuditEvent
+from providers.models import User
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.req("DEA-13")]
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.fixture
+def user() -> User:
+    return User.objects.create_user("audited.writer")
+
+
+@pytest.fixture
+def sent() -> Iterator[list[str]]:
+    """Every message a new connection sends to the database, as text."""
+    messages: list[str] = []
+    connection.close()
+    connection.ensure_connection()
+    raw = connection.connection
+    factory = raw.cursor_factory
+
+    class Recording(factory):  # type: ignore[misc,valid-type]  # the backend's own cursor class
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            messages.append(str(query))
+            return super().execute(query, params, **kwargs)
+
+    raw.cursor_factory = Recording
+    try:
+        yield messages
+    finally:
+        raw.cursor_factory = factory
+
+
+def test_an_audited_transaction_sends_its_event_with_the_commit_prepared_once(user: User, sent: list[str]) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no round trips to save: each event is written at once")
+    events = []
+    for name in ("Ada", "Grace"):
+        with transaction.atomic():
+            User.objects.filter(pk=user.pk).update(first_name=name)
+            events.append(audit.record("test.with_commit", target=user, chain=5))
+    with_events = [message for message in sent if "EXECUTE ehr_statement_" in message]
+    # One message per transaction: the event and the COMMIT; the insert prepared only once.
+    assert len(with_events) == 2 and all(message.endswith("; COMMIT") for message in with_events)
+    assert with_events[0].startswith("PREPARE ehr_statement_") and 'INSERT INTO "audit_auditevent"' in with_events[0]
+    assert with_events[1].startswith("EXECUTE ehr_statement_")
+    assert not [message for message in sent if message.startswith('INSERT INTO "audit_auditevent"')]
+    assert [AuditEvent.objects.get(pk=event.pk).action for event in events] == ["test.with_commit"] * 2
+    assert User.objects.get(pk=user.pk).first_name == "Grace"
+
+
+def test_the_next_statement_of_the_transaction_sees_the_event(user: User) -> None:
+    with transaction.atomic():
+        audit.record("test.seen", target=user)
+        assert AuditEvent.objects.filter(action="test.seen", target_id=str(user.pk)).count() == 1
+    assert AuditEvent.objects.filter(action="test.seen").count() == 1
+
+
+def test_the_id_is_readable_at_once_and_is_the_stored_row(user: User) -> None:
+    with transaction.atomic():
+        event = audit.record("test.id", target=user)
+        pk = event.pk
+        assert isinstance(pk, int)
+        assert AuditEvent.objects.get(pk=pk).action == "test.id"
+    assert event.pk == pk
+
+
+def test_a_rolled_back_transaction_leaves_no_event_and_sends_none_later(user: User) -> None:
+    with pytest.raises(Boom), transaction.atomic():
+        User.objects.filter(pk=user.pk).update(first_name="Never")
+        audit.record("test.rolled_back", target=user)
+        raise Boom
+    with transaction.atomic():
+        audit.record("test.after", target=user)
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["test.after"]
+    assert User.objects.get(pk=user.pk).first_name != "Never"
+
+
+def test_a_savepoint_rolled_back_takes_its_events_and_keeps_the_earlier_ones(user: User) -> None:
+    with transaction.atomic():
+        audit.record("test.kept", target=user)
+        with pytest.raises(Boom), transaction.atomic():
+            audit.record("test.undone", target=user)
+            raise Boom
+        audit.record("test.kept_too", target=user)
+    assert sorted(AuditEvent.objects.values_list("action", flat=True)) == ["test.kept", "test.kept_too"]
+
+
+def test_an_event_the_database_refuses_fails_the_whole_transaction(user: User) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes each event at once, so record() itself raises")
+    # jsonb refuses \u0000: the refusal comes with the COMMIT the event travels with.
+    with pytest.raises(DatabaseError), transaction.atomic():
+        User.objects.filter(pk=user.pk).update(first_name="Lost")
+        audit.record("test.refused", target=user, details={"nul": "\x00"})
+    assert not AuditEvent.objects.filter(action="test.refused").exists()
+    assert User.objects.get(pk=user.pk).first_name != "Lost"
