@@ -256,12 +256,13 @@ def lock_for_completion(
     Returns the ceremony, its prescriptions of `provider` in the review's order (as
     current_prescriptions) and the digests as reviewed (as reviewed_digests). `provider` is
     the completing challenge's, read and row-locked with it: it stands in for each
-    prescription's prescriber and the ceremony's provider instead of reading them again.
+    prescription's prescriber and the ceremony's provider instead of reading them again; the
+    ceremony's practice, read with it, stands in for a prescription's of the same id (one of
+    another practice is read on its own, and compare finds it changed).
     SigningCeremony.DoesNotExist when the ceremony is not the provider's."""
     items = list(
         CeremonyPrescription.objects.filter(ceremony_id=ceremony_id, ceremony__provider_id=provider.pk)
         .select_related(
-            "prescription__practice",
             "prescription__patient",
             "prescription__medication",
             "prescription__dea_registration",
@@ -281,6 +282,8 @@ def lock_for_completion(
     prescriptions = []
     for item in items:
         rx = item.prescription
+        if rx.practice_id == ceremony.practice_id:
+            rx.practice = ceremony.practice
         if rx.prescriber_id == provider.pk:
             rx.prescriber = provider
             prescriptions.append(rx)
