@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -31,7 +32,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("EHR_VAR_DIR", tempfile.mkdtemp(prefix="ehr-bench-completion-"))
+# A throw-away var dir (signing key, broker files), removed at the end, unless one is given.
+OWN_VAR_DIR = None if os.environ.get("EHR_VAR_DIR") else tempfile.mkdtemp(prefix="ehr-bench-completion-")
+if OWN_VAR_DIR:
+    os.environ["EHR_VAR_DIR"] = OWN_VAR_DIR
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ehr.settings")
 os.environ.setdefault("AUDIT_SEQUENCER_FOLLOWS", "1")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -233,6 +237,8 @@ def main() -> None:
                 print(query["sql"][:220])
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
+        if OWN_VAR_DIR:
+            shutil.rmtree(OWN_VAR_DIR, ignore_errors=True)
 
     print(f"database: {connection.vendor}; completions: {len(cpu_ms)}; prescriptions each: {args.prescriptions}")
     print(f"statements in the transaction: median {statistics.median(in_transaction):.0f}, max {max(in_transaction)}")
