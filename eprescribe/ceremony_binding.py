@@ -15,7 +15,7 @@ the next time the ceremony is looked at (page, status poll, 2FA start or complet
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,15 +170,6 @@ def ceremony_of(
     return queryset.get(pk=ceremony_id)
 
 
-def own_ceremony(provider: Provider, ceremony_id: uuid.UUID, *, for_update: bool = False) -> SigningCeremony:
-    """The provider's ceremony, whatever practice it was opened in (the 2FA completion, which
-    has no request: it then checks everything against the ceremony's own practice)."""
-    queryset = SigningCeremony.objects.filter(provider=provider).select_related("practice")
-    if for_update:
-        queryset = queryset.select_for_update(of=("self",))
-    return queryset.get(pk=ceremony_id)
-
-
 def reviewed_digests(ceremony: SigningCeremony) -> dict[int, str]:
     """Prescription id -> content digest as reviewed, in the review's order."""
     return dict(
@@ -216,9 +207,13 @@ class BindingCheck:
         return [*self.cancelled, *(pk for pk in self.changed if pk not in self.cancelled)]
 
 
-def compare(ceremony: SigningCeremony, prescriptions: Iterable[Prescription]) -> BindingCheck:
-    """Recompute every digest from `prescriptions` (as loaded now) and compare with the binding."""
-    reviewed = reviewed_digests(ceremony)
+def compare(
+    ceremony: SigningCeremony, prescriptions: Iterable[Prescription], reviewed: Mapping[int, str] | None = None
+) -> BindingCheck:
+    """Recompute every digest from `prescriptions` (as loaded now) and compare with the binding
+    (`reviewed`: the ceremony's reviewed_digests, when the caller has read them already)."""
+    if reviewed is None:
+        reviewed = reviewed_digests(ceremony)
     current = {rx.pk: rx for rx in prescriptions}
     # A prescription (or its patient) moved to another practice is no longer what was reviewed.
     changed = [
@@ -249,6 +244,50 @@ def current_prescriptions(ceremony: SigningCeremony, *, for_update: bool = False
         queryset = queryset.select_for_update(of=("self",)).order_by("pk")
     rows = {rx.pk: rx for rx in queryset}
     return [rows[pk] for pk in ids if pk in rows]
+
+
+def lock_for_completion(
+    provider: Provider, ceremony_id: uuid.UUID
+) -> tuple[SigningCeremony, list[Prescription], dict[int, str]]:
+    """The 2FA completion's reads, in its transaction, one statement each: the provider's
+    ceremony's prescriptions as they are now, row-locked in pk order, then the ceremony,
+    row-locked (the lock order of eprescribe.services: prescriptions, then ceremonies).
+
+    Returns the ceremony, its prescriptions of `provider` in the review's order (as
+    current_prescriptions) and the digests as reviewed (as reviewed_digests). `provider` is
+    the completing challenge's, read and row-locked with it: it stands in for each
+    prescription's prescriber and the ceremony's provider instead of reading them again; the
+    ceremony's practice, read with it, stands in for a prescription's of the same id (one of
+    another practice is read on its own, and compare finds it changed).
+    SigningCeremony.DoesNotExist when the ceremony is not the provider's."""
+    items = list(
+        CeremonyPrescription.objects.filter(ceremony_id=ceremony_id, ceremony__provider_id=provider.pk)
+        .select_related(
+            "prescription__patient",
+            "prescription__medication",
+            "prescription__dea_registration",
+            "prescription__pharmacy",
+        )
+        .select_for_update(of=("prescription",))
+        .order_by("prescription_id")
+    )
+    ceremony = (
+        SigningCeremony.objects.select_for_update(of=("self",))
+        .select_related("practice")
+        .get(pk=ceremony_id, provider_id=provider.pk)
+    )
+    ceremony.provider = provider
+    items.sort(key=lambda item: item.position)
+    reviewed = {item.prescription_id: item.content_sha256 for item in items}
+    prescriptions = []
+    for item in items:
+        rx = item.prescription
+        if rx.practice_id == ceremony.practice_id:
+            rx.practice = ceremony.practice
+        if rx.prescriber_id == provider.pk:
+            rx.prescriber = provider
+            prescriptions.append(rx)
+    return ceremony, prescriptions, reviewed
 
 
 # --- ending -------------------------------------------------------------------------------------
@@ -327,21 +366,30 @@ def end_open_ceremonies_for(
     return len(ceremonies)
 
 
-def mark_signed(ceremony: SigningCeremony, challenge_id: Any) -> None:
-    """In the signing transaction: the ceremony is done, and the audit trail records which
-    binding (content, prescriber, DEA numbers and statement digests) the 2FA completed."""
+def set_signed(ceremony: SigningCeremony) -> None:
+    """The ceremony is done (in the signing transaction; its event is `signed_event`)."""
     SigningCeremony.objects.filter(pk=ceremony.pk).update(state=CeremonyState.SIGNED)
     ceremony.state = CeremonyState.SIGNED
-    audit.record(
+
+
+def signed_event(
+    ceremony: SigningCeremony, challenge_id: Any, reviewed: Mapping[int, str]
+) -> tuple[str, dict[str, Any]]:
+    """The audit event (an audit.record_many entry, written in the signing transaction with the
+    signatures) of a signed ceremony: which binding (content, prescriber, DEA numbers and
+    statement digests) the 2FA completed; `reviewed` is the ceremony's reviewed_digests."""
+    return (
         "eprescribe.signing_bound",
-        actor=ceremony.provider.user,
-        target=("eprescribe.ceremony", ceremony.pk),
-        chain=ceremony.practice_id,
-        details={
-            "challenge_id": str(challenge_id),
-            "binding_sha256": ceremony.binding_sha256,
-            "signer_sha256": ceremony.signer_sha256,
-            "statement_sha256": ceremony.statement_sha256,
-            "content_sha256": {str(pk): digest for pk, digest in reviewed_digests(ceremony).items()},
+        {
+            "actor": ceremony.provider.user,
+            "target": ("eprescribe.ceremony", ceremony.pk),
+            "chain": ceremony.practice_id,
+            "details": {
+                "challenge_id": str(challenge_id),
+                "binding_sha256": ceremony.binding_sha256,
+                "signer_sha256": ceremony.signer_sha256,
+                "statement_sha256": ceremony.statement_sha256,
+                "content_sha256": {str(pk): digest for pk, digest in reviewed.items()},
+            },
         },
     )

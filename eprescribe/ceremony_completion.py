@@ -17,7 +17,13 @@ from enum import StrEnum
 from eprescribe import ceremony_binding as binding
 from eprescribe import ceremony_selection as selection
 from eprescribe.models import CeremonyEnd, CeremonyState, SigningCeremony
-from eprescribe.services import ContentChanged, PrescriptionError, SigningRefused, sign_prescriptions
+from eprescribe.services import (
+    ContentChanged,
+    PrescriptionError,
+    SigningRefused,
+    lock_epcs_permission,
+    sign_reviewed,
+)
 from mfa.challenges import CompletionRefused, register_completion
 from mfa.models import VerificationChallenge
 from mfa.outcomes import Sentence
@@ -67,42 +73,48 @@ def _refused_signing(exc: SigningRefused, code: StrEnum, **details: object) -> C
 
 
 def complete_signing(challenge: VerificationChallenge) -> None:
+    """In mfa's transaction that approves `challenge` (row-locked with its provider and user):
+    lock the ceremony's prescriptions, then the ceremony, check them against the review and the
+    signing rules, sign. Each row is read once, under its lock; the audit events of the signing
+    and of the binding are written in one INSERT with the signatures."""
     provider = challenge.provider
     ceremony_id = binding.ceremony_id_of(challenge.subject)
     if ceremony_id is None:
         raise _refuse("This signing has no review.", CompletionStop.NO_CEREMONY)
     # Lock order as in eprescribe.services: the prescriptions, then the ceremony.
     try:
-        ceremony = binding.own_ceremony(provider, ceremony_id)
+        ceremony, prescriptions, reviewed = binding.lock_for_completion(provider, ceremony_id)
     except SigningCeremony.DoesNotExist:
         raise _refuse("This signing has no review.", CompletionStop.NO_CEREMONY) from None
-    prescriptions = binding.current_prescriptions(ceremony, for_update=True)
-    ceremony = binding.own_ceremony(provider, ceremony_id, for_update=True)
     if ceremony.state != CeremonyState.OPEN:
         raise _refuse("This signing has ended.", CompletionStop.CEREMONY_CLOSED)
     # Everything is checked against the practice the ceremony was opened in (ASVS-11): a
     # prescription moved to another practice is "changed" (compare), and the EPCS permission
-    # of that practice must still allow signing (check_selection here, and sign_prescriptions
-    # again with the permission row locked).
+    # of that practice, read row-locked once, must still allow signing (check_selection here,
+    # and sign_reviewed again).
     practice = ceremony.practice
-    check = binding.compare(ceremony, prescriptions)
+    check = binding.compare(ceremony, prescriptions, reviewed)
     if check.reason is not None:
         raise _refuse("What you reviewed has changed.", check.reason, prescriptions=check.prescription_ids)
+    permission = lock_epcs_permission(provider, practice)
     try:
-        selection.check_selection(provider, practice, prescriptions)
+        selection.check_selection(provider, practice, prescriptions, permission=permission)
     except selection.SelectionError as exc:
         raise _refuse(str(exc), CompletionStop.NOT_SIGNABLE) from exc
-    unavailable = selection.unavailable_reason()
+    # mfa wrote the approval's audit event in this transaction, and the signing writes its own
+    # or signs nothing (DEA-16): the trail needs no extra read here.
+    unavailable = selection.unavailable_reason(audit_written=True)
     if unavailable:
         raise _refuse(unavailable, CompletionStop.UNAVAILABLE)
     try:
-        sign_prescriptions(
+        sign_reviewed(
             provider=provider,
             practice=practice,
-            prescriptions=prescriptions,
-            device_label=challenge.device_label,
-            challenge_id=challenge.pk,
-            reviewed_digests=binding.reviewed_digests(ceremony),
+            locked=prescriptions,
+            reviewed_digests=reviewed,
+            permission=permission,
+            challenge=challenge,
+            also_record=[binding.signed_event(ceremony, challenge.pk, reviewed)],
         )
     except ContentChanged as exc:
         raise _refused_signing(exc, CeremonyEnd.PRESCRIPTION_CHANGED, prescriptions=exc.prescription_ids) from exc
@@ -110,7 +122,7 @@ def complete_signing(challenge: VerificationChallenge) -> None:
         raise _refused_signing(exc, CompletionStop.REFUSED) from exc
     except PrescriptionError as exc:
         raise _refuse(str(exc), CompletionStop.REFUSED) from exc
-    binding.mark_signed(ceremony, challenge.pk)
+    binding.set_signed(ceremony)
 
 
 def record_refusal(challenge: VerificationChallenge, refusal: CompletionRefused) -> None:

@@ -20,8 +20,8 @@ from audit.keys import SigningKeyUnavailable, signing_key
 from audit.models import AuditEvent
 from eprescribe.ceremony_binding import practice_address, provider_address
 from eprescribe.models import Prescription, PrescriptionState
-from providers.epcs import epcs_block_reason
-from providers.models import Practice, Provider
+from providers.epcs import NOT_READ, epcs_block_reason
+from providers.models import EpcsPermission, Practice, Provider
 
 PURPOSE = "epcs_sign"
 MAX_BATCH = 50
@@ -67,7 +67,16 @@ def load_selection(provider: Provider, practice: Practice, ids: list[int]) -> li
     return prescriptions
 
 
-def check_selection(provider: Provider, practice: Practice, prescriptions: list[Prescription]) -> None:
+def check_selection(
+    provider: Provider,
+    practice: Practice,
+    prescriptions: list[Prescription],
+    *,
+    permission: EpcsPermission | None = NOT_READ,
+) -> None:
+    """SelectionError unless these prescriptions may be signed now in `practice`. `permission`:
+    the provider's EPCS permission in `practice` when the caller holds it (the 2FA completion
+    reads it row-locked), else it is read here."""
     moved = [p for p in prescriptions if p.practice_id != practice.pk or p.patient.practice_id != practice.pk]
     if moved:
         raise SelectionError(f"{moved[0].medication} is no longer a prescription of {practice.name}.")
@@ -86,21 +95,26 @@ def check_selection(provider: Provider, practice: Practice, prescriptions: list[
             raise SelectionError(f"{prescription.medication} has no DEA registration chosen.")
     registrations = {p.dea_registration_id: p.dea_registration for p in prescriptions}
     for registration in registrations.values():
-        reason = epcs_block_reason(provider, practice, registration)
+        reason = epcs_block_reason(provider, practice, registration, permission=permission)
         if reason:
             raise SelectionError(reason)
 
 
-def unavailable_reason() -> str | None:
+def unavailable_reason(*, audit_written: bool = False) -> str | None:
     """Why signing cannot start because a required function is off (DEA-16), or None.
 
     The signing key must load and the audit trail must accept a read; ID.me (2FA) is found
     unreachable when the challenge starts, and sign_prescriptions checks again.
+    `audit_written`: the caller writes to the audit trail in its own transaction and signs
+    nothing if that fails (the 2FA completion: mfa's approval event before it, the signing's
+    events with the signatures), which proves more than a read: the trail is not read here.
     """
     try:
         signing_key()
     except SigningKeyUnavailable:
         return "The prescription signing key is unavailable, so nothing can be signed now. Tell your administrator."
+    if audit_written:
+        return None
     try:
         AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
     except DatabaseError:

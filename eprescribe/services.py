@@ -422,29 +422,56 @@ def cancel_prescription(
 
 
 # --- signing (DEA-08, DEA-11, DEA-16) ------------------------------------------------
-def _check_two_factor(provider: Provider, challenge_id: str) -> None:
+TWO_FACTOR_MISSING = "Two-factor authentication was not completed, so nothing was signed."
+AUDIT_UNAVAILABLE = "The audit trail is unavailable, so nothing was signed. Try again later."
+
+
+def _two_factor_proof(challenge_id: str) -> VerificationChallenge | None:
     try:
-        challenge = VerificationChallenge.objects.get(pk=challenge_id)
+        return VerificationChallenge.objects.get(pk=challenge_id)
     except (VerificationChallenge.DoesNotExist, ValidationError, ValueError):
-        raise SigningRefused("Two-factor authentication was not completed, so nothing was signed.") from None
+        return None
+
+
+def _check_two_factor(provider: Provider, challenge: VerificationChallenge | None) -> None:
     if (
-        challenge.provider_id != provider.pk
+        challenge is None
+        or challenge.provider_id != provider.pk
         or challenge.purpose != SIGN_PURPOSE
         or challenge.status != ChallengeStatus.APPROVED
     ):
-        raise SigningRefused("Two-factor authentication was not completed, so nothing was signed.")
+        raise SigningRefused(TWO_FACTOR_MISSING)
 
 
-def _check_audit_writable(provider: Provider, practice: Practice, count: int) -> None:
-    """DEA-16: write the signing's first audit event; if the trail refuses, sign nothing."""
+def _record_or_refuse(entries: list[tuple[str, dict[str, Any]]]) -> None:
+    """DEA-16: the signing's audit events, in the signing transaction (one INSERT); if the trail
+    refuses them, the signing refuses and its transaction is rolled back: nothing is signed."""
     try:
-        with transaction.atomic():
-            audit.record(
-                "eprescribe.signing_started", actor=provider.user, chain=practice, details={"prescriptions": count}
-            )
+        # No savepoint: a failure here must roll back the whole signing anyway.
+        with transaction.atomic(savepoint=False):
+            audit.record_many(entries)
     except DatabaseError as exc:
         logger.error("Audit trail unavailable, signing refused: %s", exc)
-        raise SigningRefused("The audit trail is unavailable, so nothing was signed. Try again later.") from exc
+        raise SigningRefused(AUDIT_UNAVAILABLE) from exc
+
+
+def _signing_key() -> keys.SigningKey:
+    try:
+        return keys.signing_key()
+    except keys.SigningKeyUnavailable as exc:
+        logger.error("%s", exc)
+        raise SigningRefused("The signing key is unavailable, so nothing was signed.") from exc
+
+
+def lock_epcs_permission(provider: Provider, practice: Practice) -> EpcsPermission | None:
+    """The provider's EPCS permission in `practice`, row-locked in the signing transaction: a
+    revocation committed before is seen, and one that comes later waits for the signing to commit."""
+    return (
+        EpcsPermission.objects.select_for_update(of=("self",))
+        .select_related("registration")
+        .filter(provider=provider, practice=practice)
+        .first()
+    )
 
 
 @dataclass(frozen=True)
@@ -478,11 +505,7 @@ def sign_prescriptions(
     ids = sorted({rx.pk for rx in prescriptions})
     if not ids:
         raise SigningRefused("Select at least one prescription to sign.")
-    try:
-        key = keys.signing_key()
-    except keys.SigningKeyUnavailable as exc:
-        logger.error("%s", exc)
-        raise SigningRefused("The signing key is unavailable, so nothing was signed.") from exc
+    key = _signing_key()
     with transaction.atomic():
         locked = list(
             Prescription.objects.select_for_update(of=("self",))
@@ -496,25 +519,89 @@ def sign_prescriptions(
             raise SigningRefused("A selected prescription no longer exists, so nothing was signed.")
         if reviewed_digests is not None:
             _check_reviewed(locked, reviewed_digests)
-        _check_batch(provider, practice, locked)
-        _check_two_factor(provider, str(challenge_id))
-        _check_audit_writable(provider, practice, len(locked))
-        signed_at = timezone.now()
-        for rx in locked:
-            data = signing.canonical_data(rx, signed_at)
-            payload = signing.canonical_bytes(data)
-            rx.signed_at = signed_at
-            rx.canonical_payload = payload.decode()
-            rx.digest_sha256 = signing.digest(payload)
-            rx.signature = key.sign(payload)
-            rx.signing_key_id = key.key_id
-            rx.device_label = device_label[:120]
-            rx.challenge_id = str(challenge_id)[:64]
-            rx.state = PrescriptionState.SIGNED
-            rx.updated_at = signed_at
-        _store_signatures(locked)
-        audit.record_many(
-            [
+        _check_batch(provider, practice, locked, lock_epcs_permission(provider, practice))
+        _check_two_factor(provider, _two_factor_proof(str(challenge_id)))
+        _sign_checked(provider, practice, locked, key, device_label=device_label, challenge_id=challenge_id)
+    return locked
+
+
+def sign_reviewed(
+    *,
+    provider: Provider,
+    practice: Practice,
+    locked: Sequence[Prescription],
+    reviewed_digests: Mapping[int, str],
+    permission: EpcsPermission | None,
+    challenge: VerificationChallenge,
+    also_record: Sequence[tuple[str, dict[str, Any]]] = (),
+) -> list[Prescription]:
+    """sign_prescriptions for the 2FA completion of a signing ceremony, inside the transaction
+    that approves `challenge` (the caller holds it row-locked and approved; its device label
+    and id go into the signatures), with what that transaction has already read under its
+    locks: `locked`, the prescriptions row-locked in pk order with their patient, medication,
+    pharmacy, DEA registration, practice and prescriber (ceremony_binding.lock_for_completion),
+    and `permission`, the provider's EPCS permission in `practice` row-locked
+    (lock_epcs_permission). Every rule of sign_prescriptions is checked on them, nothing is
+    read again. `also_record`: the caller's audit events (audit.record_many entries), written
+    with the signing's own in one INSERT. Refusals as sign_prescriptions; the caller's
+    transaction must then be rolled back (no savepoint is taken here)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("sign_reviewed runs inside the transaction that holds the locks")
+    batch = sorted(locked, key=lambda rx: rx.pk)
+    if not batch:
+        raise SigningRefused("Select at least one prescription to sign.")
+    key = _signing_key()
+    if any(rx.practice_id != practice.pk for rx in batch):
+        raise SigningRefused("A selected prescription is not of this practice, so nothing was signed.")
+    _check_reviewed(batch, reviewed_digests)
+    _check_batch(provider, practice, batch, permission)
+    _check_two_factor(provider, challenge)
+    _sign_checked(
+        provider,
+        practice,
+        batch,
+        key,
+        device_label=challenge.device_label,
+        challenge_id=challenge.pk,
+        also_record=also_record,
+    )
+    return batch
+
+
+def _sign_checked(
+    provider: Provider,
+    practice: Practice,
+    locked: list[Prescription],
+    key: keys.SigningKey,
+    *,
+    device_label: str,
+    challenge_id: str | uuid.UUID,
+    also_record: Sequence[tuple[str, dict[str, Any]]] = (),
+) -> None:
+    """Sign the checked, row-locked batch and record it (DEA-11, DEA-16), in the caller's transaction."""
+    signed_at = timezone.now()
+    for rx in locked:
+        data = signing.canonical_data(rx, signed_at)
+        payload = signing.canonical_bytes(data)
+        rx.signed_at = signed_at
+        rx.canonical_payload = payload.decode()
+        rx.digest_sha256 = signing.digest(payload)
+        rx.signature = key.sign(payload)
+        rx.signing_key_id = key.key_id
+        rx.device_label = device_label[:120]
+        rx.challenge_id = str(challenge_id)[:64]
+        rx.state = PrescriptionState.SIGNED
+        rx.updated_at = signed_at
+    _store_signatures(locked)
+    # The signing's first event, then one per prescription, then the caller's: one INSERT, so
+    # the signatures are kept only with their audit events (DEA-16).
+    _record_or_refuse(
+        [
+            (
+                "eprescribe.signing_started",
+                {"actor": provider.user, "chain": practice, "details": {"prescriptions": len(locked)}},
+            ),
+            *(
                 (
                     "eprescribe.signed",
                     {
@@ -531,12 +618,13 @@ def sign_prescriptions(
                     },
                 )
                 for rx in locked
-            ]
-        )
-        # DEA-15: transmission starts as soon as the signatures are committed (one broker
-        # message for the batch; the worker fans it out to one task per prescription).
-        transaction.on_commit(partial(queue_batch_transmission, [rx.pk for rx in locked]), robust=True)
-    return locked
+            ),
+            *also_record,
+        ]
+    )
+    # DEA-15: transmission starts as soon as the signatures are committed (one broker
+    # message for the batch; the worker fans it out to one task per prescription).
+    transaction.on_commit(partial(queue_batch_transmission, [rx.pk for rx in locked]), robust=True)
 
 
 SIGNED_COLUMNS = (
@@ -577,7 +665,11 @@ def _check_reviewed(batch: list[Prescription], reviewed_digests: Mapping[int, st
         raise ContentChanged(changed)
 
 
-def _check_batch(provider: Provider, practice: Practice, batch: list[Prescription]) -> None:
+def _check_batch(
+    provider: Provider, practice: Practice, batch: list[Prescription], permission: EpcsPermission | None
+) -> None:
+    """The signing rules on the locked batch; `permission`: the provider's EPCS permission in
+    `practice`, read row-locked in this transaction (lock_epcs_permission)."""
     if any(rx.prescriber_id != provider.pk for rx in batch):
         raise SigningRefused("Only the prescriber named on a prescription can sign it, so nothing was signed.")
     if not has_role(provider.user, practice, PracticeRole.PRESCRIBER):
@@ -601,9 +693,6 @@ def _check_batch(provider: Provider, practice: Practice, batch: list[Prescriptio
         message = refill_error(rx.medication, rx.refills)
         if message:
             raise SigningRefused(message)
-    # The permission in this practice, row-locked: a revocation committed before this point
-    # is seen, and one that comes later waits for the signing to commit.
-    permission = EpcsPermission.objects.select_for_update().filter(provider=provider, practice=practice).first()
     for registration in {rx.dea_registration for rx in batch if rx.dea_registration}:
         reason = epcs_block_reason(provider, practice, registration, permission=permission)
         if reason:

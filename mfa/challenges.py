@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -648,16 +649,23 @@ def complete_challenge(
 def _approve_locked(challenge_id: Any, via: str, request: HttpRequest | None) -> VerificationChallenge | None:
     """Mark a pending challenge approved (in the caller's transaction, under row locks on it and
     its subject's siblings); None when it is not pending or the subject was approved already."""
-    challenge = VerificationChallenge.objects.select_for_update().select_related("provider__user").get(pk=challenge_id)
-    if challenge.status != ChallengeStatus.PENDING:
-        return None
-    # Lock the subject's other challenges too: one approval per subject.
-    siblings = list(
+    # The challenge and the subject's other challenges, locked in one statement in pk order (the
+    # order _create locks them in): one approval per subject. Its provider and user rows are
+    # locked with it, as before.
+    pk = VerificationChallenge._meta.pk.to_python(challenge_id)
+    this = VerificationChallenge.objects.filter(pk=pk)
+    subject_rows = list(
         VerificationChallenge.objects.select_for_update()
-        .filter(purpose=challenge.purpose, subject=challenge.subject)
-        .exclude(pk=challenge.pk)
+        .select_related("provider__user")
+        .filter(purpose=Subquery(this.values("purpose")), subject=Subquery(this.values("subject")))
         .order_by("pk")
     )
+    challenge = next((row for row in subject_rows if row.pk == pk), None)
+    if challenge is None:
+        raise VerificationChallenge.DoesNotExist(f"No challenge {challenge_id}")
+    if challenge.status != ChallengeStatus.PENDING:
+        return None
+    siblings = [row for row in subject_rows if row.pk != pk]
     if any(s.status == ChallengeStatus.APPROVED for s in siblings):
         _finish_locked(challenge, ChallengeStatus.CANCELLED, "Already approved by another request.")
         return None

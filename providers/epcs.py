@@ -39,7 +39,9 @@ def permission_for(provider: Provider, practice: Practice | None) -> EpcsPermiss
     return EpcsPermission.objects.filter(provider=provider, practice=practice).first()
 
 
-_NOT_READ: Any = object()
+# The default of `permission=`: not read by the caller, so epcs_block_reason reads it. A caller
+# that holds the permission row (e.g. locked in the signing transaction) passes it instead.
+NOT_READ: Any = object()
 
 
 def epcs_block_reason(
@@ -48,7 +50,7 @@ def epcs_block_reason(
     dea_registration: DeaRegistration | None = None,
     on: dt.date | None = None,
     *,
-    permission: EpcsPermission | None = _NOT_READ,
+    permission: EpcsPermission | None = NOT_READ,
     registrations: list[DeaRegistration] | None = None,
 ) -> str | None:
     """None when `provider` may sign EPCS in `practice` now, otherwise a sentence for the clinician.
@@ -66,7 +68,7 @@ def epcs_block_reason(
             "Your identity has not been confirmed at IAL2 through ID.me. "
             "Verify your identity on eRx Info before signing controlled substance prescriptions."
         )
-    if permission is _NOT_READ:
+    if permission is NOT_READ:
         permission = permission_for(provider, practice)
     if permission is None or permission.state == EpcsPermissionState.REQUESTED:
         return (

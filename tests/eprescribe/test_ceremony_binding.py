@@ -14,7 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
 from eprescribe.ceremony import DEA_STATEMENT
@@ -272,6 +274,37 @@ def test_a_change_after_the_review_is_not_signed_by_a_push_approved_on_the_phone
     status = clinician_client.get(ceremony_url + "status/").json()
     assert status["status"] == "ended" and status["changed_prescriptions"] == [rx.pk]
     assert_names_the_change(text(clinician_client.get(ceremony_url)), rx, ceremony_url)
+
+
+def test_a_push_completion_reads_each_row_once_under_its_lock_and_records_every_event(
+    world: PrescribingWorld, clinician_client: Client
+) -> None:
+    """The poller's completion of an approved push: the challenge and its siblings, the
+    prescriptions, the ceremony and the EPCS permission are each read once, locked; the
+    audit events of the signing are one INSERT (docs/performance.md: a push burst needs a
+    completion of about a dozen statements)."""
+    rx = world.ready()
+    ceremony_url = open_ceremony(clinician_client, rx)
+    assert clinician_client.post(ceremony_url + "push/", {"device": world.signing.push_device.pk}).status_code == 302
+    challenge = VerificationChallenge.objects.get()
+    first_event = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
+    with CaptureQueriesContext(connection) as queries:
+        # What the poller runs once ID.me answers "approved".
+        assert challenges.complete_challenge(challenge.pk, via="push") == (True, None)
+    assert signed_count() == 1
+    assert ceremony_of(ceremony_url).state == CeremonyState.SIGNED
+    statements = [q["sql"] for q in queries.captured_queries]
+    in_transaction = statements[: next(i for i, sql in enumerate(statements) if sql.startswith("COMMIT")) + 1]
+    assert len(in_transaction) <= 13, "\n".join(in_transaction)
+    assert sum(sql.startswith('INSERT INTO "audit_auditevent"') for sql in in_transaction) == 2
+    assert not any("SAVEPOINT" in sql for sql in in_transaction)
+    actions = list(AuditEvent.objects.filter(pk__gt=first_event).order_by("pk").values_list("action", flat=True))
+    assert actions[:4] == [
+        "mfa.challenge_approved",
+        "eprescribe.signing_started",
+        "eprescribe.signed",
+        "eprescribe.signing_bound",
+    ]
 
 
 @pytest.fixture
