@@ -42,9 +42,10 @@ MAX_RUN_SECONDS = 600.0
 IDLE_LINGER_SECONDS = 60.0
 STALE_AFTER = 30.0
 # Approvals a polling round completes itself; the rest go to other processes in chunks this
-# big (each chunk costs one more batch request to ID.me: 200 approvals, 40 requests).
+# big (each chunk costs one more batch request to ID.me: 200 approvals, 20 requests; 10 gave
+# the lowest burst latency of 5, 10 and 15 on 2 cores with 3 completing processes, docs/performance.md).
 POLLER_COMPLETES = 2
-COMPLETION_CHUNK = 5
+COMPLETION_CHUNK = 10
 IN_FLIGHT_SECONDS = 30
 TOKEN_KEY = "mfa:push-poller:token"
 HEARTBEAT_KEY = "mfa:push-poller:heartbeat"
