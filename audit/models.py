@@ -10,6 +10,8 @@ from django.db import connections, models
 from django.db.models import Q
 from django.db.models.query_utils import DeferredAttribute
 
+from audit.verify_export import HASHED_FIELDS
+
 
 class AppendOnlyError(Exception):
     """Raised on any attempt to change or delete an audit record."""
@@ -158,6 +160,12 @@ class AuditEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
+
+
+# What an event says: every column its hash covers but its place in the chain (position,
+# previous_hash). What the business transaction inserts, and with the id what the sequencer
+# reads to hash it.
+EVENT_CONTENT_COLUMNS = tuple(name for name in HASHED_FIELDS if name not in ("position", "previous_hash"))
 
 
 class CheckpointReason(models.TextChoices):

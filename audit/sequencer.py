@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.keys import SigningKeyUnavailable, signing_key
-from audit.models import AuditCheckpoint, AuditEvent, CheckpointReason
+from audit.models import EVENT_CONTENT_COLUMNS, AuditCheckpoint, AuditEvent, CheckpointReason
 from audit.verify_export import GENESIS_HASH, checkpoint_message, event_hash
 from ehr.db.locks import transaction_lock, transaction_locks
 
@@ -201,20 +201,7 @@ def _chain_order(chain_id: int | None) -> int:
 
 
 # What the sequencer reads of a waiting event: what its hash covers, except its place.
-_HASHED_COLUMNS = (
-    "id",
-    "chain_id",
-    "occurred_at",
-    "actor_id",
-    "actor_label",
-    "action",
-    "target_type",
-    "target_id",
-    "outcome",
-    "ip_address",
-    "user_agent",
-    "details",
-)
+_HASHED_COLUMNS = ("id", *EVENT_CONTENT_COLUMNS)
 
 
 def _hashed_record(row: dict[str, Any], position: int, previous_hash: str) -> dict[str, Any]:

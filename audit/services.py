@@ -18,7 +18,7 @@ from django.utils import timezone
 import audit
 from audit import sequencer
 from audit.keys import SigningKeyUnavailable, trusted_public_keys
-from audit.models import AuditCheckpoint, AuditEvent, CheckpointReason, IncidentReport, Outcome
+from audit.models import EVENT_CONTENT_COLUMNS, AuditCheckpoint, AuditEvent, CheckpointReason, IncidentReport, Outcome
 from audit.sequencer import chain_filter, checkpoint_record, event_record
 from audit.verify_export import Finding
 from audit.verify_export import verify_chain as verify_records
@@ -81,23 +81,6 @@ def build_event(
     )
 
 
-# The columns an event is inserted with: everything but its id and its place in the chain
-# (position, previous_hash, hash), which the sequencer sets after commit.
-_INSERT_COLUMNS = (
-    "chain_id",
-    "occurred_at",
-    "actor_id",
-    "actor_label",
-    "action",
-    "target_type",
-    "target_id",
-    "outcome",
-    "ip_address",
-    "user_agent",
-    "details",
-)
-
-
 _IP_FIELD = AuditEvent._meta.get_field("ip_address")
 
 
@@ -105,14 +88,14 @@ _IP_FIELD = AuditEvent._meta.get_field("ip_address")
 def _insert_sql(rows: int) -> str:
     """INSERT ... RETURNING id for `rows` events (built once per batch size)."""
     table = AuditEvent._meta.db_table
-    columns = ", ".join(f'"{column}"' for column in _INSERT_COLUMNS)
-    one_row = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
+    columns = ", ".join(f'"{column}"' for column in EVENT_CONTENT_COLUMNS)
+    one_row = "(" + ", ".join(["%s"] * len(EVENT_CONTENT_COLUMNS)) + ")"
     values = ", ".join([one_row] * rows)
     return f'INSERT INTO "{table}" ({columns}) VALUES {values} RETURNING "id"'  # noqa: S608  # our names
 
 
 def _row(event: AuditEvent, connection: BaseDatabaseWrapper) -> tuple[Any, ...]:
-    """The values of `_INSERT_COLUMNS` as the backend stores them (the details as JSON text:
+    """The values of `EVENT_CONTENT_COLUMNS` as the backend stores them (the details as JSON text:
     PostgreSQL casts it to jsonb)."""
     return (
         event.chain_id,

@@ -51,92 +51,21 @@ from django.utils import timezone  # noqa: E402
 
 class Prescriber:
     def __init__(self, index: int, pharmacy: Any, medication: Any) -> None:
-        from eprescribe.models import Patient
-        from mfa.models import DeviceKind, ProviderDevice
-        from providers.models import (
-            DeaRegistration,
-            EpcsPermission,
-            EpcsPermissionState,
-            IdentityAssurance,
-            Membership,
-            Practice,
-            PracticeRole,
-            Provider,
-            User,
-        )
+        from epcs_seed import epcs_prescriber
 
-        self.practice = Practice.objects.create(name=f"Bench Practice {index}", city="Princeton", state="NJ")
-        self.user = User.objects.create_user(f"bench{index}", password=None, last_name="Doctor")
-        Membership.objects.create(user=self.user, practice=self.practice, role=PracticeRole.PRESCRIBER)
-        self.provider = Provider.objects.create(
-            user=self.user,
-            display_name=f"Dr. Bench {index}",
-            idme_uuid=f"bench-{index}",
-            identity_ial=IdentityAssurance.IAL2,
-            identity_verified_at=timezone.now(),
-            address_line1="1 Main Street",
-            city="Princeton",
-            state="NJ",
-            postal_code="08540",
+        seeded = epcs_prescriber(
+            index, idme_uuid=f"bench-{index}", device_id=f"phone-{index}", device_added_at=timezone.now()
         )
-        self.device = ProviderDevice.objects.create(
-            provider=self.provider,
-            idme_device_id=f"phone-{index}",
-            name="Phone",
-            kind=DeviceKind.PUSH,
-            added_at=timezone.now(),
-            is_primary=True,
-        )
-        self.registration = DeaRegistration.objects.create(
-            provider=self.provider,
-            number=f"AD{1000000 + index:07d}"[:9],
-            state="NJ",
-            expires_on=timezone.localdate() + dt.timedelta(days=365),
-            # Benchmark data: recorded as verified against the DEA registry (DEA-20) without asking it.
-            verified_at=timezone.now(),
-        )
-        self.registration.verified_fingerprint = self.registration.verification_fingerprint()
-        self.registration.save(update_fields=["verified_fingerprint"])
-        EpcsPermission.objects.create(
-            provider=self.provider, practice=self.practice, state=EpcsPermissionState.GRANTED, granted_at=timezone.now()
-        )
-        self.patient = Patient.objects.create(
-            practice=self.practice,
-            first_name="Pat",
-            last_name=f"Doe{index}",
-            date_of_birth=dt.date(1970, 1, 1),
-            address_line1="2 Elm Street",
-            city="Trenton",
-            state="NJ",
-            postal_code="08608",
-        )
+        self.practice, self.user, self.provider = seeded.practice, seeded.user, seeded.provider
+        self.device = seeded.device
+        self.seeded = seeded
         self.pharmacy = pharmacy
         self.medication = medication
 
     def ready(self, count: int) -> list[Any]:
-        from eprescribe import services
+        from epcs_seed import ready_prescriptions
 
-        return [
-            services.mark_ready(
-                services.create_prescription(
-                    actor=self.user,
-                    prescriber=self.provider,
-                    practice=self.practice,
-                    fields={
-                        "patient": self.patient,
-                        "dea_registration": self.registration,
-                        "medication": self.medication,
-                        "quantity": 10 + n,
-                        "directions": "Take 1 tablet every 6 hours as needed",
-                        "refills": 0,
-                        "pharmacy": self.pharmacy,
-                    },
-                ),
-                self.user,
-                practice=self.practice,
-            )
-            for n in range(count)
-        ]
+        return ready_prescriptions(self.seeded, count, medication=self.medication, pharmacy=self.pharmacy)
 
     def pending_push(self, count: int, index: int) -> Any:
         """A ceremony bound to its review and its pending push challenge, as the pages leave them."""

@@ -26,7 +26,6 @@ approved back to back as fast as the phone can (a stress figure).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import random
 import shutil
@@ -127,28 +126,13 @@ class Prescriber:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
         from django.utils import timezone
+        from epcs_seed import epcs_prescriber
 
-        from eprescribe import services as rx_services
-        from eprescribe.models import Medication, Patient, Pharmacy
+        from eprescribe.models import Medication, Pharmacy
         from idme_sandbox import authenticators
         from idme_sandbox.models import Account, Client, Consent, Device, DeviceKind
-        from mfa.models import DeviceKind as MirrorKind
-        from mfa.models import ProviderDevice
-        from providers.models import (
-            DeaRegistration,
-            EpcsPermission,
-            EpcsPermissionState,
-            IdentityAssurance,
-            Membership,
-            Practice,
-            PracticeRole,
-            Provider,
-            User,
-        )
 
         client = Client.objects.get()
-        # One practice per prescriber: each signs in their own practice (and audit chain).
-        self.practice = Practice.objects.create(name=f"Bench Practice {index}", city="Princeton", state="NJ")
         account = Account(email=f"bench{index}@example.test", fname="Bench", lname=f"Doctor{index}", ial=2)
         account.identity_verified_at = timezone.now()
         account.password = "!"  # nobody signs in as these (and PBKDF2 would dominate the seeding time)
@@ -159,74 +143,23 @@ class Prescriber:
         phone = Device.objects.create(
             account=account, kind=DeviceKind.PUSH, name="Phone", public_key=authenticators.encode_b64url(raw)
         )
-        user = User.objects.create_user(f"bench{index}", password=None, last_name="Doctor")
-        Membership.objects.create(user=user, practice=self.practice, role=PracticeRole.PRESCRIBER)
-        self.provider = Provider.objects.create(
-            user=user,
-            display_name=f"Dr. Bench {index}",
-            idme_uuid=account.uuid,
-            identity_ial=IdentityAssurance.IAL2,
-            identity_verified_at=timezone.now(),
-            address_line1="1 Main Street",
-            city="Princeton",
-            state="NJ",
-            postal_code="08540",
+        seeded = epcs_prescriber(
+            index, idme_uuid=account.uuid, device_id=phone.device_id, device_added_at=phone.added_at
         )
-        # The mirror as the EHR's device sync would write it.
-        self.device = ProviderDevice.objects.create(
-            provider=self.provider,
-            idme_device_id=phone.device_id,
-            name="Phone",
-            kind=MirrorKind.PUSH,
-            added_at=phone.added_at,
-            is_primary=True,
+        self.seeded = seeded
+        self.practice, self.user, self.provider, self.device = (
+            seeded.practice,
+            seeded.user,
+            seeded.provider,
+            seeded.device,
         )
-        registration = DeaRegistration.objects.create(
-            provider=self.provider,
-            number=f"AD{1000000 + index:07d}"[:9],
-            state="NJ",
-            expires_on=timezone.localdate() + dt.timedelta(days=365),
-            # Benchmark data: recorded as verified against the DEA registry (DEA-20) without asking it.
-            verified_at=timezone.now(),
-        )
-        registration.verified_fingerprint = registration.verification_fingerprint()
-        registration.save(update_fields=["verified_fingerprint"])
-        EpcsPermission.objects.create(
-            provider=self.provider, practice=self.practice, state=EpcsPermissionState.GRANTED, granted_at=timezone.now()
-        )
-        patient = Patient.objects.create(
-            practice=self.practice,
-            first_name="Pat",
-            last_name=f"Doe{index}",
-            date_of_birth=dt.date(1970, 1, 1),
-            address_line1="2 Elm Street",
-            city="Trenton",
-            state="NJ",
-            postal_code="08608",
-        )
-        self.user = user
-        self.registration = registration
-        self.patient = patient
         self.pharmacy = Pharmacy.objects.get()
         self.medication = Medication.objects.get()
-        self.rx_services = rx_services
 
     def new_prescription(self) -> Any:
-        rx = self.rx_services.create_prescription(
-            actor=self.user,
-            prescriber=self.provider,
-            practice=self.practice,
-            fields={
-                "patient": self.patient,
-                "dea_registration": self.registration,
-                "medication": self.medication,
-                "quantity": 10,
-                "directions": "Take 1 tablet every 6 hours as needed",
-                "refills": 0,
-                "pharmacy": self.pharmacy,
-            },
-        )
-        return self.rx_services.mark_ready(rx, self.user, practice=self.practice)
+        from epcs_seed import ready_prescriptions
+
+        return ready_prescriptions(self.seeded, 1, medication=self.medication, pharmacy=self.pharmacy)[0]
 
     def start_push(self, rx: Any) -> Any:
         """Start a push ceremony as the page does (eprescribe.ceremony): "Sign selected" checks
