@@ -48,9 +48,8 @@ def sent() -> Iterator[list[str]]:
         raw.cursor_factory = factory
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no round trips to save: it writes at once")
 def test_an_audited_transaction_sends_its_event_with_the_commit_prepared_once(user: User, sent: list[str]) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite has no round trips to save: each event is written at once")
     events = []
     for name in ("Ada", "Grace"):
         with transaction.atomic():
