@@ -97,12 +97,15 @@ def record(
     request: HttpRequest | None = None,
     details: dict[str, Any] | None = None,
     chain: Any = CURRENT_CHAIN,
+    at_once: bool = False,
 ) -> AuditEvent:
     """Append one event to the trail: who (`actor`, else the request's user) did `action`
     to `target` (a model instance or a (type, id) pair), with what `outcome` (an
     audit.models.Outcome; success unless told) and `details`, in the hash chain of `chain`
     (a practice or its id; None: the chain of events that belong to no practice; by default
-    the current request's practice, `in_chain`).
+    the current request's practice, `in_chain`). `at_once`: written before this returns, so a
+    trail that refuses it raises here (otherwise, on PostgreSQL inside a transaction, the
+    insert may travel with the next statement or the COMMIT; docs/audit.md).
 
     The import is lazy so that `import audit` loads no model."""
     from audit.services import append_events, build_event
@@ -110,13 +113,14 @@ def record(
     event = build_event(
         action, actor=actor, target=target, outcome=outcome, request=request, details=details, chain=_resolve(chain)
     )
-    return append_events([event])[0]
+    return append_events([event], at_once=at_once)[0]
 
 
-def record_many(entries: list[tuple[str, dict[str, Any]]]) -> list[AuditEvent]:
+def record_many(entries: list[tuple[str, dict[str, Any]]], *, at_once: bool = False) -> list[AuditEvent]:
     """Append several events at once, in order: (action, arguments of record) pairs.
 
     One insert for a batch, e.g. every prescription of one signing; no lock is taken.
+    `at_once` as for `record` (a caller that must refuse when the trail does, DEA-16).
     """
     from audit.services import append_events, build_event
 
@@ -124,5 +128,6 @@ def record_many(entries: list[tuple[str, dict[str, Any]]]) -> list[AuditEvent]:
         [
             build_event(action, **{**kwargs, "chain": _resolve(kwargs.get("chain", CURRENT_CHAIN))})
             for action, kwargs in entries
-        ]
+        ],
+        at_once=at_once,
     )

@@ -112,7 +112,7 @@ def _row(event: AuditEvent, connection: BaseDatabaseWrapper) -> tuple[Any, ...]:
     )
 
 
-def _insert(events: list[AuditEvent]) -> None:
+def _insert(events: list[AuditEvent], at_once: bool) -> None:
     """One INSERT ... RETURNING id for the batch, in the caller's transaction, built once
     per batch size with nothing of the ORM's machinery. Where the database can (PostgreSQL
     inside a transaction: ehr/db/postgresql) the insert travels with the next statement or
@@ -122,7 +122,7 @@ def _insert(events: list[AuditEvent]) -> None:
     sql = _insert_sql(len(events))
     params = [value for event in events for value in _row(event, connection)]
     on_rows = functools.partial(_set_ids, events, connection.alias)
-    if getattr(connection, "can_send_with_commit", bool)():
+    if not at_once and getattr(connection, "can_send_with_commit", bool)():
         connection.send_with_commit(sql, params, on_rows)  # type: ignore[attr-defined]
         for event in events:  # saved as far as anything can tell; reading its id sends the insert
             event._state.adding, event._state.db = False, connection.alias
@@ -141,13 +141,13 @@ def _set_ids(events: list[AuditEvent], alias: str, rows: list[tuple[Any, ...]]) 
         event._state.db = alias
 
 
-def append_events(events: list[AuditEvent]) -> list[AuditEvent]:
+def append_events(events: list[AuditEvent], *, at_once: bool = False) -> list[AuditEvent]:
     """Insert events in order, in the caller's transaction, without their place in the chain:
-    no lock is taken. Each chain involved is sequenced right after commit (audit.sequencer);
+    no lock is taken (`at_once`: audit.record). Each chain involved is sequenced right after commit (audit.sequencer);
     rolled back, the events are gone and no position was used."""
     if not events:
         return events
-    _insert(events)
+    _insert(events, at_once)
     if settings.AUDIT_SEQUENCER_FOLLOWS:
         return events  # the dedicated sequencer finds them (audit.sequencer.follow)
     for chain_id in dict.fromkeys(event.chain_id for event in events):

@@ -449,7 +449,7 @@ def _record_or_refuse(entries: list[tuple[str, dict[str, Any]]]) -> None:
     try:
         # No savepoint: a failure here must roll back the whole signing anyway.
         with transaction.atomic(savepoint=False):
-            audit.record_many(entries)
+            audit.record_many(entries, at_once=True)
     except DatabaseError as exc:
         logger.error("Audit trail unavailable, signing refused: %s", exc)
         raise SigningRefused(AUDIT_UNAVAILABLE) from exc

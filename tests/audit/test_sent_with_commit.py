@@ -111,3 +111,15 @@ def test_an_event_the_database_refuses_fails_the_whole_transaction(user: User) -
         audit.record("test.refused", target=user, details={"nul": "\x00"})
     assert not AuditEvent.objects.filter(action="test.refused").exists()
     assert User.objects.get(pk=user.pk).first_name != "Lost"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite writes every event at once anyway")
+def test_at_once_writes_before_returning_for_callers_that_must_refuse_when_the_trail_does(
+    user: User, sent: list[str]
+) -> None:
+    # DEA-16: signing writes its events at once, so a refusing trail refuses the signing there.
+    with transaction.atomic():
+        audit.record("test.at_once", target=user, at_once=True)
+        written_before_returning = [message for message in sent if "audit_auditevent" in message]
+    assert written_before_returning and written_before_returning[0].startswith('INSERT INTO "audit_auditevent"')
+    assert AuditEvent.objects.filter(action="test.at_once").count() == 1
