@@ -95,21 +95,14 @@ def _insert_sql(rows: int) -> str:
 
 
 def _row(event: AuditEvent, connection: BaseDatabaseWrapper) -> tuple[Any, ...]:
-    """The values of `EVENT_CONTENT_COLUMNS` as the backend stores them (the details as JSON text:
-    PostgreSQL casts it to jsonb)."""
-    return (
-        event.chain_id,
-        connection.ops.adapt_datetimefield_value(event.occurred_at),
-        event.actor_id,
-        event.actor_label,
-        event.action,
-        event.target_type,
-        event.target_id,
-        event.outcome,
-        _IP_FIELD.get_prep_value(event.ip_address),  # normalised as the field would
-        event.user_agent,
-        json.dumps(event.details),
-    )
+    """The values of `EVENT_CONTENT_COLUMNS` (column names are the attribute names), as the
+    backend stores them: the details as JSON text (PostgreSQL casts it to jsonb), the address
+    normalised as the field would."""
+    values = {column: getattr(event, column) for column in EVENT_CONTENT_COLUMNS}
+    values["occurred_at"] = connection.ops.adapt_datetimefield_value(event.occurred_at)
+    values["ip_address"] = _IP_FIELD.get_prep_value(event.ip_address)
+    values["details"] = json.dumps(event.details)
+    return tuple(values[column] for column in EVENT_CONTENT_COLUMNS)
 
 
 def _insert(events: list[AuditEvent], at_once: bool) -> None:
@@ -136,6 +129,7 @@ def _insert(events: list[AuditEvent], at_once: bool) -> None:
 
 def _set_ids(events: list[AuditEvent], alias: str, rows: list[tuple[Any, ...]]) -> None:
     for event, (pk,) in zip(events, rows, strict=True):
+        event.__dict__.pop("_send_queued", None)  # sent: nothing of the connection stays on it
         event.pk = pk
         event._state.adding = False
         event._state.db = alias

@@ -123,3 +123,11 @@ def test_at_once_writes_before_returning_for_callers_that_must_refuse_when_the_t
         written_before_returning = [message for message in sent if "audit_auditevent" in message]
     assert written_before_returning and written_before_returning[0].startswith('INSERT INTO "audit_auditevent"')
     assert AuditEvent.objects.filter(action="test.at_once").count() == 1
+
+
+def test_a_sent_event_keeps_nothing_of_the_connection_and_pickles(user: User) -> None:
+    import pickle
+
+    with transaction.atomic():
+        event = audit.record("test.pickled", target=user)
+    assert pickle.loads(pickle.dumps(event)).pk == event.pk
