@@ -3,6 +3,7 @@ DEA-17). docs/audit.md describes the chains and the sequencer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from django.conf import settings
@@ -80,6 +81,9 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
             raise AppendOnlyError(f"{len(seals) - sealed} audit events were sealed already")
 
 
+_SEND = "_send_queued"  # on an event whose insert is queued: the callable that sends it
+
+
 class _EventIdAttribute(DeferredAttribute):
     """An event's id while its insert is still queued to travel with the transaction's next
     statement or COMMIT (audit.services, ehr/db/postgresql): reading it sends the insert
@@ -89,7 +93,7 @@ class _EventIdAttribute(DeferredAttribute):
     def __get__(self, instance: Any, cls: Any = None) -> Any:
         if instance is None or self.field.attname in instance.__dict__:
             return super().__get__(instance, cls)
-        send = instance.__dict__.pop("_send_queued", None)
+        send = instance.__dict__.pop(_SEND, None)
         if send is not None:
             send()
         return instance.__dict__.get(self.field.attname)
@@ -160,6 +164,19 @@ class AuditEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
+
+    def mark_queued(self, alias: str, send: Callable[[], None]) -> None:
+        """Saved as far as anything can tell, its insert queued on `alias`: reading its id
+        calls `send` first (EventIdField)."""
+        self._state.adding, self._state.db = False, alias
+        self.__dict__.pop(self._meta.pk.attname, None)
+        self.__dict__[_SEND] = send
+
+    def mark_stored(self, alias: str, pk: int) -> None:
+        """Its row exists with id `pk`; nothing of the connection stays on it (it pickles)."""
+        self.__dict__.pop(_SEND, None)
+        self.pk = pk
+        self._state.adding, self._state.db = False, alias
 
 
 # What an event says: every column its hash covers but its place in the chain (position,

@@ -117,10 +117,8 @@ def _insert(events: list[AuditEvent], at_once: bool) -> None:
     on_rows = functools.partial(_set_ids, events, connection.alias)
     if not at_once and getattr(connection, "can_send_with_commit", bool)():
         connection.send_with_commit(sql, params, on_rows)  # type: ignore[attr-defined]
-        for event in events:  # saved as far as anything can tell; reading its id sends the insert
-            event._state.adding, event._state.db = False, connection.alias
-            del event.__dict__["id"]  # (audit.models.EventIdField)
-            event.__dict__["_send_queued"] = connection.send_queued  # type: ignore[attr-defined]
+        for event in events:
+            event.mark_queued(connection.alias, connection.send_queued)  # type: ignore[attr-defined]
         return
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -129,10 +127,7 @@ def _insert(events: list[AuditEvent], at_once: bool) -> None:
 
 def _set_ids(events: list[AuditEvent], alias: str, rows: list[tuple[Any, ...]]) -> None:
     for event, (pk,) in zip(events, rows, strict=True):
-        event.__dict__.pop("_send_queued", None)  # sent: nothing of the connection stays on it
-        event.pk = pk
-        event._state.adding = False
-        event._state.db = alias
+        event.mark_stored(alias, pk)
 
 
 def append_events(events: list[AuditEvent], *, at_once: bool = False) -> list[AuditEvent]:

@@ -131,3 +131,11 @@ def test_a_sent_event_keeps_nothing_of_the_connection_and_pickles(user: User) ->
     with transaction.atomic():
         event = audit.record("test.pickled", target=user)
     assert pickle.loads(pickle.dumps(event)).pk == event.pk
+
+
+def test_reading_the_id_of_a_rolled_back_event_sends_nothing(user: User) -> None:
+    with pytest.raises(Boom), transaction.atomic():
+        event = audit.record("test.rolled_back_id", target=user)
+        raise Boom
+    event.pk  # noqa: B018 - the read itself is the test: nothing is left to send, nothing fails
+    assert not AuditEvent.objects.filter(action="test.rolled_back_id").exists()

@@ -63,6 +63,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         """The queued statements (each prepared on first use) and `suffix`, in one message;
         each statement's rows to its callback."""
         queued, self._with_commit = self._with_commit, []
+        if not queued and not suffix:
+            return  # sent already, or rolled back
         parts: list[str] = []
         preparing: dict[str, str] = {}
         for sql, params, _ in queued:
