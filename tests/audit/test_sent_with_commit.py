@@ -5,11 +5,12 @@ rollback, and a refused event fails the whole transaction (DEA-13)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import tempfile
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from psycopg import pq
 
 import audit
 from audit.models import AuditEvent
@@ -28,33 +29,37 @@ def user() -> User:
 
 
 @pytest.fixture
-def sent() -> Iterator[list[str]]:
-    """Every message a new connection sends to the database, as text."""
-    messages: list[str] = []
+def recording() -> Iterator[Callable[[], list[str]]]:
+    """Records every simple-protocol message a new connection sends to the database, as libpq
+    traces it on the wire (PostgreSQL only); calling it stops the recording and returns them."""
     connection.close()
     connection.ensure_connection()
-    raw = connection.connection
-    factory = raw.cursor_factory
+    pgconn = connection.connection.pgconn
+    with tempfile.TemporaryFile() as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
 
-    class Recording(factory):  # type: ignore[misc,valid-type]  # the backend's own cursor class
-        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-            messages.append(str(query))
-            return super().execute(query, params, **kwargs)
+        def stop() -> list[str]:
+            pgconn.untrace()  # flushes the trace
+            trace.seek(0)
+            lines = [line.split("\t", 3) for line in trace.read().decode().splitlines()]
+            # Direction (F: frontend), length, message type, then the query in double quotes.
+            return [text.strip()[1:-1] for direction, _, kind, text in lines if (direction, kind) == ("F", "Query")]
 
-    raw.cursor_factory = Recording
-    try:
-        yield messages
-    finally:
-        raw.cursor_factory = factory
+        yield stop
+        pgconn.untrace()
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no round trips to save: it writes at once")
-def test_an_audited_transaction_sends_its_event_with_the_commit_prepared_once(user: User, sent: list[str]) -> None:
+def test_an_audited_transaction_sends_its_event_with_the_commit_prepared_once(
+    user: User, recording: Callable[[], list[str]]
+) -> None:
     events = []
     for name in ("Ada", "Grace"):
         with transaction.atomic():
             User.objects.filter(pk=user.pk).update(first_name=name)
             events.append(audit.record("test.with_commit", target=user, chain=5))
+    sent = recording()
     with_events = [message for message in sent if "EXECUTE ehr_statement_" in message]
     # One message per transaction: the event and the COMMIT; the insert prepared only once.
     assert len(with_events) == 2 and all(message.endswith("; COMMIT") for message in with_events)
@@ -92,6 +97,24 @@ def test_a_rolled_back_transaction_leaves_no_event_and_sends_none_later(user: Us
     assert User.objects.get(pk=user.pk).first_name != "Never"
 
 
+def test_an_event_that_opens_its_transaction_is_rolled_back_with_it(user: User) -> None:
+    # Its message begins the transaction (nothing else was sent in it yet): no autocommit.
+    with pytest.raises(Boom), transaction.atomic():
+        event = audit.record("test.opens", target=user)
+        assert AuditEvent.objects.filter(pk=event.pk).exists()
+        raise Boom
+    assert not AuditEvent.objects.filter(action="test.opens").exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no round trips to save: it writes at once")
+def test_an_event_alone_in_its_transaction_is_one_message(user: User, recording: Callable[[], list[str]]) -> None:
+    with transaction.atomic():
+        event = audit.record("test.alone", target=user, chain=5)
+    transaction_message = recording()[0]  # what follows is the sequencer's, after commit
+    assert transaction_message.startswith("BEGIN; PREPARE ehr_statement_") and transaction_message.endswith("; COMMIT")
+    assert AuditEvent.objects.get(pk=event.pk).action == "test.alone"
+
+
 def test_a_savepoint_rolled_back_takes_its_events_and_keeps_the_earlier_ones(user: User) -> None:
     with transaction.atomic():
         audit.record("test.kept", target=user)
@@ -115,12 +138,12 @@ def test_an_event_the_database_refuses_fails_the_whole_transaction(user: User) -
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite writes every event at once anyway")
 def test_at_once_writes_before_returning_for_callers_that_must_refuse_when_the_trail_does(
-    user: User, sent: list[str]
+    user: User, recording: Callable[[], list[str]]
 ) -> None:
     # DEA-16: signing writes its events at once, so a refusing trail refuses the signing there.
     with transaction.atomic():
         audit.record("test.at_once", target=user, at_once=True)
-        written_before_returning = [message for message in sent if "audit_auditevent" in message]
+        written_before_returning = [message for message in recording() if "audit_auditevent" in message]
     assert written_before_returning and written_before_returning[0].startswith('INSERT INTO "audit_auditevent"')
     assert AuditEvent.objects.filter(action="test.at_once").count() == 1
 

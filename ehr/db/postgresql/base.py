@@ -24,10 +24,13 @@ from typing import Any
 
 from django.db.backends.postgresql import base
 from django.db.backends.utils import debug_transaction
+from psycopg import abc, errors, generators, pq
+from psycopg.adapt import Transformer
 
 RowsCallback = Callable[[list[tuple[Any, ...]]], None]
 _NAMES = itertools.count(1)
 _PLACEHOLDER = re.compile(r"%s")
+_SUCCEEDED = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 
 
 def _numbered(sql: str) -> str:
@@ -40,7 +43,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._with_commit: list[tuple[str, Sequence[Any], RowsCallback]] = []
-        self._prepared: dict[str, str] = {}  # statement -> its prepared name on this connection
+        self._prepared: dict[str, bytes] = {}  # statement -> its prepared name on this connection
+        self._transformer: abc.Transformer | None = None  # this connection's adapters, for _send
         # First of the wrappers (test helpers append theirs after it and pop their own).
         self.execute_wrappers.append(self._send_queued_first)
 
@@ -61,29 +65,53 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _send(self, suffix: str) -> None:
         """The queued statements (each prepared on first use) and `suffix`, in one message;
-        each statement's rows to its callback."""
+        each statement's rows to its callback.
+
+        Sent straight through libpq with psycopg's own generator, values quoted by psycopg's
+        adapters (those of this connection), results loaded by them: a cursor's machinery
+        cost this message more than everything else the audit adds (docs/performance.md)."""
         queued, self._with_commit = self._with_commit, []
         if not queued and not suffix:
             return  # sent already, or rolled back
-        parts: list[str] = []
-        preparing: dict[str, str] = {}
+        connection = self.connection
+        # The transaction's first statement: psycopg has not begun it yet (it begins lazily).
+        parts = [self._begin()] if connection.pgconn.transaction_status == pq.TransactionStatus.IDLE else []
+        if self._transformer is None:
+            self._transformer = Transformer.from_context(connection)
+        literal = self._transformer.as_literal
+        preparing: dict[str, bytes] = {}
+        executes: list[int] = []  # where each queued statement's result is
         for sql, params, _ in queued:
             name = self._prepared.get(sql) or preparing.get(sql)
             if name is None:
-                name = preparing[sql] = f"ehr_statement_{next(_NAMES)}"
-                parts.append(f"PREPARE {name} AS {_numbered(sql)}")
-            parts.append(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})")
-        sql = "; ".join(parts + ([suffix] if suffix else []))
-        values = [value for _, params, _ in queued for value in params]
-        with self.wrap_database_errors, self.connection.cursor() as cursor:
-            cursor.execute(sql, values)
-            self._prepared.update(preparing)
-            for _, _, on_rows in queued:
-                # PREPARE statements have no rows: skip to each EXECUTE's result.
-                while cursor.pgresult is not None and cursor.pgresult.command_status.startswith(b"PREPARE"):
-                    cursor.nextset()
-                on_rows(cursor.fetchall())
-                cursor.nextset()
+                name = preparing[sql] = b"ehr_statement_%d" % next(_NAMES)
+                parts.append(b"PREPARE %s AS %s" % (name, _numbered(sql).encode()))
+            values = [b"NULL" if value is None else literal(value) for value in params]
+            executes.append(len(parts))
+            parts.append(b"EXECUTE %s (%s)" % (name, b", ".join(values)))
+        if suffix:
+            parts.append(suffix.encode())
+        with self.wrap_database_errors, connection.lock:
+            connection.pgconn.send_query(b"; ".join(parts))
+            results = connection.wait(generators.execute(connection.pgconn))
+            failed = next((result for result in results if result.status not in _SUCCEEDED), None)
+            if failed is not None:  # the server ran nothing after it
+                raise errors.error_from_result(failed, encoding=connection.info.encoding)
+        self._prepared.update(preparing)
+        for (_, _, on_rows), index in zip(queued, executes, strict=True):
+            self._transformer.set_pgresult(results[index])
+            on_rows(self._transformer.load_rows(0, results[index].ntuples, tuple))
+
+    def _begin(self) -> bytes:
+        """BEGIN as psycopg would send it for this connection's transaction characteristics."""
+        connection, words = self.connection, [b"BEGIN"]
+        if connection.isolation_level is not None:
+            words.append(b"ISOLATION LEVEL " + connection.isolation_level.name.replace("_", " ").encode())
+        if connection.read_only is not None:
+            words.append(b"READ ONLY" if connection.read_only else b"READ WRITE")
+        if connection.deferrable is not None:
+            words.append(b"DEFERRABLE" if connection.deferrable else b"NOT DEFERRABLE")
+        return b" ".join(words)
 
     def _send_queued_first(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         if self._with_commit:
@@ -110,4 +138,5 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         self._prepared = {}  # a new session has no prepared statements
+        self._transformer = None
         return super().get_new_connection(conn_params)
