@@ -9,6 +9,11 @@ from django.conf import settings
 
 from eprescribe.transmission import TransmissionRetryable, record_final_failure, transmit
 
+# Below the default (0, the highest on Redis; the filesystem broker has no priorities): a
+# worker takes the completion of a clinician's pending signing, who waits on the page, before
+# the transmission of a prescription already signed, which waits on no one (docs/performance.md).
+TRANSMISSION_PRIORITY = 6
+
 
 class TransmitTask(Task):
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
@@ -28,12 +33,13 @@ class TransmitTask(Task):
     retry_backoff_max=settings.EPCS_TRANSMISSION_BACKOFF_MAX_SECONDS,
     retry_jitter=True,
     acks_late=True,
+    priority=TRANSMISSION_PRIORITY,
 )
 def transmit_prescription(self: Task, prescription_id: int) -> str:
     return transmit(int(prescription_id), attempt=self.request.retries + 1)
 
 
-@shared_task(name="eprescribe.transmit_batch", acks_late=True)
+@shared_task(name="eprescribe.transmit_batch", acks_late=True, priority=TRANSMISSION_PRIORITY)
 def transmit_batch(prescription_ids: list[int]) -> int:
     """One message per signing; each prescription then has its own task and retries."""
     for prescription_id in prescription_ids:

@@ -4,9 +4,9 @@ Push polling: ONE poller for all pending push challenges, no beat. The poller is
 that loops, asking ID.me about every pending push in one batch request (`push_statuses`)
 every POLL_INTERVAL seconds; it stops IDLE_LINGER_SECONDS after the last pending push and
 re-queues itself after MAX_RUN_SECONDS. So 200 pending pushes cost 1 request per round (2
-with batches of 100), not 200. The poller completes up to POLLER_COMPLETES approvals of a
-round itself and hands the rest, COMPLETION_CHUNK at a time, to `complete_approved_pushes`
-tasks, which other worker processes run in parallel (each asks ID.me again about its chunk
+with batches of 100), not 200. The poller completes the approvals of a quiet round (at most
+POLLER_COMPLETES) itself and hands those of a busier round, COMPLETION_CHUNK at a time, to
+`complete_approved_pushes` tasks, which other worker processes run in parallel (each asks ID.me again about its chunk
 before completing: a queued message alone approves nothing). A challenge handed over is
 marked in the cache for IN_FLIGHT_SECONDS, so later rounds do not hand it over again while
 its task waits; completion stays exactly once whatever happens (complete_challenge).
@@ -41,9 +41,11 @@ MAX_RUN_SECONDS = 600.0
 # busy practice is polled at once instead of waiting for a new task behind other work.
 IDLE_LINGER_SECONDS = 60.0
 STALE_AFTER = 30.0
-# Approvals a polling round completes itself; the rest go to other processes in chunks this
-# big (each chunk costs one more batch request to ID.me: 200 approvals, 20 requests; 10 gave
-# the lowest burst latency of 5, 10 and 15 on 2 cores with 3 completing processes, docs/performance.md).
+# A polling round with at most POLLER_COMPLETES approvals completes them itself (no hop through
+# the broker for the usual lone clinician); a busier round hands all of them to other processes,
+# so the poller goes straight back to polling, in chunks of COMPLETION_CHUNK (each chunk costs
+# one more batch request to ID.me: 200 approvals, 20 requests; 10 gave the lowest burst latency
+# of 5, 10 and 15 on 2 cores with 3 completing processes, docs/performance.md).
 POLLER_COMPLETES = 2
 COMPLETION_CHUNK = 10
 IN_FLIGHT_SECONDS = 30
@@ -104,19 +106,20 @@ def _in_flight_key(challenge_id: str) -> str:
 
 
 def _fan_out(approved: list[str]) -> list[str]:
-    """Hand all but the first POLLER_COMPLETES of a round's approvals to completion tasks;
-    returns the ids the poller completes itself. Ids whose task is still on its way are left
+    """Hand a busy round's approvals (more than POLLER_COMPLETES) to completion tasks; returns
+    the ids the poller completes itself (a quiet round's). Ids whose task is still on its way are left
     alone (neither completed here nor handed over again)."""
     if connection.vendor == "sqlite":
         return approved  # one write transaction at a time: parallel completions only queue
     in_flight = cache.get_many([_in_flight_key(pk) for pk in approved])
     free = [pk for pk in approved if _in_flight_key(pk) not in in_flight]
-    own, rest = free[:POLLER_COMPLETES], free[POLLER_COMPLETES:]
-    for start in range(0, len(rest), COMPLETION_CHUNK):
-        chunk = rest[start : start + COMPLETION_CHUNK]
+    if len(free) <= POLLER_COMPLETES:
+        return free
+    for start in range(0, len(free), COMPLETION_CHUNK):
+        chunk = free[start : start + COMPLETION_CHUNK]
         cache.set_many({_in_flight_key(pk): 1 for pk in chunk}, timeout=IN_FLIGHT_SECONDS)
         complete_approved_pushes.apply_async(args=(chunk,))
-    return own
+    return []
 
 
 @shared_task(name="mfa.complete_approved_pushes", acks_late=True, ignore_result=True)
