@@ -370,6 +370,14 @@ def checkpoint(chain_id: int | None, reason: CheckpointReason) -> AuditCheckpoin
         return _sign(chain_id, position, head_hash, reason)
 
 
+def oldest_waiting_age() -> dt.timedelta | None:
+    """How long the oldest committed, unsequenced event has waited (since it was recorded);
+    None when none waits. A sequencer's health: a live one keeps this well under a second."""
+    oldest = AuditEvent.objects.filter(position__isnull=True).order_by("id").values_list("occurred_at", flat=True)
+    first = oldest.first()
+    return None if first is None else timezone.now() - first
+
+
 def chains_waiting() -> set[int | None]:
     """Chains with committed events that have no position yet."""
     waiting = AuditEvent.objects.filter(position__isnull=True).order_by()

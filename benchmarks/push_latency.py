@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 VAR = Path(os.environ.get("EHR_VAR_DIR", ROOT / "var" / "bench-push"))
 
 
-def prepare_environment(port: int) -> dict[str, str]:
+def prepare_environment(port: int, sequencer: str) -> dict[str, str]:
     if VAR.exists():
         shutil.rmtree(VAR)
     VAR.mkdir(parents=True)
@@ -55,6 +55,9 @@ def prepare_environment(port: int) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         # A shared 2-core machine: do not let a slow first token request fail the run.
         "IDME_TIMEOUT_SECONDS": "20",
+        # process: writers leave sequencing to one dedicated sequencer (docs/scaling.md);
+        # thread: each process that records events sequences them in a thread of its own.
+        "AUDIT_SEQUENCER_FOLLOWS": "1" if sequencer == "process" else "0",
     }
     os.environ.update(env)
     return env
@@ -98,6 +101,26 @@ def serve(port: int) -> RequestCounter:
 
 WORKER_COMMAND = [sys.executable, "-m", "celery", "-A", "ehr", "worker", "--pool", "prefork"]
 WORKER_COMMAND += ["--loglevel", "INFO", "--without-mingle", "--without-gossip"]
+
+
+def start_sequencer(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The dedicated sequencer, as deployed with AUDIT_SEQUENCER_FOLLOWS (docs/scaling.md)."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "sequence_audit", "--follow"],
+        cwd=ROOT,
+        env={**os.environ, **env, "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{VAR / 'db.sqlite3'}")},
+        stdout=(VAR / "sequencer.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def start_worker(env: dict[str, str], processes: int) -> subprocess.Popen[bytes]:
@@ -321,13 +344,21 @@ def main() -> None:
         default=4,
         help="processes of the Celery worker (the poller holds one; completions of a burst run in the others)",
     )
+    parser.add_argument(
+        "--sequencer",
+        choices=("process", "thread"),
+        default="process",
+        help="who gives audit events their place: one dedicated sequencer process (default, as "
+        "docs/scaling.md deploys it for many writers and as benchmarks/write_concurrency.py runs) "
+        "or a thread of each process that records events (the setting's default)",
+    )
     args = parser.parse_args()
 
     if not args.port:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             args.port = probe.getsockname()[1]
-    env = prepare_environment(args.port)
+    env = prepare_environment(args.port, args.sequencer)
     import django
 
     django.setup()
@@ -337,8 +368,13 @@ def main() -> None:
     counter = serve(args.port)
     seed_shared()
     prescribers = [Prescriber(i) for i in range(max(args.pending, 1))]
-    print(f"seeded {len(prescribers)} prescribers; starting a worker of {args.worker_processes} processes")
+    sequenced_by = "one dedicated process" if args.sequencer == "process" else "a thread of each process"
+    print(
+        f"seeded {len(prescribers)} prescribers; starting a worker of {args.worker_processes} processes;"
+        f" audit events sequenced by {sequenced_by}"
+    )
     worker = start_worker(env, args.worker_processes)
+    sequencer = start_sequencer(env) if args.sequencer == "process" else None
     try:
         # Scenario 1: one pending ceremony at a time.
         single: list[float] = []
@@ -364,11 +400,9 @@ def main() -> None:
             wait_for_transmissions()
             run_many(prescribers[: args.pending], counter, spread=0.0, label="burst")
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
+        stop(worker)
+        if sequencer is not None:
+            stop(sequencer)
 
 
 if __name__ == "__main__":

@@ -269,6 +269,8 @@ def service_environments(
         "REQUESTS_CA_BUNDLE": str(ca),
         "PYTHONPATH": str(DEPLOY / "resolve_localhost"),
         "EMAIL_URL": "consolemail://",
+        # As docker-compose.yml: one dedicated sequencer seals the audit events.
+        "AUDIT_SEQUENCER_FOLLOWS": "1",
     }
     idme = base_environment() | {
         "DJANGO_SETTINGS_MODULE": "idme_sandbox.settings",
@@ -605,7 +607,7 @@ def main() -> int:
                 idme_env,
             )
 
-        with step("start gunicorn (EHR, ID.me), worker, beat and the proxy"):
+        with step("start gunicorn (EHR, ID.me), worker, beat, the audit sequencer and the proxy"):
             gunicorn = [PYTHON, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--graceful-timeout", "5"]
             stack.start("ehr", [*gunicorn, "--bind", f"127.0.0.1:{ports.ehr}", "ehr.wsgi"], ehr_env)
             stack.start("idme", [*gunicorn, "--bind", f"127.0.0.1:{ports.idme}", "idme_sandbox.wsgi"], idme_env)
@@ -643,6 +645,7 @@ def main() -> int:
                 ],
                 ehr_env,
             )
+            stack.start("sequencer", [*manage, "sequence_audit", "--follow"], ehr_env)
             caddy = shutil.which("caddy")
             if not caddy:
                 raise RuntimeError("caddy is not installed (Debian: apt-get install caddy)")
@@ -713,8 +716,11 @@ def main() -> int:
                 text = stack.log(name).read_text()
                 for secret in (keys["ehr_secret"], keys["client_secret"], keys["dea_key"], EHR_PASSWORD, IDME_PASSWORD):
                     assert secret not in text, f"a secret appears in the {name} log"
-            for name in ("ehr", "worker", "beat", "idme", "proxy", "redis"):
+            for name in ("ehr", "worker", "beat", "sequencer", "idme", "proxy", "redis"):
                 stack.alive(name)
+
+        with step("the dedicated sequencer keeps up: no audit event of the walk waits over 5 s for its place"):
+            stack.run("ehr-check", [PYTHON, "manage.py", "sequence_audit", "--check", "5"], ehr_env)
     except StepFailed as exc:
         failed = exc
     except KeyboardInterrupt as exc:

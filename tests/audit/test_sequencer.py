@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 
 import audit
@@ -120,6 +120,19 @@ def test_events_committed_but_never_sequenced_are_sequenced_by_the_sweep() -> No
     AuditEvent.objects.bulk_create([build_event("test.crashed_again", chain=5)])
     call_command("sequence_audit")
     assert_gap_and_fork_free(5, 3)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.req("DEA-17")
+def test_the_sequencer_health_check_fails_while_an_event_waits_too_long() -> None:
+    call_command("sequence_audit", check=5)  # nothing waits
+    with transaction.atomic():  # committed without the after-commit hook: nobody sequences it
+        AuditEvent.objects.bulk_create([build_event("test.waiting", chain=5)])
+    call_command("sequence_audit", check=5)  # it has waited less than 5 s
+    with pytest.raises(CommandError, match="has waited"):
+        call_command("sequence_audit", check=0)
+    call_command("sequence_audit")
+    call_command("sequence_audit", check=0)  # sequenced: healthy again
 
 
 @pytest.mark.django_db(transaction=True)

@@ -21,11 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_compose_describes_the_production_like_stack() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"proxy", "postgres", "redis", "web", "worker", "beat", "idme"}
+    assert set(services) == {"proxy", "postgres", "redis", "web", "worker", "beat", "sequencer", "idme"}
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no healthcheck"
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "beat", "sequencer"):
         env = services[name]["environment"]
+        # One dedicated sequencer; the writers leave the sealing to it (docs/scaling.md).
+        assert env["AUDIT_SEQUENCER_FOLLOWS"] == "1"
         assert env["DATABASE_URL"].startswith("postgres://")
         assert env["REDIS_URL"].startswith("redis://")
         # The browser's URL of "ID.me", reached by the containers through the same proxy.

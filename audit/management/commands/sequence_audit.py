@@ -1,8 +1,8 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.sequencer import follow, sweep
+from audit.sequencer import follow, oldest_waiting_age, sweep
 
 
 class Command(BaseCommand):
@@ -17,8 +17,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--interval", type=float, default=None, help="seconds between rounds (AUDIT_SEQUENCER_POLL_SECONDS)"
         )
+        parser.add_argument(
+            "--check",
+            type=float,
+            metavar="SECONDS",
+            help="sequence nothing; fail when an event has waited for its place longer than SECONDS "
+            "(the dedicated sequencer's health check)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["check"] is not None:
+            age = oldest_waiting_age()
+            if age is not None and age.total_seconds() > options["check"]:
+                raise CommandError(f"An audit event has waited {age.total_seconds():.1f} s for its place in its chain.")
+            self.stdout.write("No audit event waits too long for its place.")
+            return
         if options["follow"]:
             self.stdout.write("Sequencing audit events until stopped.")
             follow(options["interval"])
