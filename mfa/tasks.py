@@ -6,8 +6,8 @@ every POLL_INTERVAL seconds; it stops IDLE_LINGER_SECONDS after the last pending
 re-queues itself after MAX_RUN_SECONDS. So 200 pending pushes cost 1 request per round (2
 with batches of 100), not 200. The poller completes the approvals of a quiet round (at most
 POLLER_COMPLETES) itself and hands those of a busier round, COMPLETION_CHUNK at a time, to
-`complete_approved_pushes` tasks, which other worker processes run in parallel (each asks ID.me again about its chunk
-before completing: a queued message alone approves nothing). A challenge handed over is
+`complete_approved_pushes` tasks, which other worker processes run in parallel (each asks
+ID.me again about its chunk before completing: a queued message alone approves nothing). A challenge handed over is
 marked in the cache for IN_FLIGHT_SECONDS, so later rounds do not hand it over again while
 its task waits; completion stays exactly once whatever happens (complete_challenge).
 
