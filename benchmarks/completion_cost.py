@@ -129,24 +129,14 @@ def main() -> None:
     parser.add_argument("--show-sql", action="store_true", help="print the statements of the last completion")
     args = parser.parse_args()
 
-    from eprescribe.models import Medication, Pharmacy, Prescription, PrescriptionState
+    from epcs_seed import pharmacy_and_medication
+
+    from eprescribe.models import Prescription, PrescriptionState
 
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        pharmacy = Pharmacy.objects.create(
-            ncpdp_id="1234567",
-            name="Bench Pharmacy",
-            address_line1="10 Main Street",
-            city="Princeton",
-            state="NJ",
-            postal_code="08540",
-            phone="609-555-0100",
-            accepts_epcs=True,
-        )
-        medication = Medication.objects.create(
-            name="Oxycodone", strength="5 mg", dosage_form="tablet", dea_schedule="2"
-        )
+        pharmacy, medication = pharmacy_and_medication()
         warm = 3
         prescribers = [Prescriber(i, pharmacy, medication) for i in range(args.ceremonies + warm)]
         challenge_ids = [p.pending_push(args.prescriptions, i).pk for i, p in enumerate(prescribers)]

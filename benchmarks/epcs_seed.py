@@ -87,6 +87,24 @@ def epcs_prescriber(index: int, *, idme_uuid: str, device_id: str, device_added_
     return EpcsPrescriber(practice, user, provider, device, registration, patient)
 
 
+def pharmacy_and_medication() -> tuple[Any, Any]:
+    """The pharmacy (accepting EPCS) and the C-II medication every benchmark prescribes."""
+    from eprescribe.models import Medication, Pharmacy
+
+    pharmacy = Pharmacy.objects.create(
+        ncpdp_id="1234567",
+        name="Bench Pharmacy",
+        address_line1="10 Main Street",
+        city="Princeton",
+        state="NJ",
+        postal_code="08540",
+        phone="609-555-0100",
+        accepts_epcs=True,
+    )
+    medication = Medication.objects.create(name="Oxycodone", strength="5 mg", dosage_form="tablet", dea_schedule="2")
+    return pharmacy, medication
+
+
 def ready_prescriptions(who: EpcsPrescriber, count: int, *, medication: Any, pharmacy: Any) -> list[Any]:
     """`count` READY prescriptions of `medication` to `pharmacy`, as the pages leave them."""
     from eprescribe import services

@@ -229,8 +229,8 @@ class Prescriber:
 
 def seed_shared() -> None:
     from django.conf import settings
+    from epcs_seed import pharmacy_and_medication
 
-    from eprescribe.models import Medication, Pharmacy
     from idme_sandbox.oidc.clients import register_client
 
     register_client(
@@ -240,17 +240,7 @@ def seed_shared() -> None:
         redirect_uris=["http://127.0.0.1:8000/account/idme/callback/"],
         return_uris=["http://127.0.0.1:8000/mfa/devices/returned/"],
     )
-    Pharmacy.objects.create(
-        ncpdp_id="1234567",
-        name="Bench Pharmacy",
-        address_line1="10 Main Street",
-        city="Princeton",
-        state="NJ",
-        postal_code="08540",
-        phone="609-555-0100",
-        accepts_epcs=True,
-    )
-    Medication.objects.create(name="Oxycodone", strength="5 mg", dosage_form="tablet", dea_schedule="2")
+    pharmacy_and_medication()
 
 
 def signed_at(rx: Any, timeout: float = 120.0) -> float | None:

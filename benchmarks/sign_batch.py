@@ -47,99 +47,16 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 class World:
     def __init__(self) -> None:
-        from eprescribe.models import Medication, Patient, Pharmacy
-        from providers.models import (
-            DeaRegistration,
-            EpcsPermission,
-            EpcsPermissionState,
-            IdentityAssurance,
-            Membership,
-            Practice,
-            PracticeRole,
-            Provider,
-            User,
-        )
+        from epcs_seed import epcs_prescriber, pharmacy_and_medication
 
-        self.practice = Practice.objects.create(name="Bench Practice", city="New York", state="NY")
-        self.user = User.objects.create_user("dr.bench", password="Bench-Password-2026", last_name="Smith")
-        Membership.objects.create(user=self.user, practice=self.practice, role=PracticeRole.PRESCRIBER)
-        self.provider = Provider.objects.create(
-            user=self.user,
-            display_name="Dr. Bench Smith",
-            npi="1234567893",
-            address_line1="1 Main Street",
-            city="New York",
-            state="NY",
-            postal_code="10001",
-            identity_ial=IdentityAssurance.IAL2,
-            identity_verified_at=timezone.now(),
-        )
-        self.registration = DeaRegistration.objects.create(
-            provider=self.provider,
-            number="AS1234563",
-            state="NY",
-            expires_on=timezone.localdate() + dt.timedelta(days=365),
-            # Benchmark data: recorded as verified against the DEA registry (DEA-20) without asking it.
-            verified_at=timezone.now(),
-        )
-        self.registration.verified_fingerprint = self.registration.verification_fingerprint()
-        self.registration.save(update_fields=["verified_fingerprint"])
-        EpcsPermission.objects.create(
-            provider=self.provider,
-            practice=self.practice,
-            state=EpcsPermissionState.GRANTED,
-            granted_at=timezone.now(),
-            requested_at=timezone.now(),
-        )
-        self.patient = Patient.objects.create(
-            practice=self.practice,
-            first_name="Maria",
-            last_name="Garcia",
-            date_of_birth=dt.date(1968, 3, 14),
-            address_line1="45 West 34th Street",
-            city="New York",
-            state="NY",
-            postal_code="10001",
-        )
-        self.pharmacy = Pharmacy.objects.create(
-            ncpdp_id="3312345",
-            name="Hudson Street Pharmacy",
-            address_line1="120 Hudson Street",
-            city="New York",
-            state="NY",
-            postal_code="10013",
-            phone="(212) 555-0142",
-            accepts_epcs=True,
-        )
-        self.medication = Medication.objects.create(
-            name="Oxycodone Hydrochloride", strength="5 mg", dosage_form="tablet", dea_schedule="2"
-        )
+        self.seeded = epcs_prescriber(0, idme_uuid="bench-uuid", device_id="bench", device_added_at=timezone.now())
+        self.provider, self.practice = self.seeded.provider, self.seeded.practice
+        self.pharmacy, self.medication = pharmacy_and_medication()
 
     def ready(self, count: int) -> list[object]:
-        from eprescribe import services
+        from epcs_seed import ready_prescriptions
 
-        return [
-            services.mark_ready(
-                services.create_prescription(
-                    actor=self.user,
-                    prescriber=self.provider,
-                    practice=self.practice,
-                    fields={
-                        "patient": self.patient,
-                        "medication": self.medication,
-                        "dea_registration": self.registration,
-                        "quantity": 10 + n,
-                        "quantity_unit": "tablets",
-                        "directions": "Take 1 tablet by mouth every 6 hours as needed for pain",
-                        "refills": 0,
-                        "pharmacy": self.pharmacy,
-                    },
-                ),
-                self.user,
-                practice=self.practice,
-            )
-            for n in range(count)
-        ]
+        return ready_prescriptions(self.seeded, count, medication=self.medication, pharmacy=self.pharmacy)
 
     def challenge_id(self) -> str:
         from mfa.models import ChallengeMethod, ChallengeStatus, VerificationChallenge
