@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from audit.keys import SigningKeyUnavailable, signing_key
@@ -373,8 +373,9 @@ def checkpoint(chain_id: int | None, reason: CheckpointReason) -> AuditCheckpoin
 def oldest_waiting_age() -> dt.timedelta | None:
     """How long the oldest committed, unsequenced event has waited (since it was recorded);
     None when none waits. A sequencer's health: a live one keeps this well under a second."""
-    oldest = AuditEvent.objects.filter(position__isnull=True).order_by("id").values_list("occurred_at", flat=True)
-    first = oldest.first()
+    # An aggregate over the waiting events (the small partial index), not a walk in id order
+    # through every sealed event before them.
+    first = AuditEvent.objects.filter(position__isnull=True).aggregate(oldest=Min("occurred_at"))["oldest"]
     return None if first is None else timezone.now() - first
 
 
