@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 from django.conf import settings
 from django.db import connections, models
 from django.db.models import Q
+from django.db.models.base import ModelState
 from django.db.models.query_utils import DeferredAttribute
 
 from audit.verify_export import HASHED_FIELDS
@@ -165,6 +166,17 @@ class AuditEvent(AppendOnlyModel):
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
 
+    @classmethod
+    def unsaved(cls, *values: Any) -> AuditEvent:
+        """A new event, not saved, from the values of its concrete fields in their order
+        (`actor_id` for the actor): what `AuditEvent(*values)` makes, without Model.__init__'s
+        loop over the fields and its init signals (no receiver listens to this model's), as
+        unpickling does. Recording is on every audited write (docs/performance.md)."""
+        event = cls.__new__(cls)
+        event.__dict__.update(zip(_ATTNAMES, values, strict=True))
+        event._state = ModelState()
+        return event
+
     def mark_queued(self, alias: str, send: Callable[[], None]) -> None:
         """Saved as far as anything can tell, its insert queued on `alias`: reading its id
         calls `send` first (EventIdField)."""
@@ -178,6 +190,8 @@ class AuditEvent(AppendOnlyModel):
         self.pk = pk
         self._state.adding, self._state.db = False, alias
 
+
+_ATTNAMES = tuple(field.attname for field in AuditEvent._meta.concrete_fields)  # AuditEvent.unsaved
 
 # What an event says: every column its hash covers but its place in the chain (position,
 # previous_hash). What the business transaction inserts, and with the id what the sequencer

@@ -5,15 +5,18 @@ rollback, and a refused event fails the whole transaction (DEA-13)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from collections.abc import Callable, Iterator
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.db.models import signals
 from psycopg import pq
 
 import audit
 from audit.models import AuditEvent
+from audit.services import append_events, build_event
 from providers.models import User
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.req("DEA-13")]
@@ -162,3 +165,26 @@ def test_reading_the_id_of_a_rolled_back_event_sends_nothing(user: User) -> None
         raise Boom
     event.pk  # noqa: B018 - the read itself is the test: nothing is left to send, nothing fails
     assert not AuditEvent.objects.filter(action="test.rolled_back_id").exists()
+
+
+def test_the_event_returned_is_the_row_stored_details_as_json_keeps_them(user: User) -> None:
+    with transaction.atomic():
+        event = audit.record("test.details", target=user, details={"on": dt.date(2026, 1, 2), "ids": (1, 2)})
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert event.details == stored.details == {"on": "2026-01-02", "ids": [1, 2]}
+    assert (event.occurred_at, event.target_id, event.actor_id) == (stored.occurred_at, str(user.pk), None)
+    assert not event._state.adding and stored._state.db == event._state.db
+
+
+def test_details_replaced_after_the_event_is_built_are_the_details_stored(user: User) -> None:
+    event = build_event("test.replaced", target=user, details={"first": 1})
+    event.details = {"second": 2}
+    with transaction.atomic():
+        append_events([event])
+    assert AuditEvent.objects.get(pk=event.pk).details == {"second": 2}
+
+
+def test_nothing_listens_to_an_event_being_made_which_build_event_skips() -> None:
+    # AuditEvent.unsaved makes events without Model.__init__ and its init signals.
+    assert not signals.pre_init.has_listeners(AuditEvent)
+    assert not signals.post_init.has_listeners(AuditEvent)

@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db.backends.postgresql import base
-from django.db.backends.utils import debug_transaction
 from psycopg import abc, errors, generators, pq
 from psycopg.adapt import Transformer
 
@@ -123,9 +122,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return super()._commit()  # type: ignore[misc]  # not in django-stubs
         # One simple-protocol message: the queued statements, then COMMIT. If one fails, the
         # server skips the rest, the transaction is aborted and the error raised here: the
-        # atomic block rolls back, as for a failed commit.
-        with debug_transaction(self, "COMMIT"):
-            self._send(suffix="COMMIT")
+        # atomic block rolls back, as for a failed commit. (Statements are queued only while
+        # no query is logged, so there is nothing to log here; super()._commit() logs COMMIT.)
+        self._send(suffix="COMMIT")
         return super()._commit()  # type: ignore[misc]  # not in django-stubs; the server is idle: psycopg sends nothing
 
     def _rollback(self) -> None:
