@@ -42,9 +42,6 @@ def _client_ip(request: HttpRequest) -> str | None:
 
 # The details as JSON, anything JSON has no type for as its text (one encoder, made once).
 _to_json = json.JSONEncoder(default=str).encode
-# On an event from build_event: (its details, their JSON text), so the insert does not
-# encode them again while they are the same object (_row).
-_DETAILS_TEXT = "_details_text"
 
 
 def build_event(
@@ -67,8 +64,7 @@ def build_event(
         target_type, target_id = str(target[0]), str(target[1])
     else:
         target_type, target_id = target._meta.label_lower, str(target.pk)
-    text = _to_json(details or {})
-    event = AuditEvent.unsaved(
+    return AuditEvent.unsaved(
         None,  # id: given by the insert
         chain_key(chain),
         None,  # position: given by the sequencer
@@ -81,12 +77,10 @@ def build_event(
         str(outcome or Outcome.SUCCESS),
         _client_ip(request) if request else None,
         request.META.get("HTTP_USER_AGENT", "")[:512] if request else "",
-        json.loads(text),
+        json.loads(_to_json(details or {})),
         None,  # previous_hash
         None,  # hash
     )
-    event.__dict__[_DETAILS_TEXT] = (event.details, text)
-    return event
 
 
 _IP_FIELD = AuditEvent._meta.get_field("ip_address")
@@ -115,8 +109,7 @@ def _row(event: AuditEvent, connection: BaseDatabaseWrapper) -> list[Any]:
     values = list(_CONTENT(event))
     values[_OCCURRED_AT] = connection.ops.adapt_datetimefield_value(event.occurred_at)
     values[_IP_ADDRESS] = _IP_FIELD.get_prep_value(event.ip_address)
-    details, text = event.__dict__.get(_DETAILS_TEXT, (None, None))
-    values[_DETAILS] = text if details is event.details else json.dumps(event.details)
+    values[_DETAILS] = json.dumps(event.details)
     return values
 
 

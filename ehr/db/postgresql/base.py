@@ -73,8 +73,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if not queued and not suffix:
             return  # sent already, or rolled back
         connection = self.connection
-        # The transaction's first statement: psycopg has not begun it yet (it begins lazily).
-        parts = [self._begin()] if connection.pgconn.transaction_status == pq.TransactionStatus.IDLE else []
+        # The transaction's first statement: psycopg has not begun it yet (it begins lazily);
+        # its own BEGIN for this connection's transaction characteristics goes first.
+        idle = connection.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        parts = [connection._get_tx_start_command()] if idle else []
         if self._transformer is None:
             self._transformer = Transformer.from_context(connection)
         literal = self._transformer.as_literal
@@ -100,17 +102,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
         for (_, _, on_rows), index in zip(queued, executes, strict=True):
             self._transformer.set_pgresult(results[index])
             on_rows(self._transformer.load_rows(0, results[index].ntuples, tuple))
-
-    def _begin(self) -> bytes:
-        """BEGIN as psycopg would send it for this connection's transaction characteristics."""
-        connection, words = self.connection, [b"BEGIN"]
-        if connection.isolation_level is not None:
-            words.append(b"ISOLATION LEVEL " + connection.isolation_level.name.replace("_", " ").encode())
-        if connection.read_only is not None:
-            words.append(b"READ ONLY" if connection.read_only else b"READ WRITE")
-        if connection.deferrable is not None:
-            words.append(b"DEFERRABLE" if connection.deferrable else b"NOT DEFERRABLE")
-        return b" ".join(words)
 
     def _send_queued_first(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         if self._with_commit:
